@@ -1,0 +1,178 @@
+"""The job queue facade: one small interface, an in-process side and an arq side.
+
+Job functions are `async def fn(ctx, *args)`; `ctx["runtime"]` is the running `Runtime`.
+Rooms register theirs in `registry`; `enqueue(name, *args, job_id=..., defer_until=...)`
+deduplicates on `job_id` (arq's `_job_id` on Redis, a pending-set in process).
+
+- `InProcessQueue`: asyncio tasks in the server process (the SQLite default). Jobs that are
+  pending when the process stops are gone; everything jobs act on is recorded in the
+  database first and picked up again by the periodic sweeps.
+- `ArqQueue`: enqueues on Redis; `frontdesk worker` runs them (see `arq_worker_settings`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from core import clock
+
+log = logging.getLogger(__name__)
+
+JobFunction = Callable[..., Awaitable[Any]]
+
+
+@dataclass
+class JobRegistry:
+    """Named job functions and periodic jobs (name -> interval in seconds)."""
+
+    functions: dict[str, JobFunction] = field(default_factory=dict)
+    periodic: dict[str, float] = field(default_factory=dict)
+
+    def register(self, name: str, fn: JobFunction, *, every_seconds: float | None = None) -> None:
+        """Make `fn` runnable as job `name`, optionally also every `every_seconds`."""
+        self.functions[name] = fn
+        if every_seconds is not None:
+            self.periodic[name] = every_seconds
+
+
+registry = JobRegistry()
+
+
+class JobQueue(Protocol):
+    async def start(self, ctx: dict[str, Any]) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_until: datetime | None = None
+    ) -> None: ...
+
+
+class InProcessQueue:
+    """Runs jobs as asyncio tasks in this process."""
+
+    def __init__(self, jobs: JobRegistry = registry, *, run_periodic: bool = True):
+        self.jobs = jobs
+        self.run_periodic = run_periodic
+        self.ctx: dict[str, Any] = {}
+        self._pending: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._counter = 0
+
+    async def start(self, ctx: dict[str, Any]) -> None:
+        self.ctx = ctx
+        if self.run_periodic:
+            for name, seconds in self.jobs.periodic.items():
+                self._track(asyncio.create_task(self._every(name, seconds)))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._pending.clear()
+
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_until: datetime | None = None
+    ) -> None:
+        if name not in self.jobs.functions:
+            raise LookupError(f"no job named {name!r}")
+        if job_id is None:
+            self._counter += 1
+            job_id = f"{name}:{self._counter}"
+        elif job_id in self._pending:
+            return
+        delay = 0.0 if defer_until is None else (defer_until - clock.now()).total_seconds()
+        task = asyncio.create_task(self._run(job_id, name, args, max(0.0, delay)))
+        self._pending[job_id] = task
+        self._track(task)
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, job_id: str, name: str, args: tuple[Any, ...], delay: float) -> None:
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            await self.jobs.functions[name](self.ctx, *args)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %s (%s) failed", name, job_id)
+        finally:
+            if self._pending.get(job_id) is asyncio.current_task():
+                del self._pending[job_id]
+
+    async def _every(self, name: str, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            await self.enqueue(name, job_id=f"periodic:{name}")
+
+    async def drain(self) -> None:
+        """Wait until no job is pending (jobs may enqueue more; those are awaited too)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending.values()), return_exceptions=True)
+
+
+class ArqQueue:
+    """Enqueues jobs on Redis for `frontdesk worker` (arq) to run."""
+
+    def __init__(self, redis_url: str, queue_name: str):
+        self.redis_url = redis_url
+        self.queue_name = queue_name
+        self.pool: Any = None
+
+    async def start(self, ctx: dict[str, Any]) -> None:
+        from arq import create_pool
+        from arq.connections import RedisSettings
+
+        self.pool = await create_pool(
+            RedisSettings.from_dsn(self.redis_url), default_queue_name=self.queue_name
+        )
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.aclose()
+            self.pool = None
+
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_until: datetime | None = None
+    ) -> None:
+        await self.pool.enqueue_job(
+            name, *args, _job_id=job_id, _defer_until=defer_until, _queue_name=self.queue_name
+        )
+
+
+def cron_seconds(every_seconds: float) -> set[int] | None:
+    """The `second=` set for an arq cron that fires every `every_seconds` (< 60)."""
+    step = max(1, int(every_seconds))
+    return set(range(0, 60, step)) if step < 60 else {0}
+
+
+def arq_worker_settings(
+    redis_url: str, queue_name: str, *, on_startup: Callable[[dict[str, Any]], Awaitable[None]],
+    on_shutdown: Callable[[dict[str, Any]], Awaitable[None]], jobs: JobRegistry = registry,
+) -> dict[str, Any]:
+    """Keyword arguments for `arq.worker.Worker` running every registered job."""
+    from arq import cron, func
+    from arq.connections import RedisSettings
+
+    return {
+        "functions": [func(fn, name=name) for name, fn in jobs.functions.items()],
+        "cron_jobs": [
+            cron(jobs.functions[name], name=f"cron:{name}", second=cron_seconds(seconds),
+                 unique=True, run_at_startup=True)
+            for name, seconds in jobs.periodic.items()
+        ],
+        "redis_settings": RedisSettings.from_dsn(redis_url),
+        "queue_name": queue_name,
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "max_tries": 5,
+    }

@@ -1,0 +1,168 @@
+"""The outbox: effects on the outside world, recorded in the transaction that causes them.
+
+`add(session, kind, payload)` writes a row; once the transaction commits, a job delivers it.
+Delivery is claimed before the effect (status `sending`, attempts + 1, committed), so two
+workers never perform the same row at once; the outcome is recorded after. Temporary
+failures come back with exponential backoff; the periodic sweep picks up rows whose kick
+was lost (a restart) and rows stuck in `sending` for longer than `STUCK_AFTER` — handlers
+therefore must be idempotent on the row id.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import JSON, Integer, String, Text, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core import clock
+from core.db import Base, UTCDateTime, after_commit, transaction
+from core.jobs import registry
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+STUCK_AFTER = timedelta(minutes=15)
+
+
+class OutboxItem(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a delivery attempt did: `sent`, `retry` (temporary failure) or `failed`."""
+
+    result: Literal["sent", "retry", "failed"]
+    detail: str = ""
+
+
+class OutboxHandler(Protocol):
+    async def deliver(self, ctx: dict[str, Any], payload: dict[str, Any]) -> Outcome: ...
+
+    async def record(
+        self, session: AsyncSession, payload: dict[str, Any], outcome: Outcome
+    ) -> None: ...
+
+
+handlers: dict[str, OutboxHandler] = {}
+
+
+def _kick_job_id(item_id: int, attempt: int) -> str:
+    return f"outbox:{item_id}:{attempt}"
+
+
+async def add(session: AsyncSession, kind: str, payload: dict[str, Any]) -> OutboxItem:
+    """Record an effect to perform after commit; returns the (flushed) row."""
+    now = clock.now()
+    item = OutboxItem(kind=kind, payload=payload, status="pending", attempts=0,
+                      created_at=now, next_attempt_at=now)
+    session.add(item)
+    await session.flush()
+    queue = session.info.get("jobs")
+    if queue is not None:
+        item_id = item.id
+
+        async def kick() -> None:
+            await queue.enqueue("outbox.deliver", item_id, job_id=_kick_job_id(item_id, 0))
+
+        after_commit(session, kick)
+    return item
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min, ... capped at 1 hour."""
+    return min(timedelta(seconds=30 * 2 ** max(0, attempts - 1)), timedelta(hours=1))
+
+
+async def _claim(sessions: async_sessionmaker[AsyncSession], item_id: int) -> OutboxItem | None:
+    now = clock.now()
+    async with transaction(sessions) as session:
+        claimed = await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == item_id, OutboxItem.status == "pending",
+                   OutboxItem.next_attempt_at <= now)
+            .values(status="sending", attempts=OutboxItem.attempts + 1, claimed_at=now)
+        )
+        if claimed.rowcount != 1:
+            return None
+        return await session.get(OutboxItem, item_id)
+
+
+async def deliver(ctx: dict[str, Any], item_id: int) -> None:
+    """Job: perform outbox row `item_id` once, then record the outcome."""
+    runtime = ctx["runtime"]
+    item = await _claim(runtime.sessions, item_id)
+    if item is None:
+        return
+    handler = handlers.get(item.kind)
+    if handler is None:
+        outcome = Outcome("failed", f"no handler for outbox kind {item.kind!r}")
+    else:
+        try:
+            outcome = await handler.deliver(ctx, item.payload)
+        except Exception as exc:
+            log.exception("outbox %s (%s) raised", item_id, item.kind)
+            outcome = Outcome("retry", f"{type(exc).__name__}: {exc}")
+    if outcome.result == "retry" and item.attempts >= MAX_ATTEMPTS:
+        outcome = Outcome("failed", f"gave up after {item.attempts} attempts: {outcome.detail}")
+    await _record(runtime, item, handler, outcome)
+
+
+async def _record(runtime: Any, item: OutboxItem, handler: OutboxHandler | None,
+                  outcome: Outcome) -> None:
+    now = clock.now()
+    retry_at = now + backoff(item.attempts)
+    async with transaction(runtime.sessions) as session:
+        row = await session.get(OutboxItem, item.id)
+        assert row is not None
+        row.last_error = outcome.detail or None
+        if outcome.result == "retry":
+            row.status, row.next_attempt_at = "pending", retry_at
+        else:
+            row.status, row.done_at = outcome.result, now
+        if handler is not None:
+            await handler.record(session, item.payload, outcome)
+    if outcome.result == "retry":
+        await runtime.queue.enqueue("outbox.deliver", item.id, defer_until=retry_at,
+                                    job_id=_kick_job_id(item.id, item.attempts))
+
+
+async def sweep(ctx: dict[str, Any]) -> int:
+    """Periodic job: re-kick due pending rows and release rows stuck in `sending`."""
+    runtime = ctx["runtime"]
+    now = clock.now()
+    async with transaction(runtime.sessions) as session:
+        await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.status == "sending", OutboxItem.claimed_at < now - STUCK_AFTER)
+            .values(status="pending")
+        )
+        due = (await session.execute(
+            select(OutboxItem.id, OutboxItem.attempts)
+            .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)
+            .order_by(OutboxItem.id).limit(500)
+        )).all()
+    for item_id, attempts in due:
+        await runtime.queue.enqueue("outbox.deliver", item_id,
+                                    job_id=f"outbox-sweep:{item_id}:{attempts}")
+    return len(due)
+
+
+registry.register("outbox.deliver", deliver)
+registry.register("outbox.sweep", sweep, every_seconds=30)

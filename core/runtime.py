@@ -1,0 +1,53 @@
+"""The running parts of one Frontdesk process: settings, database, jobs, event bus.
+
+`Runtime.start(settings, install=...)` opens the engine and the job queue; `install(runtime)`
+subscribes the rooms' rules on the bus (the server wires them; core knows no domain).
+Sessions from `runtime.sessions` carry the bus and the queue in `session.info`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.db import make_engine
+from core.events import EventBus
+from core.jobs import ArqQueue, InProcessQueue, JobQueue
+from core.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    queue: JobQueue
+    bus: EventBus
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, *, install: Callable[[Runtime], None],
+        queue: JobQueue | None = None, start_queue: bool = True,
+    ) -> Runtime:
+        """Open the database engine and the job queue, and wire the rooms."""
+        engine = make_engine(settings.database.url)
+        if queue is None:
+            redis_url = settings.jobs.redis_url
+            queue = ArqQueue(redis_url, settings.jobs.queue_name) if redis_url else InProcessQueue()
+        bus = EventBus()
+        sessions = async_sessionmaker(engine, expire_on_commit=False,
+                                      info={"bus": bus, "jobs": queue})
+        runtime = cls(settings=settings, engine=engine, sessions=sessions, queue=queue, bus=bus)
+        install(runtime)
+        if start_queue:
+            await queue.start({"runtime": runtime})
+        return runtime
+
+    async def close(self) -> None:
+        """Stop the job queue and dispose of the engine."""
+        await self.queue.close()
+        await self.engine.dispose()

@@ -1,0 +1,202 @@
+"""Typed configuration, loaded once from a TOML file plus environment overrides.
+
+`load_settings(path)` reads the file (default `config.toml`, or `FRONTDESK_CONFIG`), applies
+`FRONTDESK_DATABASE_URL`, `FRONTDESK_REDIS_URL`, `FRONTDESK_HTTP_PORT` and
+`FRONTDESK_SECRET_KEY`, validates everything and returns a frozen `Settings`. Any problem
+raises `ConfigError` whose message names the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from core.errors import ConfigError
+
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+DEFAULT_SECRET = "insecure-development-secret-change-me"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///./data/frontdesk.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, url: str) -> str:
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return url
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    public_url: str = ""
+
+
+class SmtpInSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 2525
+    max_message_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
+
+
+class JobSettings(_Section):
+    redis_url: str = ""
+    queue_name: str = "frontdesk:jobs"
+
+
+class AutomationSettings(_Section):
+    """Status automations; each can be switched off."""
+
+    reopen_on_inbound: bool = True
+    waiting_on_us_on_inbound: bool = True
+    waiting_on_contact_on_reply: bool = True
+
+
+class SecuritySettings(_Section):
+    login_max_failures: Annotated[int, Field(ge=1)] = 5
+    login_window_seconds: Annotated[int, Field(ge=1)] = 900
+    session_days: Annotated[int, Field(ge=1, le=365)] = 14
+    secure_cookies: bool = False
+
+
+class InboxSettings(_Section):
+    slug: Annotated[str, Field(pattern=SLUG)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    addresses: tuple[str, ...] = ()
+
+
+FieldType = Literal["text", "email", "textarea", "tel"]
+
+
+class FormField(_Section):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+    label: str = ""
+    type: FieldType = "text"
+    required: bool = False
+    max_length: Annotated[int, Field(ge=1, le=100_000)] = 200
+
+
+DEFAULT_FORM_FIELDS = (
+    FormField(name="name", label="Your name", type="text", required=True, max_length=200),
+    FormField(name="email", label="Email", type="email", required=True, max_length=254),
+    FormField(name="subject", label="Subject", type="text", required=True, max_length=300),
+    FormField(name="message", label="Message", type="textarea", required=True, max_length=20_000),
+)
+
+
+class FormSettings(_Section):
+    slug: Annotated[str, Field(pattern=SLUG)]
+    inbox: str
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    intro: str = ""
+    fields: tuple[FormField, ...] = DEFAULT_FORM_FIELDS
+    rate_limit_per_minute: Annotated[int, Field(ge=1)] = 10
+    thanks: str = "Thank you. We have received your message and will answer soon."
+
+    @model_validator(mode="after")
+    def _fields_unique_and_usable(self) -> FormSettings:
+        names = [f.name for f in self.fields]
+        if len(names) != len(set(names)):
+            raise ValueError("field names must be unique")
+        if "email" not in names:
+            raise ValueError("a form needs an 'email' field so the team can answer")
+        return self
+
+
+class Settings(_Section):
+    secret_key: Annotated[str, Field(min_length=16)] = DEFAULT_SECRET
+    data_dir: str = "./data"
+    database: DatabaseSettings = DatabaseSettings()
+    http: HttpSettings = HttpSettings()
+    smtp_in: SmtpInSettings = SmtpInSettings()
+    jobs: JobSettings = JobSettings()
+    automation: AutomationSettings = AutomationSettings()
+    security: SecuritySettings = SecuritySettings()
+    inboxes: tuple[InboxSettings, ...] = (InboxSettings(slug="support", name="Support"),)
+    forms: tuple[FormSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Settings:
+        inbox_slugs = [i.slug for i in self.inboxes]
+        if len(inbox_slugs) != len(set(inbox_slugs)):
+            raise ValueError("inbox slugs must be unique")
+        form_slugs = [f.slug for f in self.forms]
+        if len(form_slugs) != len(set(form_slugs)):
+            raise ValueError("form slugs must be unique")
+        for form in self.forms:
+            if form.inbox not in inbox_slugs:
+                raise ValueError(f"form {form.slug!r} names unknown inbox {form.inbox!r}")
+        return self
+
+    def form(self, slug: str) -> FormSettings | None:
+        """The form declared with `slug`, or None."""
+        return next((f for f in self.forms if f.slug == slug), None)
+
+
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "FRONTDESK_DATABASE_URL": ("database", "url"),
+    "FRONTDESK_REDIS_URL": ("jobs", "redis_url"),
+    "FRONTDESK_HTTP_PORT": ("http", "port"),
+    "FRONTDESK_SECRET_KEY": ("secret_key",),
+}
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    for variable, path in ENV_OVERRIDES.items():
+        if variable not in env:
+            continue
+        node = data
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = env[variable]
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(top level)"
+
+
+def settings_from_dict(
+    data: dict[str, Any], *, source: str = "config", env: Mapping[str, str] | None = None
+) -> Settings:
+    """Validate `data` (already parsed TOML) with `env` overrides into `Settings`."""
+    data = dict(data)
+    _apply_env(data, os.environ if env is None else env)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = _key_path(tuple(first["loc"]))
+        message = re.sub(r"^Value error, ", "", first["msg"])
+        raise ConfigError(f"{source}: {key}: {message}") from None
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Load the configuration file (default: $FRONTDESK_CONFIG or ./config.toml)."""
+    file = Path(path or os.environ.get("FRONTDESK_CONFIG") or "config.toml")
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    return settings_from_dict(data, source=str(file))

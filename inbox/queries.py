@@ -1,0 +1,100 @@
+"""Read models of the inbox: conversation lists (keyset-paginated) and details."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InvalidInput
+from core.pagination import decode_cursor, encode_cursor
+from inbox.models import CHANNELS, CONVERSATION_STATUSES, Contact, Conversation, Inbox, Message
+
+
+@dataclass(frozen=True)
+class ConversationFilter:
+    status: str | None = None
+    owner_id: int | None = None
+    inbox: str | None = None
+    channel: str | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    conversation: Conversation
+    contact: Contact
+    inbox_slug: str
+
+
+def _filtered(query: Select, f: ConversationFilter) -> Select:
+    if f.status and f.status != "all":
+        if f.status not in CONVERSATION_STATUSES:
+            raise InvalidInput("status must be open, closed, spam or all", field="status")
+        query = query.where(Conversation.status == f.status)
+    if f.owner_id is not None:
+        query = query.where(Conversation.owner_id == f.owner_id)
+    if f.inbox:
+        query = query.where(Inbox.slug == f.inbox)
+    if f.channel:
+        if f.channel not in CHANNELS:
+            raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
+        query = query.where(Conversation.channel == f.channel)
+    if f.q:
+        pattern = f"%{_escape_like(f.q.strip())}%"
+        query = query.where(or_(Conversation.subject.ilike(pattern, escape="\\"),
+                                Contact.email.ilike(pattern, escape="\\"),
+                                Contact.name.ilike(pattern, escape="\\")))
+    return query
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_conversations(
+    session: AsyncSession, f: ConversationFilter, *, limit: int, cursor: str | None
+) -> tuple[list[ConversationRow], str | None]:
+    """Live conversations, most recent activity first; returns (rows, next cursor)."""
+    query = (select(Conversation, Contact, Inbox.slug)
+             .join(Contact, Contact.id == Conversation.contact_id)
+             .join(Inbox, Inbox.id == Conversation.inbox_id)
+             .where(Conversation.deleted_at.is_(None)))
+    query = _filtered(query, f)
+    if cursor:
+        after_value, after_id = decode_cursor(cursor)
+        try:
+            after = datetime.fromisoformat(after_value)
+        except (TypeError, ValueError):
+            raise InvalidInput("cursor is not one this server gave out", field="cursor") from None
+        query = query.where(or_(Conversation.last_message_at < after,
+                                and_(Conversation.last_message_at == after,
+                                     Conversation.id < after_id)))
+    query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+    rows = (await session.execute(query.limit(limit + 1))).all()
+    items = [ConversationRow(c, contact, slug) for c, contact, slug in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1].conversation
+        next_cursor = encode_cursor(last.last_message_at.isoformat(), last.id)
+    return items, next_cursor
+
+
+async def conversation_row(session: AsyncSession, conversation_id: int) -> ConversationRow | None:
+    """One live conversation with its contact and inbox slug, or None."""
+    row = (await session.execute(
+        select(Conversation, Contact, Inbox.slug)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .where(Conversation.id == conversation_id, Conversation.deleted_at.is_(None))
+    )).first()
+    return None if row is None else ConversationRow(row[0], row[1], row[2])
+
+
+async def messages_of(session: AsyncSession, conversation_id: int) -> list[Message]:
+    """The conversation's messages, oldest first."""
+    rows = await session.scalars(select(Message).where(Message.conversation_id == conversation_id)
+                                 .order_by(Message.created_at, Message.id))
+    return list(rows)

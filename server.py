@@ -1,0 +1,228 @@
+"""Frontdesk's ASGI app factory and the `frontdesk` command line.
+
+    frontdesk [--config FILE] serve       HTTP (+ in-process jobs by default)
+    frontdesk [--config FILE] worker      run jobs from Redis (arq)
+    frontdesk [--config FILE] migrate     apply database migrations
+    frontdesk [--config FILE] users add EMAIL --name NAME --role admin|agent --password-stdin
+    frontdesk [--config FILE] tokens create EMAIL [--name NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import select, text
+
+from core import outbox
+from core.db import transaction
+from core.errors import ConfigError, FrontdeskError
+from core.migrations import upgrade
+from core.runtime import Runtime
+from core.settings import Settings, load_settings
+
+log = logging.getLogger("frontdesk")
+
+
+def install(runtime: Runtime) -> None:
+    """Wire the rooms for one runtime: sync rules on its bus, outbox handlers."""
+    from connectors.outbound import ReplyDelivery
+    from tickets.sync import TicketSync
+
+    TicketSync(runtime.settings.automation).install(runtime.bus)
+    outbox.handlers["reply"] = ReplyDelivery()
+
+
+async def prepare_database(runtime: Runtime) -> None:
+    """Seed what the configuration and the defaults need (inboxes, default pipeline)."""
+    from inbox.service import sync_inboxes
+    from tickets.service import ensure_default_pipeline
+
+    async with transaction(runtime.sessions) as session:
+        await sync_inboxes(session, runtime.settings.inboxes)
+        await ensure_default_pipeline(session)
+
+
+async def start_runtime(settings: Settings, **kwargs: Any) -> Runtime:
+    """Start a runtime wired with every room and seed its database."""
+    runtime = await Runtime.start(settings, install=install, **kwargs)
+    await prepare_database(runtime)
+    return runtime
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """The ASGI app. With `runtime` the caller owns it; otherwise the app starts its own."""
+    from web.api import conversations, people, session, tickets
+    from web.errors import install_error_handlers
+    from web.forms import router as forms_router
+
+    if runtime is None and settings is None:
+        raise ValueError("create_app needs settings or a runtime")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        assert settings is not None
+        app.state.runtime = await start_runtime(settings)
+        try:
+            yield
+        finally:
+            await app.state.runtime.close()
+
+    app = FastAPI(title="Frontdesk", version="0.1.0", lifespan=lifespan)
+    if runtime is not None:
+        app.state.runtime = runtime
+    install_error_handlers(app)
+    for router in (session.router, people.router, conversations.router, tickets.router,
+                   forms_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """The database answers."""
+        try:
+            async with app.state.runtime.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("readiness check failed: %s", exc)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return app
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="frontdesk", description="Frontdesk shared inbox")
+    parser.add_argument("--config", help="configuration file (default: $FRONTDESK_CONFIG or "
+                                         "./config.toml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve HTTP (and run jobs in-process by default)")
+    serve.add_argument("--no-migrate", action="store_true",
+                       help="do not apply migrations on start (SQLite applies them by default)")
+    commands.add_parser("worker", help="run jobs from Redis (needs [jobs] redis_url)")
+    commands.add_parser("migrate", help="apply database migrations")
+    users = commands.add_parser("users", help="manage users").add_subparsers(
+        dest="users_command", required=True)
+    add = users.add_parser("add", help="add a user; the password is read from standard input")
+    add.add_argument("email")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", choices=["admin", "agent"], default="agent")
+    add.add_argument("--password-stdin", action="store_true", required=True,
+                     help="read the password from the first line of standard input")
+    tokens = commands.add_parser("tokens", help="manage API tokens").add_subparsers(
+        dest="tokens_command", required=True)
+    create = tokens.add_parser("create", help="create a bearer token (printed once)")
+    create.add_argument("email")
+    create.add_argument("--name", default="cli")
+    return parser
+
+
+def _serve(settings: Settings, migrate: bool) -> None:
+    import uvicorn
+
+    if migrate:
+        upgrade(settings.database.url)
+    uvicorn.run(create_app(settings), host=settings.http.host, port=settings.http.port,
+                log_level="info", ws="websockets")
+
+
+def _worker(settings: Settings) -> None:
+    from arq.worker import Worker
+
+    from core.jobs import arq_worker_settings
+
+    if not settings.jobs.redis_url:
+        raise ConfigError("jobs.redis_url: the worker needs Redis; set [jobs] redis_url or "
+                          "FRONTDESK_REDIS_URL")
+    holder: dict[str, Runtime] = {}
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        holder["runtime"] = ctx["runtime"] = await start_runtime(settings, start_queue=False)
+        await holder["runtime"].queue.start(ctx)
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await holder["runtime"].close()
+
+    options = arq_worker_settings(settings.jobs.redis_url, settings.jobs.queue_name,
+                                  on_startup=on_startup, on_shutdown=on_shutdown)
+    Worker(**options).run()
+
+
+async def _add_user(settings: Settings, args: argparse.Namespace, password: str) -> str:
+    from accounts.service import create_user
+
+    runtime = await start_runtime(settings, start_queue=False)
+    try:
+        async with transaction(runtime.sessions) as session:
+            user = await create_user(session, email=args.email, name=args.name, role=args.role,
+                                     password=password)
+        return f"added {user.role} {user.email} (id {user.id})"
+    finally:
+        await runtime.close()
+
+
+async def _create_token(settings: Settings, args: argparse.Namespace) -> str:
+    from accounts.models import User
+    from accounts.service import create_api_token
+
+    runtime = await start_runtime(settings, start_queue=False)
+    try:
+        async with transaction(runtime.sessions) as session:
+            user = await session.scalar(select(User).where(User.email == args.email.lower()))
+            if user is None:
+                raise ConfigError(f"no user with email {args.email}")
+            return await create_api_token(session, user, args.name)
+    finally:
+        await runtime.close()
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    if args.command == "serve":
+        sqlite = settings.database.url.startswith("sqlite")
+        _serve(settings, migrate=sqlite and not args.no_migrate)
+    elif args.command == "worker":
+        _worker(settings)
+    elif args.command == "migrate":
+        upgrade(settings.database.url)
+        print("database is up to date")
+    elif args.command == "users":
+        password = sys.stdin.readline().rstrip("\r\n")
+        upgrade(settings.database.url) if settings.database.url.startswith("sqlite") else None
+        print(asyncio.run(_add_user(settings, args, password)))
+    elif args.command == "tokens":
+        print(asyncio.run(_create_token(settings, args)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `frontdesk` console script."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except FrontdeskError as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Helpers shared by the tests: settings, a test database, jobs, users and clients."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from accounts.service import create_api_token, create_user
+from core.db import Base, transaction
+from core.jobs import ArqQueue, InProcessQueue, registry
+from core.runtime import Runtime
+from core.settings import Settings, settings_from_dict
+
+TEST_DATABASE_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "")
+PASSWORD = "correct horse battery"
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test: one inbox `support`, the `contact` form, no env overrides."""
+    data: dict[str, Any] = {
+        "secret_key": "test-secret-key-0123456789",
+        "database": {"url": database_url},
+        "jobs": {"redis_url": TEST_REDIS_URL,
+                 "queue_name": f"frontdesk-test:{uuid.uuid4().hex}"},
+        "inboxes": [{"slug": "support", "name": "Support", "addresses": ["help@example.com"]}],
+        "forms": [{"slug": "contact", "inbox": "support", "title": "Contact support"}],
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return settings_from_dict(data, env={})
+
+
+async def create_postgres_database(admin_url: str) -> str:
+    """Create a fresh database on the server of `admin_url`; returns its URL."""
+    import asyncpg
+
+    url = make_url(admin_url)
+    name = f"fd_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
+                                 database=url.database)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_postgres_database(admin_url: str, database_url: str) -> None:
+    import asyncpg
+
+    url, name = make_url(admin_url), make_url(database_url).database
+    conn = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
+                                 database=url.database)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def truncate_all(runtime: Runtime) -> None:
+    """Empty every table (PostgreSQL: one statement, identities restarted)."""
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with runtime.engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+def make_queue(settings: Settings) -> InProcessQueue | ArqQueue:
+    if settings.jobs.redis_url:
+        return ArqQueue(settings.jobs.redis_url, settings.jobs.queue_name)
+    return InProcessQueue(run_periodic=False)
+
+
+async def run_jobs(runtime: Runtime) -> None:
+    """Run every job enqueued so far (and those they enqueue) to completion."""
+    queue = runtime.queue
+    if isinstance(queue, InProcessQueue):
+        await queue.drain()
+        return
+    from arq.worker import Worker
+
+    from core.jobs import arq_worker_settings
+
+    async def nothing(ctx: dict[str, Any]) -> None:
+        return None
+
+    options = arq_worker_settings(runtime.settings.jobs.redis_url, runtime.settings.jobs.queue_name,
+                                  on_startup=nothing, on_shutdown=nothing, jobs=registry)
+    options.pop("cron_jobs")
+    worker = Worker(**options, burst=True, poll_delay=0.05, handle_signals=False,
+                    ctx={"runtime": runtime}, redis_pool=queue.pool)
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+
+
+async def add_user(runtime: Runtime, email: str, role: str = "agent",
+                   name: str | None = None) -> tuple[int, dict[str, str]]:
+    """Create a user with a token; returns (user id, bearer headers)."""
+    async with transaction(runtime.sessions) as session:
+        user = await create_user(session, email=email, name=name or email.split("@")[0],
+                                 role=role, password=PASSWORD)
+        token = await create_api_token(session, user)
+    return user.id, {"Authorization": f"Bearer {token}"}
+
+
+@asynccontextmanager
+async def client_for(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def submit_form(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
+    """POST the contact form as JSON; fields default to a valid submission."""
+    data = {"name": "Anna Berg", "email": "anna@example.org", "subject": "Printer on fire",
+            "message": "It started smoking after the update."}
+    data.update(fields)
+    return await client.post("/forms/contact", json=data)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)

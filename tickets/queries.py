@@ -1,0 +1,117 @@
+"""Read models of tickets: keyset-paginated lists, details, links to conversations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InvalidInput
+from core.pagination import decode_cursor, encode_cursor
+from tickets.models import Ticket, TicketConversation, TicketHistory
+from tickets.state import PRIORITIES, PRIORITY_RANK
+
+SORTS = ("-created_at", "created_at", "-updated_at", "updated_at", "-priority", "priority")
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    status: str | None = None
+    owner_id: int | None = None
+    priority: str | None = None
+    team_id: int | None = None
+    q: str | None = None
+    sort: str = "-created_at"
+
+
+_priority_rank = case(PRIORITY_RANK, value=Ticket.priority, else_=-1)
+
+
+def _sort_column(sort: str) -> ColumnElement[Any]:
+    name = sort.lstrip("-")
+    return {"created_at": Ticket.created_at, "updated_at": Ticket.updated_at,
+            "priority": _priority_rank}[name]
+
+
+def _filtered(query: Select, f: TicketFilter) -> Select:
+    if f.status:
+        query = query.where(Ticket.status == f.status)
+    if f.owner_id is not None:
+        query = query.where(Ticket.owner_id == f.owner_id)
+    if f.priority:
+        if f.priority not in PRIORITIES:
+            raise InvalidInput(f"priority must be one of {', '.join(PRIORITIES)}",
+                               field="priority")
+        query = query.where(Ticket.priority == f.priority)
+    if f.team_id is not None:
+        query = query.where(Ticket.team_id == f.team_id)
+    if f.q and f.q.strip():
+        text = f.q.strip()
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        condition = Ticket.name.ilike(f"%{escaped}%", escape="\\")
+        number = text.lstrip("#")
+        if number.isdigit() and len(number) < 10:
+            condition = or_(condition, Ticket.id == int(number))
+        query = query.where(condition)
+    return query
+
+
+def _after(sort: str, cursor: str) -> ColumnElement[bool]:
+    value, after_id = decode_cursor(cursor)
+    column = _sort_column(sort)
+    try:
+        bound = int(value) if sort.lstrip("-") == "priority" else datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidInput("cursor is not one this server gave out", field="cursor") from None
+    if sort.startswith("-"):
+        return or_(column < bound, and_(column == bound, Ticket.id < after_id))
+    return or_(column > bound, and_(column == bound, Ticket.id > after_id))
+
+
+def _cursor_for(sort: str, ticket: Ticket) -> str:
+    name = sort.lstrip("-")
+    value = PRIORITY_RANK.get(ticket.priority, -1) if name == "priority" else getattr(
+        ticket, name).isoformat()
+    return encode_cursor(value, ticket.id)
+
+
+async def list_tickets(
+    session: AsyncSession, f: TicketFilter, *, limit: int, cursor: str | None
+) -> tuple[list[Ticket], str | None]:
+    """Live tickets in the order `f.sort` asks (ties by id); returns (tickets, next cursor)."""
+    if f.sort not in SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", field="sort")
+    query = _filtered(select(Ticket).where(Ticket.deleted_at.is_(None)), f)
+    if cursor:
+        query = query.where(_after(f.sort, cursor))
+    column = _sort_column(f.sort)
+    if f.sort.startswith("-"):
+        query = query.order_by(column.desc(), Ticket.id.desc())
+    else:
+        query = query.order_by(column.asc(), Ticket.id.asc())
+    rows = list((await session.scalars(query.limit(limit + 1))).all())
+    items = rows[:limit]
+    return items, (_cursor_for(f.sort, items[-1]) if len(rows) > limit else None)
+
+
+async def ticket_ids_for_conversations(
+    session: AsyncSession, conversation_ids: Sequence[int]
+) -> dict[int, int]:
+    """conversation id -> ticket id, for those that have one."""
+    if not conversation_ids:
+        return {}
+    rows = await session.execute(
+        select(TicketConversation.conversation_id, TicketConversation.ticket_id)
+        .where(TicketConversation.conversation_id.in_(conversation_ids)))
+    return {conversation_id: ticket_id for conversation_id, ticket_id in rows}
+
+
+async def history_of(session: AsyncSession, ticket_id: int) -> list[TicketHistory]:
+    """The ticket's history, oldest first (merged tickets' history included)."""
+    rows = await session.scalars(select(TicketHistory).where(TicketHistory.ticket_id == ticket_id)
+                                 .order_by(TicketHistory.at, TicketHistory.id))
+    return list(rows)

@@ -1,0 +1,93 @@
+"""What every API route shares: ids, paging, text types, the runtime and the caller."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from pydantic import AfterValidator, Field
+
+from accounts.models import User
+from accounts.service import resolve_login_session, user_for_api_token
+from core.db import transaction
+from core.errors import Forbidden, Unauthenticated
+from core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from core.runtime import Runtime
+
+SESSION_COOKIE = "frontdesk_session"
+CSRF_COOKIE = "frontdesk_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+MAX_ID = 2**31 - 1
+
+
+def _no_control_chars(value: str) -> str:
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_control_chars)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdValue = Annotated[int, Field(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+SearchText = Annotated[str | None, Query(max_length=200)]
+DEFAULT_PAGE = DEFAULT_LIMIT
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The runtime serving this app."""
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def _user_from_bearer(runtime: Runtime, header: str) -> User:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("use 'Authorization: Bearer <token>'")
+    async with transaction(runtime.sessions) as session:
+        user = await user_for_api_token(session, token.strip())
+    if user is None:
+        raise Unauthenticated("invalid or revoked token")
+    return user
+
+
+async def current_user(request: Request, runtime: RuntimeDep) -> User:
+    """The authenticated agent: a bearer token, or a session cookie (+ CSRF on writes)."""
+    header = request.headers.get("authorization")
+    if header:
+        return await _user_from_bearer(runtime, header)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise Unauthenticated("log in first (POST /api/session) or send a bearer token")
+    async with transaction(runtime.sessions) as session:
+        found = await resolve_login_session(session, cookie)
+    if found is None:
+        raise Unauthenticated("your session has expired; log in again")
+    user, login = found
+    sent = request.headers.get(CSRF_HEADER, "")
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(sent, login.csrf_token):
+        raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")
+    return user
+
+
+async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:
+    """The authenticated agent, who must be an admin."""
+    if not user.is_admin:
+        raise Forbidden("only admins may do this")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+CurrentAdmin = Annotated[User, Depends(current_admin)]
+
+
+def page(items: list[dict], next_cursor: str | None) -> dict:
+    """The list envelope every listing answers with."""
+    return {"items": items, "next_cursor": next_cursor}
+

@@ -1,0 +1,140 @@
+"""Conversations: list, read, assign, close/reopen/spam, delete, reply and comment."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from accounts.service import get_active_user
+from core.db import transaction
+from core.errors import InvalidInput, NotFound
+from inbox import queries
+from inbox import service as inbox
+from inbox.models import Message
+from tickets.queries import ticket_ids_for_conversations
+from web.api.common import (
+    DEFAULT_PAGE,
+    CurrentUser,
+    Cursor,
+    IdPath,
+    IdQuery,
+    IdValue,
+    Limit,
+    RuntimeDep,
+    SearchText,
+    Text,
+    page,
+)
+
+router = APIRouter(tags=["conversations"])
+
+
+def conversation_json(row: queries.ConversationRow, ticket_id: int | None) -> dict:
+    c, contact = row.conversation, row.contact
+    return {
+        "id": c.id, "inbox": row.inbox_slug, "channel": c.channel, "subject": c.subject,
+        "status": c.status, "owner_id": c.owner_id, "ticket_id": ticket_id,
+        "contact": {"id": contact.id, "name": contact.name, "email": contact.email},
+        "created_at": c.created_at.isoformat(), "last_message_at": c.last_message_at.isoformat(),
+    }
+
+
+def message_json(m: Message) -> dict:
+    return {
+        "id": m.id, "direction": m.direction, "text": m.text, "html": m.html,
+        "author": ({"type": "agent", "id": m.author_id} if m.author_id is not None
+                   else {"type": "contact", "id": m.contact_id}),
+        "created_at": m.created_at.isoformat(), "external_id": m.external_id,
+        "automatic": m.automatic, "quoted_text_start": m.quoted_text_start,
+        "delivery_status": m.delivery_status, "delivery_error": m.delivery_error,
+    }
+
+
+class ConversationPatch(BaseModel):
+    owner_id: IdValue | None = None
+    status: Literal["open", "closed", "spam"] | None = None
+
+
+class NewMessage(BaseModel):
+    kind: Literal["reply", "comment"]
+    text: Annotated[Text, Field(min_length=1, max_length=100_000)]
+
+
+@router.get("/api/conversations")
+async def list_conversations(
+    user: CurrentUser, runtime: RuntimeDep,
+    status: Annotated[Literal["open", "closed", "spam", "all"] | None, Query()] = None,
+    owner_id: IdQuery = None, inbox_slug: Annotated[str | None, Query(alias="inbox",
+                                                                      max_length=64)] = None,
+    channel: Annotated[Literal["email", "chat", "slack", "form", "api"] | None, Query()] = None,
+    q: SearchText = None, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None,
+) -> dict:
+    """Conversations, most recent activity first."""
+    f = queries.ConversationFilter(status=status, owner_id=owner_id, inbox=inbox_slug,
+                                   channel=channel, q=q)
+    async with transaction(runtime.sessions) as session:
+        rows, next_cursor = await queries.list_conversations(session, f, limit=limit,
+                                                             cursor=cursor)
+        tickets = await ticket_ids_for_conversations(session, [r.conversation.id for r in rows])
+    return page([conversation_json(r, tickets.get(r.conversation.id)) for r in rows], next_cursor)
+
+
+async def _detail(runtime: RuntimeDep, conversation_id: int) -> dict:
+    async with transaction(runtime.sessions) as session:
+        row = await queries.conversation_row(session, conversation_id)
+        if row is None:
+            raise NotFound(f"no conversation {conversation_id}")
+        messages = await queries.messages_of(session, conversation_id)
+        tickets = await ticket_ids_for_conversations(session, [conversation_id])
+    body = conversation_json(row, tickets.get(conversation_id))
+    body["messages"] = [message_json(m) for m in messages]
+    return body
+
+
+@router.get("/api/conversations/{conversation_id}")
+async def get_conversation(conversation_id: IdPath, user: CurrentUser,
+                           runtime: RuntimeDep) -> dict:
+    """One conversation with its messages and its ticket id."""
+    return await _detail(runtime, conversation_id)
+
+
+@router.patch("/api/conversations/{conversation_id}")
+async def patch_conversation(conversation_id: IdPath, body: ConversationPatch, user: CurrentUser,
+                             runtime: RuntimeDep) -> dict:
+    """Assign (`owner_id`, null unassigns) and/or move (`status`) a conversation."""
+    fields = body.model_fields_set
+    if not fields:
+        raise InvalidInput("send owner_id and/or status")
+    if "status" in fields and body.status is None:
+        raise InvalidInput("status cannot be null", field="status")
+    async with transaction(runtime.sessions) as session:
+        if "owner_id" in fields:
+            if body.owner_id is not None:
+                await get_active_user(session, body.owner_id)
+            await inbox.set_owner(session, conversation_id, body.owner_id, actor_id=user.id,
+                                  cause="agent")
+        if body.status is not None:
+            await inbox.set_status(session, conversation_id, body.status, actor_id=user.id,
+                                   cause="agent")
+    return await _detail(runtime, conversation_id)
+
+
+@router.delete("/api/conversations/{conversation_id}", status_code=204)
+async def delete_conversation(conversation_id: IdPath, user: CurrentUser,
+                              runtime: RuntimeDep) -> Response:
+    """Move the conversation to trash; its ticket goes with it."""
+    async with transaction(runtime.sessions) as session:
+        await inbox.delete_conversation(session, conversation_id, actor_id=user.id, cause="agent")
+    return Response(status_code=204)
+
+
+@router.post("/api/conversations/{conversation_id}/messages", status_code=201)
+async def post_message(conversation_id: IdPath, body: NewMessage, user: CurrentUser,
+                       runtime: RuntimeDep) -> dict:
+    """Reply to the contact (sent through the outbox) or add an internal comment."""
+    async with transaction(runtime.sessions) as session:
+        message = await inbox.add_agent_message(session, conversation_id, author_id=user.id,
+                                                kind=body.kind, text=body.text)
+    return message_json(message)

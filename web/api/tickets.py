@@ -1,0 +1,125 @@
+"""Tickets: list, read, change, delete, merge."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from core.db import transaction
+from core.errors import InvalidInput
+from tickets import queries
+from tickets import service as tickets
+from tickets.models import Ticket, TicketHistory
+from web.api.common import (
+    DEFAULT_PAGE,
+    CurrentUser,
+    Cursor,
+    IdPath,
+    IdQuery,
+    IdValue,
+    Limit,
+    RuntimeDep,
+    SearchText,
+    Text,
+    page,
+)
+
+router = APIRouter(tags=["tickets"])
+
+Priority = Literal["low", "medium", "high", "urgent"]
+Sort = Literal["-created_at", "created_at", "-updated_at", "updated_at", "-priority", "priority"]
+
+
+def ticket_json(t: Ticket, conversation_ids: list[int]) -> dict:
+    return {
+        "id": t.id, "number": t.number, "name": t.name, "description": t.description,
+        "status": t.status, "owner_id": t.owner_id, "team_id": t.team_id,
+        "priority": t.priority, "category": t.category, "source_channel": t.source_channel,
+        "conversation_ids": conversation_ids, "created_at": t.created_at.isoformat(),
+        "updated_at": t.updated_at.isoformat(),
+        "closed_at": t.closed_at.isoformat() if t.closed_at else None,
+    }
+
+
+def history_json(h: TicketHistory) -> dict:
+    return {"at": h.at.isoformat(), "actor_id": h.actor_id, "action": h.action,
+            "field": h.field, "old": h.old_value, "new": h.new_value, "cause": h.cause}
+
+
+class TicketPatch(BaseModel):
+    owner_id: IdValue | None = None
+    status: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
+    priority: Priority | None = None
+    category: Annotated[Text, Field(max_length=200)] | None = None
+    name: Annotated[Text, Field(min_length=1, max_length=998)] | None = None
+    description: Annotated[Text, Field(max_length=100_000)] | None = None
+    team_id: IdValue | None = None
+
+
+class MergeRequest(BaseModel):
+    other_id: IdValue
+    primary_id: IdValue
+
+
+@router.get("/api/tickets")
+async def list_tickets(
+    user: CurrentUser, runtime: RuntimeDep,
+    status: Annotated[str | None, Query(max_length=64)] = None, owner_id: IdQuery = None,
+    priority: Annotated[Priority | None, Query()] = None, team_id: IdQuery = None,
+    q: SearchText = None,
+    sort: Annotated[Sort, Query()] = "-created_at",
+    limit: Limit = DEFAULT_PAGE, cursor: Cursor = None,
+) -> dict:
+    """Tickets, newest first unless `sort` says otherwise."""
+    f = queries.TicketFilter(status=status, owner_id=owner_id, priority=priority,
+                             team_id=team_id, q=q, sort=sort)
+    async with transaction(runtime.sessions) as session:
+        items, next_cursor = await queries.list_tickets(session, f, limit=limit, cursor=cursor)
+        links = {t.id: await tickets.live_conversation_ids(session, t.id) for t in items}
+    return page([ticket_json(t, links[t.id]) for t in items], next_cursor)
+
+
+async def _detail(runtime: RuntimeDep, ticket_id: int) -> dict:
+    async with transaction(runtime.sessions) as session:
+        ticket = await tickets.get_ticket(session, ticket_id)
+        body = ticket_json(ticket, await tickets.live_conversation_ids(session, ticket_id))
+        body["history"] = [history_json(h) for h in await queries.history_of(session, ticket_id)]
+    return body
+
+
+@router.get("/api/tickets/{ticket_id}")
+async def get_ticket(ticket_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> dict:
+    """One ticket with its conversation ids and history."""
+    return await _detail(runtime, ticket_id)
+
+
+@router.patch("/api/tickets/{ticket_id}")
+async def patch_ticket(ticket_id: IdPath, body: TicketPatch, user: CurrentUser,
+                       runtime: RuntimeDep) -> dict:
+    """Change owner, status, priority, category, name, description or team."""
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("send at least one field to change")
+    async with transaction(runtime.sessions) as session:
+        await tickets.update_ticket(session, ticket_id, changes, actor_id=user.id, cause="agent")
+    return await _detail(runtime, ticket_id)
+
+
+@router.delete("/api/tickets/{ticket_id}", status_code=204)
+async def delete_ticket(ticket_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    """Move the ticket to trash; its conversations go with it."""
+    async with transaction(runtime.sessions) as session:
+        await tickets.delete_ticket(session, ticket_id, actor_id=user.id, cause="agent")
+    return Response(status_code=204)
+
+
+@router.post("/api/tickets/{ticket_id}/merge")
+async def merge_tickets(ticket_id: IdPath, body: MergeRequest, user: CurrentUser,
+                        runtime: RuntimeDep) -> dict:
+    """Merge `other_id` and this ticket into `primary_id`. There is no undo."""
+    async with transaction(runtime.sessions) as session:
+        result = await tickets.merge_tickets(session, ticket_id, body.other_id,
+                                             primary_id=body.primary_id, actor_id=user.id)
+    return await _detail(runtime, result.id)

@@ -1,0 +1,80 @@
+"""Turn every error into the JSON shape `{"error": {"code", "message", "field"?}}`.
+
+User errors keep their status; request validation is a 422 naming the field; anything
+unexpected is logged and answered with a plain 500 that carries no exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from core.errors import RateLimited, UserError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """The JSON error document."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return {"error": error}
+
+
+def _field_of(loc: tuple[Any, ...]) -> str | None:
+    parts = [str(p) for p in loc if str(p) not in LOCATIONS]
+    return ".".join(parts) or None
+
+
+def validation_message(error: dict[str, Any]) -> str:
+    """A person-readable message for one pydantic error."""
+    if error.get("type") == "json_invalid":
+        return "body is not valid JSON"
+    if error.get("type") == "missing":
+        return "this field is required"
+    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+
+
+async def _user_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UserError)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status,
+                        headers=headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"msg": "invalid request", "loc": ()}
+    field = _field_of(tuple(first.get("loc", ())))
+    return JSONResponse(error_body("invalid", validation_message(first), field), status_code=422)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "error")
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body("internal", "internal error; it has been logged"),
+                        status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on `app`."""
+    app.add_exception_handler(UserError, _user_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,165 @@
+"""Public web forms: `GET /forms/{slug}` shows the page, `POST /forms/{slug}` takes it in.
+
+A POST is form-encoded (a browser: the page is re-rendered with field messages, or a
+thank-you page) or JSON (422 with field errors, or 201 with the ticket number). Nothing is
+stored unless the whole submission is valid. A filled honeypot field gets a thank-you and
+nothing stored; each client IP may submit `rate_limit_per_minute` times a minute; the same
+`Idempotency-Key` (header, or the page's hidden field) is stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+
+from connectors.forms.validate import FormErrors, is_bot, to_inbound, validate_submission
+from connectors.ingest import accept
+from core.db import transaction
+from core.errors import InvalidInput
+from core.ratelimit import SlidingWindowLimiter
+from core.settings import FormSettings
+from tickets.service import ticket_for_conversation
+from web.errors import error_body
+
+router = APIRouter(tags=["forms"])
+templates = Jinja2Templates(
+    directory=Path(__file__).resolve().parent.parent / "connectors" / "forms" / "templates")
+MAX_BODY = 256 * 1024
+MAX_KEY = 200
+
+
+def _limiter(request: Request, form: FormSettings) -> SlidingWindowLimiter:
+    limiters = request.app.state.__dict__.setdefault("form_limiters", {})
+    if form.slug not in limiters:
+        limiters[form.slug] = SlidingWindowLimiter(form.rate_limit_per_minute, 60)
+    return limiters[form.slug]
+
+
+def _wants_json(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "")
+    return "json" in content_type or "application/json" in request.headers.get("accept", "")
+
+
+def _page(request: Request, form: FormSettings, *, status: int = 200,
+          values: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+          ) -> HTMLResponse:
+    context = {"form": form, "values": values or {}, "errors": errors or {},
+               "idempotency_key": uuid.uuid4().hex}
+    return templates.TemplateResponse(request, "form.html", context, status_code=status)
+
+
+def _not_found(request: Request, as_json: bool) -> Response:
+    if as_json:
+        return JSONResponse(error_body("not_found", "no such form"), status_code=404)
+    return templates.TemplateResponse(request, "not_found.html", {}, status_code=404)
+
+
+async def _read_body(request: Request, as_json: bool) -> dict[str, Any] | FormData:
+    declared = request.headers.get("content-length", "0")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise InvalidInput(f"submission larger than {MAX_BODY // 1024} KiB", code="too_large")
+    if as_json:
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            raise InvalidInput(f"submission larger than {MAX_BODY // 1024} KiB", code="too_large")
+        try:
+            data = json.loads(raw or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidInput("body is not valid JSON") from None
+        if not isinstance(data, dict) or not all(isinstance(v, str | None) for v in data.values()):
+            raise InvalidInput("body must be a JSON object of strings")
+        return data
+    return await request.form(max_files=0, max_fields=100, max_part_size=MAX_BODY)
+
+
+def _idempotency_key(request: Request, data: Any) -> str | None:
+    key = request.headers.get("idempotency-key") or data.get("idempotency_key") or None
+    if key is not None and (not isinstance(key, str) or len(key) > MAX_KEY
+                            or not key.isprintable()):
+        raise InvalidInput(f"Idempotency-Key must be printable, at most {MAX_KEY} characters",
+                           field="idempotency_key")
+    return key
+
+
+@router.get("/forms/{slug}", response_class=HTMLResponse)
+async def show_form(slug: str, request: Request) -> Response:
+    """The form page, or a 404 page for an unknown slug."""
+    form = request.app.state.runtime.settings.form(slug)
+    return _page(request, form) if form else _not_found(request, False)
+
+
+@router.post("/forms/{slug}")
+async def submit_form(slug: str, request: Request) -> Response:
+    """Validate, store (contact + conversation + ticket), then thank."""
+    runtime = request.app.state.runtime
+    as_json = _wants_json(request)
+    form = runtime.settings.form(slug)
+    if form is None:
+        return _not_found(request, as_json)
+    client = request.client.host if request.client else "unknown"
+    limiter = _limiter(request, form)
+    wait = limiter.blocked_for(client)
+    if wait:
+        return _too_many(request, wait, as_json)
+    limiter.hit(client)
+    try:
+        data = await _read_body(request, as_json)
+        key = _idempotency_key(request, data)
+    except InvalidInput as exc:
+        return _bad_request(request, form, exc, as_json)
+    if is_bot(data):
+        return _thanks(request, form, None, as_json)
+    result = validate_submission(form, data)
+    if isinstance(result, FormErrors):
+        return _invalid(request, form, data, result, as_json)
+    external_id = f"form:{form.slug}:{key or uuid.uuid4().hex}"
+    ingested = await accept(runtime.sessions, to_inbound(form, result, external_id))
+    async with transaction(runtime.sessions) as session:
+        ticket = await ticket_for_conversation(session, ingested.conversation_id)
+    return _thanks(request, form, ticket.number if ticket else None, as_json,
+                   replayed=ingested.duplicate)
+
+
+def _thanks(request: Request, form: FormSettings, number: int | None, as_json: bool,
+            replayed: bool = False) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    if as_json:
+        return JSONResponse({"ticket_number": number, "message": form.thanks}, status_code=201,
+                            headers=headers)
+    return templates.TemplateResponse(request, "thanks.html",
+                                      {"form": form, "ticket_number": number}, headers=headers)
+
+
+def _invalid(request: Request, form: FormSettings, data: Any, result: FormErrors,
+             as_json: bool) -> Response:
+    if as_json:
+        first = next(iter(result.errors))
+        body = error_body("invalid", result.errors[first], first)
+        body["error"]["fields"] = result.errors
+        return JSONResponse(body, status_code=422)
+    values = {spec.name: str(data.get(spec.name) or "") for spec in form.fields}
+    return _page(request, form, status=422, values=values, errors=result.errors)
+
+
+def _bad_request(request: Request, form: FormSettings, exc: InvalidInput,
+                 as_json: bool) -> Response:
+    status = 413 if exc.code == "too_large" else 422
+    if as_json:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=status)
+    return _page(request, form, status=status, errors={exc.field or "form": exc.message})
+
+
+def _too_many(request: Request, wait: int, as_json: bool) -> Response:
+    message = f"too many submissions from your address; try again in {wait} s"
+    if as_json:
+        return JSONResponse(error_body("rate_limited", message), status_code=429,
+                            headers={"Retry-After": str(wait)})
+    return HTMLResponse(f"<!doctype html><title>Slow down</title><p>{message}</p>",
+                        status_code=429, headers={"Retry-After": str(wait)})
