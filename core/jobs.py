@@ -61,6 +61,7 @@ class InProcessQueue:
         self.run_periodic = run_periodic
         self.ctx: dict[str, Any] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
+        self._deferred: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._counter = 0
 
@@ -90,6 +91,8 @@ class InProcessQueue:
         delay = 0.0 if defer_until is None else (defer_until - clock.now()).total_seconds()
         task = asyncio.create_task(self._run(job_id, name, args, max(0.0, delay)))
         self._pending[job_id] = task
+        if delay > 0:
+            self._deferred.add(job_id)
         self._track(task)
 
     def _track(self, task: asyncio.Task[None]) -> None:
@@ -100,6 +103,7 @@ class InProcessQueue:
         try:
             if delay:
                 await asyncio.sleep(delay)
+                self._deferred.discard(job_id)
             await self.jobs.functions[name](self.ctx, *args)
         except asyncio.CancelledError:
             raise
@@ -108,6 +112,7 @@ class InProcessQueue:
         finally:
             if self._pending.get(job_id) is asyncio.current_task():
                 del self._pending[job_id]
+                self._deferred.discard(job_id)
 
     async def _every(self, name: str, seconds: float) -> None:
         while True:
@@ -115,9 +120,11 @@ class InProcessQueue:
             await self.enqueue(name, job_id=f"periodic:{name}")
 
     async def drain(self) -> None:
-        """Wait until no job is pending (jobs may enqueue more; those are awaited too)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending.values()), return_exceptions=True)
+        """Wait until no job is due (jobs may enqueue more; those are awaited too).
+
+        Jobs deferred to a later instant keep waiting; they are not part of a drain."""
+        while due := [t for job_id, t in self._pending.items() if job_id not in self._deferred]:
+            await asyncio.gather(*due, return_exceptions=True)
 
 
 class ArqQueue:
@@ -144,8 +151,10 @@ class ArqQueue:
     async def enqueue(
         self, name: str, *args: Any, job_id: str | None = None, defer_until: datetime | None = None
     ) -> None:
+        # arq's job ids are global to the Redis database; scope ours to this queue.
+        scoped = f"{self.queue_name}:{job_id}" if job_id else None
         await self.pool.enqueue_job(
-            name, *args, _job_id=job_id, _defer_until=defer_until, _queue_name=self.queue_name
+            name, *args, _job_id=scoped, _defer_until=defer_until, _queue_name=self.queue_name
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -88,6 +89,8 @@ async def run_jobs(runtime: Runtime) -> None:
     if isinstance(queue, InProcessQueue):
         await queue.drain()
         return
+    from arq import create_pool
+    from arq.connections import RedisSettings
     from arq.worker import Worker
 
     from core.jobs import arq_worker_settings
@@ -95,15 +98,28 @@ async def run_jobs(runtime: Runtime) -> None:
     async def nothing(ctx: dict[str, Any]) -> None:
         return None
 
-    options = arq_worker_settings(runtime.settings.jobs.redis_url, runtime.settings.jobs.queue_name,
+    name = runtime.settings.jobs.queue_name
+    options = arq_worker_settings(runtime.settings.jobs.redis_url, name,
                                   on_startup=nothing, on_shutdown=nothing, jobs=registry)
     options.pop("cron_jobs")
-    worker = Worker(**options, burst=True, poll_delay=0.05, handle_signals=False,
-                    ctx={"runtime": runtime}, redis_pool=queue.pool)
+    pool = await create_pool(RedisSettings.from_dsn(runtime.settings.jobs.redis_url),
+                             default_queue_name=name)
+    worker = Worker(**options, burst=True, poll_delay=0.02, handle_signals=False,
+                    ctx={"runtime": runtime, "redis": pool}, redis_pool=pool)
+    # arq's own burst mode also waits for deferred jobs; here only jobs due now are run.
     try:
-        await worker.main()
+        while True:
+            await worker._poll_iteration()
+            running = [t for t in worker.tasks.values() if not t.done()]
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+                continue
+            due = await pool.zcount(name, "-inf", int(time.time() * 1000))
+            if due == 0:
+                break
+            await asyncio.sleep(0.02)
     finally:
-        await worker.close()
+        await pool.aclose()
 
 
 async def add_user(runtime: Runtime, email: str, role: str = "agent",
