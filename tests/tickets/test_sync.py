@@ -61,7 +61,8 @@ async def test_automatic_message_that_threads_nowhere_lands_in_spam_without_tick
 ):
     _, headers = agent
     result = await accept(runtime.sessions, inbound("Out of office", automatic=True))
-    status, conversation = await get(client, headers, f"/api/conversations/{result.conversation_id}")
+    path = f"/api/conversations/{result.conversation_id}"
+    status, conversation = await get(client, headers, path)
     assert conversation["status"] == "spam" and conversation["ticket_id"] is None
     assert (await client.get("/api/tickets", headers=headers)).json()["items"] == []
 
