@@ -7,6 +7,9 @@ finds the winner's rows. That is what makes ingest idempotent under concurrency.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,15 +18,33 @@ from inbox import service as inbox
 from inbox.messages import InboundMessage
 
 ATTEMPTS = 3
+T = TypeVar("T")
+
+
+FollowUp = Callable[[AsyncSession, inbox.IngestResult], Awaitable[T]]
 
 
 async def accept(sessions: async_sessionmaker[AsyncSession], msg: InboundMessage
                  ) -> inbox.IngestResult:
     """Ingest `msg` and commit; retried on a lost race. Returns what ingest did."""
+    async def nothing(session: AsyncSession, result: inbox.IngestResult) -> None:
+        return None
+
+    result, _ = await accept_then(sessions, msg, nothing)
+    return result
+
+
+async def accept_then(
+    sessions: async_sessionmaker[AsyncSession], msg: InboundMessage, follow_up: FollowUp[T]
+) -> tuple[inbox.IngestResult, T]:
+    """Like `accept`, and `follow_up(session, result)` runs in the same transaction (e.g. to
+    read what the subscribers made). Returns what ingest did and what the follow-up said."""
     for attempt in range(ATTEMPTS):
         try:
             async with transaction(sessions) as session:
-                return await inbox.ingest(session, msg)
+                result = await inbox.ingest(session, msg)
+                extra = await follow_up(session, result)
+            return result, extra
         except IntegrityError:
             if attempt == ATTEMPTS - 1:
                 raise

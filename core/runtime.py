@@ -2,7 +2,8 @@
 
 `Runtime.start(settings, install=...)` opens the engine and the job queue; `install(runtime)`
 subscribes the rooms' rules on the bus (the server wires them; core knows no domain).
-Sessions from `runtime.sessions` carry the bus and the queue in `session.info`.
+Sessions from `runtime.sessions` carry the bus, the queue and a small cache of rows that do
+not change while running (inbox ids, the default pipeline) in `session.info`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Runtime:
             queue = ArqQueue(redis_url, settings.jobs.queue_name) if redis_url else InProcessQueue()
         bus = EventBus()
         sessions = async_sessionmaker(engine, expire_on_commit=False,
-                                      info={"bus": bus, "jobs": queue})
+                                      info={"bus": bus, "jobs": queue, "cache": {}})
         runtime = cls(settings=settings, engine=engine, sessions=sessions, queue=queue, bus=bus)
         install(runtime)
         if start_queue:

@@ -20,10 +20,13 @@ class ConversationOpened(DomainEvent):
 
 @dataclass(frozen=True)
 class MessageAdded(DomainEvent):
+    """`opened` is true when this message opened its conversation."""
+
     conversation_id: int
     message_id: int
     direction: str
     automatic: bool
+    opened: bool = False
 
 
 @dataclass(frozen=True)

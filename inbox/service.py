@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,12 +54,16 @@ async def sync_inboxes(session: AsyncSession, inboxes: Sequence[InboxSettings]) 
     await session.flush()
 
 
-async def inbox_by_slug(session: AsyncSession, slug: str) -> Inbox:
-    """The inbox `slug`; InvalidInput when it is not configured."""
-    inbox = await session.scalar(select(Inbox).where(Inbox.slug == slug))
-    if inbox is None:
-        raise InvalidInput(f"no inbox {slug!r}", field="inbox")
-    return inbox
+async def inbox_id_by_slug(session: AsyncSession, slug: str) -> int:
+    """The id of inbox `slug` (cached per runtime); InvalidInput when it is not configured."""
+    cache = session.info.setdefault("cache", {})
+    key = ("inbox", slug)
+    if key not in cache:
+        inbox_id = await session.scalar(select(Inbox.id).where(Inbox.slug == slug))
+        if inbox_id is None:
+            raise InvalidInput(f"no inbox {slug!r}", field="inbox")
+        cache[key] = inbox_id
+    return cache[key]
 
 
 async def _contact_for(session: AsyncSession, msg: InboundMessage) -> Contact:
@@ -78,11 +83,11 @@ async def _contact_for(session: AsyncSession, msg: InboundMessage) -> Contact:
     return contact
 
 
-async def _thread(session: AsyncSession, inbox: Inbox, msg: InboundMessage) -> int | None:
+async def _thread(session: AsyncSession, inbox_id: int, msg: InboundMessage) -> int | None:
     by_key = None
     if msg.thread_key:
         by_key = await session.scalar(select(Conversation.id).where(
-            Conversation.inbox_id == inbox.id, Conversation.channel == msg.channel,
+            Conversation.inbox_id == inbox_id, Conversation.channel == msg.channel,
             Conversation.thread_key == msg.thread_key, Conversation.deleted_at.is_(None)))
     refs = threading.reference_ids(msg.in_reply_to, msg.references)
     known: dict[str, int] = {}
@@ -90,18 +95,17 @@ async def _thread(session: AsyncSession, inbox: Inbox, msg: InboundMessage) -> i
         rows = await session.execute(
             select(Message.external_id, Message.conversation_id)
             .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Message.inbox_id == inbox.id, Message.external_id.in_(refs),
+            .where(Message.inbox_id == inbox_id, Message.external_id.in_(refs),
                    Conversation.deleted_at.is_(None)))
         known = {ext: conv for ext, conv in rows if ext is not None}
     return threading.choose_conversation(by_key, refs, known)
 
 
 async def _open_conversation(
-    session: AsyncSession, inbox: Inbox, contact: Contact, msg: InboundMessage
+    session: AsyncSession, inbox_id: int, contact: Contact, msg: InboundMessage, now: datetime
 ) -> Conversation:
-    now = clock.now()
     conversation = Conversation(
-        inbox_id=inbox.id, channel=msg.channel, subject=msg.subject[:998],
+        inbox_id=inbox_id, channel=msg.channel, subject=msg.subject[:998],
         status="spam" if msg.automatic else "open", contact_id=contact.id,
         thread_key=msg.thread_key, created_at=now, last_message_at=now)
     session.add(conversation)
@@ -120,28 +124,30 @@ async def ingest(session: AsyncSession, msg: InboundMessage) -> IngestResult:
     """
     if len(msg.text) > MAX_TEXT:
         raise InvalidInput(f"message longer than {MAX_TEXT} characters", field="text")
-    inbox = await inbox_by_slug(session, msg.inbox)
+    inbox_id = await inbox_id_by_slug(session, msg.inbox)
     existing = await session.scalar(select(Message).where(
-        Message.inbox_id == inbox.id, Message.channel == msg.channel,
+        Message.inbox_id == inbox_id, Message.channel == msg.channel,
         Message.external_id == msg.external_id))
     if existing is not None:
         return IngestResult(existing.conversation_id, existing.id, duplicate=True, opened=False)
     contact = await _contact_for(session, msg)
-    conversation_id = await _thread(session, inbox, msg)
+    conversation_id = await _thread(session, inbox_id, msg)
     opened = conversation_id is None
+    now = clock.now()
     if conversation_id is None:
-        conversation = await _open_conversation(session, inbox, contact, msg)
+        conversation = await _open_conversation(session, inbox_id, contact, msg, now)
     else:
         conversation = await _live_conversation(session, conversation_id)
+        conversation.last_message_at = now
     message = Message(
-        conversation_id=conversation.id, inbox_id=inbox.id, channel=msg.channel,
+        conversation_id=conversation.id, inbox_id=inbox_id, channel=msg.channel,
         direction="inbound", contact_id=contact.id, text=msg.text, html=msg.html,
         quoted_text_start=msg.quoted_text_start, external_id=msg.external_id,
-        automatic=msg.automatic, created_at=clock.now())
+        automatic=msg.automatic, created_at=now)
     session.add(message)
-    conversation.last_message_at = message.created_at
     await session.flush()
-    await publish(session, MessageAdded(conversation.id, message.id, "inbound", msg.automatic))
+    await publish(session, MessageAdded(conversation.id, message.id, "inbound", msg.automatic,
+                                        opened=opened))
     return IngestResult(conversation.id, message.id, duplicate=False, opened=opened)
 
 

@@ -36,11 +36,15 @@ DEFAULT_PIPELINE = ("Support", [
 EDITABLE = ("owner_id", "status", "priority", "category", "name", "description", "team_id")
 
 
-async def ensure_default_pipeline(session: AsyncSession) -> Pipeline:
-    """The default pipeline, created with its statuses when there is none."""
+async def ensure_default_pipeline(session: AsyncSession) -> int:
+    """The default pipeline's id (cached per runtime), created with its statuses if missing."""
+    cache = session.info.setdefault("cache", {})
+    if "default_pipeline" in cache:
+        return cache["default_pipeline"]
     pipeline = await session.scalar(select(Pipeline).where(Pipeline.is_default.is_(True)))
     if pipeline is not None:
-        return pipeline
+        cache["default_pipeline"] = pipeline.id
+        return pipeline.id
     name, statuses = DEFAULT_PIPELINE
     pipeline = Pipeline(name=name, is_default=True)
     session.add(pipeline)
@@ -51,7 +55,7 @@ async def ensure_default_pipeline(session: AsyncSession) -> Pipeline:
         for pos, (key, label, closed) in enumerate(statuses)
     )
     await session.flush()
-    return pipeline
+    return pipeline.id
 
 
 async def pipeline_statuses(session: AsyncSession, pipeline_id: int) -> list[tuple[str, bool]]:
@@ -106,10 +110,10 @@ async def create_for_conversation(session: AsyncSession, conversation_id: int) -
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         raise NotFound(f"no conversation {conversation_id}")
-    pipeline = await ensure_default_pipeline(session)
+    pipeline_id = await ensure_default_pipeline(session)
     now = clock.now()
     ticket = Ticket(
-        name=conversation.subject or "(no subject)", description="", pipeline_id=pipeline.id,
+        name=conversation.subject or "(no subject)", description="", pipeline_id=pipeline_id,
         status=state.NEW_STATUS, owner_id=conversation.owner_id, priority=state.DEFAULT_PRIORITY,
         source_channel=conversation.channel, created_at=now, updated_at=now)
     session.add(ticket)

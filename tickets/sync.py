@@ -134,7 +134,7 @@ class TicketSync:
                              e.actor_id)
 
     async def on_message_added(self, session: AsyncSession, e: MessageAdded) -> None:
-        if e.automatic:
+        if e.automatic or e.opened:
             return
         if e.direction == "inbound":
             await self._customer_wrote(session, e.conversation_id)

@@ -17,14 +17,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from connectors.forms.validate import FormErrors, is_bot, to_inbound, validate_submission
-from connectors.ingest import accept
-from core.db import transaction
+from connectors.ingest import accept_then
 from core.errors import InvalidInput
 from core.ratelimit import SlidingWindowLimiter
 from core.settings import FormSettings
+from inbox.service import IngestResult
+from tickets.models import Ticket
 from tickets.service import ticket_for_conversation
 from web.errors import error_body
 
@@ -120,11 +122,14 @@ async def submit_form(slug: str, request: Request) -> Response:
     if isinstance(result, FormErrors):
         return _invalid(request, form, data, result, as_json)
     external_id = f"form:{form.slug}:{key or uuid.uuid4().hex}"
-    ingested = await accept(runtime.sessions, to_inbound(form, result, external_id))
-    async with transaction(runtime.sessions) as session:
-        ticket = await ticket_for_conversation(session, ingested.conversation_id)
+    ingested, ticket = await accept_then(runtime.sessions,
+                                         to_inbound(form, result, external_id), _ticket_of)
     return _thanks(request, form, ticket.number if ticket else None, as_json,
                    replayed=ingested.duplicate)
+
+
+async def _ticket_of(session: AsyncSession, result: IngestResult) -> Ticket | None:
+    return await ticket_for_conversation(session, result.conversation_id)
 
 
 def _thanks(request: Request, form: FormSettings, number: int | None, as_json: bool,
