@@ -4,7 +4,8 @@ Both servers run as real uvicorn processes on loopback; the same client (a lean
 keep-alive HTTP/1.1 client on raw asyncio streams, CONCURRENCY connections) posts the same
 JSON submissions to each for the same time. Frontdesk runs on its embedded defaults
 (SQLite file, in-process jobs): each submission validates, commits contact, conversation,
-message, ticket and history, and answers 201 with the ticket number. Printed: both rates and their ratio.
+message, ticket and history, and answers 201 with the ticket number.
+Printed: both rates and their ratio.
 """
 
 from __future__ import annotations
