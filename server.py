@@ -31,12 +31,22 @@ from core.settings import Settings, load_settings
 log = logging.getLogger("frontdesk")
 
 
+def load_jobs() -> None:
+    """Import every module that registers jobs (a worker needs them before it starts)."""
+    import core.outbox  # noqa: F401
+    import sla.jobs  # noqa: F401
+
+
 def install(runtime: Runtime) -> None:
-    """Wire the rooms for one runtime: sync rules on its bus, outbox handlers."""
+    """Wire the rooms for one runtime: sync rules and SLA tracking on its bus, outbox
+    handlers, jobs. Tickets subscribe before sla, so clocks see tickets that exist."""
     from connectors.outbound import ReplyDelivery
+    from sla.service import SlaTracker
     from tickets.sync import TicketSync
 
+    load_jobs()
     TicketSync(runtime.settings.automation).install(runtime.bus)
+    SlaTracker().install(runtime.bus)
     outbox.handlers["reply"] = ReplyDelivery()
 
 
@@ -51,15 +61,20 @@ async def prepare_database(runtime: Runtime) -> None:
 
 
 async def start_runtime(settings: Settings, **kwargs: Any) -> Runtime:
-    """Start a runtime wired with every room and seed its database."""
+    """Start a runtime wired with every room, seed its database and, when it runs jobs,
+    schedule again what a previous process had scheduled."""
+    from sla.jobs import recover
+
     runtime = await Runtime.start(settings, install=install, **kwargs)
     await prepare_database(runtime)
+    if kwargs.get("start_queue", True):
+        await recover(runtime)
     return runtime
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """The ASGI app. With `runtime` the caller owns it; otherwise the app starts its own."""
-    from web.api import conversations, people, session, tickets
+    from web.api import conversations, people, session, sla, tickets
     from web.errors import install_error_handlers
     from web.forms import router as forms_router
 
@@ -84,7 +99,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.state.runtime = runtime
     install_error_handlers(app)
     for router in (session.router, people.router, conversations.router, tickets.router,
-                   forms_router):
+                   sla.router, forms_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])
@@ -161,6 +176,7 @@ def _worker(settings: Settings) -> None:
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await holder["runtime"].close()
 
+    load_jobs()
     options = arq_worker_settings(settings.jobs.redis_url, settings.jobs.queue_name,
                                   on_startup=on_startup, on_shutdown=on_shutdown)
     Worker(**options).run()

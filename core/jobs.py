@@ -13,6 +13,7 @@ deduplicates on `job_id` (arq's `_job_id` on Redis, a pending-set in process).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -54,14 +55,21 @@ class JobQueue(Protocol):
 
 
 class InProcessQueue:
-    """Runs jobs as asyncio tasks in this process."""
+    """Runs jobs as asyncio tasks in this process; deferred jobs wait on `core.clock`.
+
+    Deferred jobs sit in a heap ordered by their instant; a timer task starts each when
+    `clock.now()` reaches it, and `drain()` also starts every job that is due by then (so a
+    test that moves an injected clock sees its jobs run at the right instants)."""
 
     def __init__(self, jobs: JobRegistry = registry, *, run_periodic: bool = True):
         self.jobs = jobs
         self.run_periodic = run_periodic
         self.ctx: dict[str, Any] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
-        self._deferred: set[str] = set()
+        self._scheduled: list[tuple[datetime, int, str, str, tuple[Any, ...]]] = []
+        self._scheduled_ids: set[str] = set()
+        self._wakeup = asyncio.Event()
+        self._timer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._counter = 0
 
@@ -72,11 +80,13 @@ class InProcessQueue:
                 self._track(asyncio.create_task(self._every(name, seconds)))
 
     async def close(self) -> None:
-        for task in list(self._tasks):
+        for task in [*self._tasks, *([self._timer] if self._timer else [])]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *([self._timer] if self._timer else []),
+                             return_exceptions=True)
         self._tasks.clear()
         self._pending.clear()
+        self._timer = None
 
     async def enqueue(
         self, name: str, *args: Any, job_id: str | None = None, defer_until: datetime | None = None
@@ -86,24 +96,51 @@ class InProcessQueue:
         if job_id is None:
             self._counter += 1
             job_id = f"{name}:{self._counter}"
-        elif job_id in self._pending:
+        elif job_id in self._pending or job_id in self._scheduled_ids:
             return
-        delay = 0.0 if defer_until is None else (defer_until - clock.now()).total_seconds()
-        task = asyncio.create_task(self._run(job_id, name, args, max(0.0, delay)))
+        if defer_until is not None and defer_until > clock.now():
+            self._counter += 1
+            heapq.heappush(self._scheduled, (defer_until, self._counter, job_id, name, args))
+            self._scheduled_ids.add(job_id)
+            self._ensure_timer()
+            self._wakeup.set()
+            return
+        self._start_now(job_id, name, args)
+
+    def _start_now(self, job_id: str, name: str, args: tuple[Any, ...]) -> None:
+        task = asyncio.create_task(self._run(job_id, name, args))
         self._pending[job_id] = task
-        if delay > 0:
-            self._deferred.add(job_id)
         self._track(task)
+
+    def _ensure_timer(self) -> None:
+        if self._timer is None or self._timer.done():
+            self._timer = asyncio.create_task(self._timer_loop())
+
+    def _release_due(self) -> None:
+        now = clock.now()
+        while self._scheduled and self._scheduled[0][0] <= now:
+            _, _, job_id, name, args = heapq.heappop(self._scheduled)
+            self._scheduled_ids.discard(job_id)
+            self._start_now(job_id, name, args)
+
+    async def _timer_loop(self) -> None:
+        while True:
+            self._release_due()
+            self._wakeup.clear()
+            delay = None
+            if self._scheduled:
+                delay = max(0.0, (self._scheduled[0][0] - clock.now()).total_seconds())
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
+            except TimeoutError:
+                pass
 
     def _track(self, task: asyncio.Task[None]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, job_id: str, name: str, args: tuple[Any, ...], delay: float) -> None:
+    async def _run(self, job_id: str, name: str, args: tuple[Any, ...]) -> None:
         try:
-            if delay:
-                await asyncio.sleep(delay)
-                self._deferred.discard(job_id)
             await self.jobs.functions[name](self.ctx, *args)
         except asyncio.CancelledError:
             raise
@@ -112,19 +149,25 @@ class InProcessQueue:
         finally:
             if self._pending.get(job_id) is asyncio.current_task():
                 del self._pending[job_id]
-                self._deferred.discard(job_id)
 
     async def _every(self, name: str, seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
             await self.enqueue(name, job_id=f"periodic:{name}")
 
-    async def drain(self) -> None:
-        """Wait until no job is due (jobs may enqueue more; those are awaited too).
+    def scheduled(self) -> list[tuple[datetime, str]]:
+        """(instant, job id) of every deferred job, soonest first."""
+        return [(at, job_id) for at, _, job_id, _, _ in sorted(self._scheduled)]
 
-        Jobs deferred to a later instant keep waiting; they are not part of a drain."""
-        while due := [t for job_id, t in self._pending.items() if job_id not in self._deferred]:
-            await asyncio.gather(*due, return_exceptions=True)
+    async def drain(self) -> None:
+        """Run every job due by `clock.now()`, and those they enqueue, to completion.
+
+        Jobs deferred to a later instant keep waiting."""
+        while True:
+            self._release_due()
+            if not self._pending:
+                return
+            await asyncio.gather(*list(self._pending.values()), return_exceptions=True)
 
 
 class ArqQueue:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput
@@ -20,6 +20,8 @@ class ConversationFilter:
     inbox: str | None = None
     channel: str | None = None
     q: str | None = None
+    where: tuple[ColumnElement[bool], ...] = ()
+    """Extra conditions from rooms above (e.g. an SLA status)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class ConversationRow:
 
 
 def _filtered(query: Select, f: ConversationFilter) -> Select:
+    query = query.where(*f.where)
     if f.status and f.status != "all":
         if f.status not in CONVERSATION_STATUSES:
             raise InvalidInput("status must be open, closed, spam or all", field="status")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, or_, select
@@ -15,7 +15,8 @@ from core.pagination import decode_cursor, encode_cursor
 from tickets.models import Ticket, TicketConversation, TicketHistory
 from tickets.state import PRIORITIES, PRIORITY_RANK
 
-SORTS = ("-created_at", "created_at", "-updated_at", "updated_at", "-priority", "priority")
+SORTS = ("-created_at", "created_at", "-updated_at", "updated_at", "-priority", "priority",
+         "sla_due_at", "-sla_due_at")
 
 
 @dataclass(frozen=True)
@@ -26,18 +27,27 @@ class TicketFilter:
     team_id: int | None = None
     q: str | None = None
     sort: str = "-created_at"
+    where: tuple[ColumnElement[bool], ...] = ()
+    """Extra conditions from rooms above (e.g. an SLA status)."""
+    due_at: ColumnElement[Any] | None = None
+    """The expression `sla_due_at` sorts by (given by the sla room)."""
 
 
 _priority_rank = case(PRIORITY_RANK, value=Ticket.priority, else_=-1)
 
 
-def _sort_column(sort: str) -> ColumnElement[Any]:
-    name = sort.lstrip("-")
+def _sort_column(f: TicketFilter) -> ColumnElement[Any]:
+    name = f.sort.lstrip("-")
+    if name == "sla_due_at":
+        if f.due_at is None:
+            raise InvalidInput("sorting by SLA due time is not available here", field="sort")
+        return f.due_at
     return {"created_at": Ticket.created_at, "updated_at": Ticket.updated_at,
             "priority": _priority_rank}[name]
 
 
 def _filtered(query: Select, f: TicketFilter) -> Select:
+    query = query.where(*f.where)
     if f.status:
         query = query.where(Ticket.status == f.status)
     if f.owner_id is not None:
@@ -60,23 +70,27 @@ def _filtered(query: Select, f: TicketFilter) -> Select:
     return query
 
 
-def _after(sort: str, cursor: str) -> ColumnElement[bool]:
+def _after(f: TicketFilter, cursor: str) -> ColumnElement[bool]:
     value, after_id = decode_cursor(cursor)
-    column = _sort_column(sort)
+    column = _sort_column(f)
     try:
-        bound = int(value) if sort.lstrip("-") == "priority" else datetime.fromisoformat(value)
+        bound = int(value) if f.sort.lstrip("-") == "priority" else datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise InvalidInput("cursor is not one this server gave out", field="cursor") from None
-    if sort.startswith("-"):
+    if f.sort.startswith("-"):
         return or_(column < bound, and_(column == bound, Ticket.id < after_id))
     return or_(column > bound, and_(column == bound, Ticket.id > after_id))
 
 
-def _cursor_for(sort: str, ticket: Ticket) -> str:
+def _cursor_for(sort: str, ticket: Ticket, sort_value: Any) -> str:
     name = sort.lstrip("-")
-    value = PRIORITY_RANK.get(ticket.priority, -1) if name == "priority" else getattr(
-        ticket, name).isoformat()
-    return encode_cursor(value, ticket.id)
+    if name == "priority":
+        return encode_cursor(PRIORITY_RANK.get(ticket.priority, -1), ticket.id)
+    if name == "sla_due_at":
+        if sort_value.tzinfo is None:
+            sort_value = sort_value.replace(tzinfo=UTC)
+        return encode_cursor(sort_value.isoformat(), ticket.id)
+    return encode_cursor(getattr(ticket, name).isoformat(), ticket.id)
 
 
 async def list_tickets(
@@ -85,17 +99,20 @@ async def list_tickets(
     """Live tickets in the order `f.sort` asks (ties by id); returns (tickets, next cursor)."""
     if f.sort not in SORTS:
         raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", field="sort")
-    query = _filtered(select(Ticket).where(Ticket.deleted_at.is_(None)), f)
+    column = _sort_column(f)
+    query = _filtered(select(Ticket, column).where(Ticket.deleted_at.is_(None)), f)
     if cursor:
-        query = query.where(_after(f.sort, cursor))
-    column = _sort_column(f.sort)
+        query = query.where(_after(f, cursor))
     if f.sort.startswith("-"):
         query = query.order_by(column.desc(), Ticket.id.desc())
     else:
         query = query.order_by(column.asc(), Ticket.id.asc())
-    rows = list((await session.scalars(query.limit(limit + 1))).all())
-    items = rows[:limit]
-    return items, (_cursor_for(f.sort, items[-1]) if len(rows) > limit else None)
+    rows = list((await session.execute(query.limit(limit + 1))).all())
+    items = [ticket for ticket, _ in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = _cursor_for(f.sort, items[-1], rows[limit - 1][1])
+    return items, next_cursor
 
 
 async def ticket_ids_for_conversations(

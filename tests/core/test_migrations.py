@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 import accounts.models  # noqa: F401
 import core.outbox  # noqa: F401
 import inbox.models  # noqa: F401
+import sla.models  # noqa: F401
 import tickets.models  # noqa: F401
 from core.db import Base
 

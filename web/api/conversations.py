@@ -8,11 +8,13 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from accounts.service import get_active_user
+from core import clock
 from core.db import transaction
 from core.errors import InvalidInput, NotFound
 from inbox import queries
 from inbox import service as inbox
 from inbox.models import Message
+from sla.queries import conversation_status_condition
 from tickets.queries import ticket_ids_for_conversations
 from web.api.common import (
     DEFAULT_PAGE,
@@ -27,6 +29,7 @@ from web.api.common import (
     Text,
     page,
 )
+from web.api.tickets import SlaStatus
 
 router = APIRouter(tags=["conversations"])
 
@@ -70,10 +73,14 @@ async def list_conversations(
                                                                       max_length=64)] = None,
     channel: Annotated[Literal["email", "chat", "slack", "form", "api"] | None, Query()] = None,
     q: SearchText = None, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None,
+    sla_status: Annotated[SlaStatus | None, Query()] = None,
 ) -> dict:
-    """Conversations, most recent activity first."""
+    """Conversations, most recent activity first; `sla_status` keeps those whose ticket has
+    a clock in that status."""
+    where = () if sla_status is None else (
+        conversation_status_condition(sla_status, clock.now()),)
     f = queries.ConversationFilter(status=status, owner_id=owner_id, inbox=inbox_slug,
-                                   channel=channel, q=q)
+                                   channel=channel, q=q, where=where)
     async with transaction(runtime.sessions) as session:
         rows, next_cursor = await queries.list_conversations(session, f, limit=limit,
                                                              cursor=cursor)

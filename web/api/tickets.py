@@ -7,8 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from core import clock
 from core.db import transaction
 from core.errors import InvalidInput
+from sla import queries as sla_queries
 from tickets import queries
 from tickets import service as tickets
 from tickets.models import Ticket, TicketHistory
@@ -29,10 +31,12 @@ from web.api.common import (
 router = APIRouter(tags=["tickets"])
 
 Priority = Literal["low", "medium", "high", "urgent"]
-Sort = Literal["-created_at", "created_at", "-updated_at", "updated_at", "-priority", "priority"]
+Sort = Literal["-created_at", "created_at", "-updated_at", "updated_at", "-priority", "priority",
+               "sla_due_at", "-sla_due_at"]
+SlaStatus = Literal["on_track", "due_soon", "overdue", "met", "met_late", "paused"]
 
 
-def ticket_json(t: Ticket, conversation_ids: list[int]) -> dict:
+def ticket_json(t: Ticket, conversation_ids: list[int], sla: list[dict]) -> dict:
     return {
         "id": t.id, "number": t.number, "name": t.name, "description": t.description,
         "status": t.status, "owner_id": t.owner_id, "team_id": t.team_id,
@@ -40,6 +44,7 @@ def ticket_json(t: Ticket, conversation_ids: list[int]) -> dict:
         "conversation_ids": conversation_ids, "created_at": t.created_at.isoformat(),
         "updated_at": t.updated_at.isoformat(),
         "closed_at": t.closed_at.isoformat() if t.closed_at else None,
+        "sla": sla,
     }
 
 
@@ -68,23 +73,30 @@ async def list_tickets(
     user: CurrentUser, runtime: RuntimeDep,
     status: Annotated[str | None, Query(max_length=64)] = None, owner_id: IdQuery = None,
     priority: Annotated[Priority | None, Query()] = None, team_id: IdQuery = None,
-    q: SearchText = None,
+    q: SearchText = None, sla_status: Annotated[SlaStatus | None, Query()] = None,
     sort: Annotated[Sort, Query()] = "-created_at",
     limit: Limit = DEFAULT_PAGE, cursor: Cursor = None,
 ) -> dict:
-    """Tickets, newest first unless `sort` says otherwise."""
+    """Tickets, newest first unless `sort` says otherwise (`sla_due_at`: soonest SLA
+    deadline first); `sla_status` keeps tickets with a clock in that status."""
+    now = clock.now()
     f = queries.TicketFilter(status=status, owner_id=owner_id, priority=priority,
-                             team_id=team_id, q=q, sort=sort)
+                             team_id=team_id, q=q, sort=sort,
+                             where=sla_queries.status_filter(sla_status, now),
+                             due_at=sla_queries.next_due_expression())
     async with transaction(runtime.sessions) as session:
         items, next_cursor = await queries.list_tickets(session, f, limit=limit, cursor=cursor)
         links = {t.id: await tickets.live_conversation_ids(session, t.id) for t in items}
-    return page([ticket_json(t, links[t.id]) for t in items], next_cursor)
+        sla = await sla_queries.clocks_of(session, items, now)
+    return page([ticket_json(t, links[t.id], sla[t.id]) for t in items], next_cursor)
 
 
 async def _detail(runtime: RuntimeDep, ticket_id: int) -> dict:
     async with transaction(runtime.sessions) as session:
         ticket = await tickets.get_ticket(session, ticket_id)
-        body = ticket_json(ticket, await tickets.live_conversation_ids(session, ticket_id))
+        sla = await sla_queries.clocks_of(session, [ticket], clock.now())
+        body = ticket_json(ticket, await tickets.live_conversation_ids(session, ticket_id),
+                           sla[ticket.id])
         body["history"] = [history_json(h) for h in await queries.history_of(session, ticket_id)]
     return body
 

@@ -1,0 +1,128 @@
+"""Read models of the SLA: clocks per ticket, status filters, due-time ordering, reports."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from statistics import median
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import UTCDateTime
+from inbox.models import Conversation
+from sla import clock as clocks
+from sla.models import SlaClock
+from sla.service import calendar_for, current_policy, to_clock
+from tickets.models import Ticket, TicketConversation
+
+FAR_FUTURE = datetime.fromisoformat("9999-01-01T00:00:00+00:00")
+GROUPS = {"priority": Ticket.priority, "team": Ticket.team_id, "channel": Ticket.source_channel}
+
+
+async def clocks_of(session: AsyncSession, tickets: Sequence[Ticket],
+                    now: datetime) -> dict[int, list[dict[str, Any]]]:
+    """Per ticket id, its current clock of each goal as the API shows it."""
+    if not tickets:
+        return {}
+    version, policy = await current_policy(session)
+    rows = (await session.scalars(select(SlaClock).where(
+        SlaClock.ticket_id.in_([t.id for t in tickets])).order_by(SlaClock.id))).all()
+    latest: dict[tuple[int, str], SlaClock] = {}
+    for row in rows:
+        latest[(row.ticket_id, row.kind)] = row
+    teams = {t.id: t.team_id for t in tickets}
+    result: dict[int, list[dict[str, Any]]] = {t.id: [] for t in tickets}
+    for (ticket_id, _), row in sorted(latest.items()):
+        cal = calendar_for(session, version, policy, teams[ticket_id])
+        value = to_clock(row)
+        remaining = clocks.remaining(value, cal, now)
+        result[ticket_id].append({
+            "goal": row.kind, "status": clocks.status(value, row.due_soon_at, row.due_at, now),
+            "due_at": row.due_at.isoformat() if row.due_at else None,
+            "due_soon_at": row.due_soon_at.isoformat() if row.due_soon_at else None,
+            "remaining_seconds": int(remaining.total_seconds()),
+            "started_at": row.started_at.isoformat(),
+            "met_at": row.stopped_at.isoformat() if row.stopped_at else None,
+        })
+    return result
+
+
+def status_condition(status: str, now: datetime) -> ColumnElement[bool]:
+    """SQL: tickets with a clock in `status` at `now`."""
+    running = and_(SlaClock.stopped_at.is_(None), SlaClock.due_at.is_not(None))
+    conditions = {
+        "overdue": and_(running, SlaClock.due_at <= now),
+        "due_soon": and_(running, SlaClock.due_soon_at <= now, SlaClock.due_at > now),
+        "on_track": and_(running, SlaClock.due_soon_at > now),
+        "paused": and_(SlaClock.stopped_at.is_(None), SlaClock.due_at.is_(None)),
+        "met": and_(SlaClock.stopped_at.is_not(None), SlaClock.met_late.is_(False)),
+        "met_late": and_(SlaClock.stopped_at.is_not(None), SlaClock.met_late.is_(True)),
+    }
+    return exists().where(SlaClock.ticket_id == Ticket.id, conditions[status])
+
+
+def conversation_status_condition(status: str, now: datetime) -> ColumnElement[bool]:
+    """SQL: conversations whose ticket has a clock in `status` at `now`."""
+    return exists().where(TicketConversation.conversation_id == Conversation.id,
+                          TicketConversation.ticket_id == Ticket.id,
+                          status_condition(status, now)).correlate(Conversation)
+
+
+def next_due_expression() -> ColumnElement[Any]:
+    """SQL: the ticket's soonest running deadline (far in the future when none)."""
+    soonest = (select(func.min(SlaClock.due_at))
+               .where(SlaClock.ticket_id == Ticket.id, SlaClock.stopped_at.is_(None))
+               .scalar_subquery())
+    return func.coalesce(soonest, literal(FAR_FUTURE, UTCDateTime()))
+
+
+def _bucket(row: SlaClock, now: datetime) -> str | None:
+    if row.stopped_at is not None:
+        return "met_late" if row.met_late else "met"
+    if row.due_at is not None and row.due_at <= now:
+        return "breached"
+    return None
+
+
+async def report(session: AsyncSession, start: datetime, end: datetime, group_by: str | None,
+                 now: datetime) -> list[dict[str, Any]]:
+    """Attainment per goal (and group) for clocks started in [start, end): met, met late,
+    breached (overdue and not met), percent met, median working minutes to meet."""
+    group_column = GROUPS[group_by] if group_by else literal(None)
+    rows = (await session.execute(
+        select(SlaClock, group_column).join(Ticket, Ticket.id == SlaClock.ticket_id)
+        .where(SlaClock.started_at >= start, SlaClock.started_at < end,
+               Ticket.deleted_at.is_(None)))).all()
+    counts: dict[tuple[str, Any], dict[str, Any]] = defaultdict(
+        lambda: {"met": 0, "met_late": 0, "breached": 0, "minutes": []})
+    for row, group in rows:
+        bucket = _bucket(row, now)
+        if bucket is None:
+            continue
+        entry = counts[(row.kind, group)]
+        entry[bucket] += 1
+        if row.stopped_at is not None:
+            entry["minutes"].append(row.consumed_us / 60_000_000)
+    return [_line(kind, group, group_by, entry) for (kind, group), entry in sorted(
+        counts.items(), key=lambda item: (item[0][0], str(item[0][1])))]
+
+
+def _line(kind: str, group: Any, group_by: str | None, entry: dict[str, Any]) -> dict[str, Any]:
+    decided = entry["met"] + entry["met_late"] + entry["breached"]
+    line = {"goal": kind, "met": entry["met"], "met_late": entry["met_late"],
+            "breached": entry["breached"],
+            "percent_met": round(100 * entry["met"] / decided, 1) if decided else None,
+            "median_minutes": round(median(entry["minutes"]), 1) if entry["minutes"] else None}
+    if group_by:
+        line[group_by] = group
+    return line
+
+
+def status_filter(status: str | None, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The extra WHERE conditions for an `sla_status` filter (none for None)."""
+    return () if status is None else (status_condition(status, now),)
+
+

@@ -1,0 +1,52 @@
+"""SLA settings (admins) and the attainment report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+
+from core import clock
+from core.db import transaction
+from core.errors import InvalidInput
+from sla import queries
+from sla.service import current_policy, save_policy
+from web.api.common import CurrentAdmin, CurrentUser, RuntimeDep
+
+router = APIRouter(tags=["sla"])
+
+
+@router.get("/api/sla/settings")
+async def get_settings(admin: CurrentAdmin, runtime: RuntimeDep) -> dict:
+    """The SLA settings in force and their version (0: never saved)."""
+    async with transaction(runtime.sessions) as session:
+        version, policy = await current_policy(session)
+    return {"version": version, "settings": policy.model_dump(mode="json")}
+
+
+@router.put("/api/sla/settings")
+async def put_settings(admin: CurrentAdmin, runtime: RuntimeDep,
+                       document: Annotated[dict[str, Any], Body()]) -> dict:
+    """Replace the SLA settings (a new version); open tickets are re-planned in the
+    background. Invalid settings: 422 naming the field, nothing changes."""
+    async with transaction(runtime.sessions) as session:
+        version, policy = await save_policy(session, document, admin.id)
+    return {"version": version, "settings": policy.model_dump(mode="json")}
+
+
+@router.get("/api/sla/report")
+async def sla_report(
+    user: CurrentUser, runtime: RuntimeDep,
+    start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
+    group_by: Annotated[Literal["priority", "team", "channel"] | None, Query()] = None,
+) -> dict:
+    """Attainment per goal for clocks started in [from, to)."""
+    for name, value in (("from", start), ("to", end)):
+        if value.tzinfo is None:
+            raise InvalidInput("give a time zone (e.g. 2026-01-01T00:00:00Z)", field=name)
+    if end <= start:
+        raise InvalidInput("'to' must be after 'from'", field="to")
+    async with transaction(runtime.sessions) as session:
+        lines = await queries.report(session, start, end, group_by, clock.now())
+    return {"items": lines}
