@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,9 @@ class ConversationFilter:
     q: str | None = None
     where: tuple[ColumnElement[bool], ...] = ()
     """Extra conditions from rooms above (e.g. an SLA status)."""
+    sort: str = "-last_message_at"
+    due_at: ColumnElement[Any] | None = None
+    """The expression `sla_due_at` sorts by (given by the sla room)."""
 
 
 @dataclass(frozen=True)
@@ -57,31 +61,48 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _sort_key(f: ConversationFilter) -> tuple[ColumnElement[Any], bool]:
+    """(expression, descending) for the filter's sort."""
+    if f.sort == "-last_message_at":
+        return Conversation.last_message_at, True
+    if f.sort in ("sla_due_at", "-sla_due_at") and f.due_at is not None:
+        return f.due_at, f.sort.startswith("-")
+    raise InvalidInput("sort must be -last_message_at, sla_due_at or -sla_due_at", field="sort")
+
+
+def _after(column: ColumnElement[Any], descending: bool, cursor: str) -> ColumnElement[bool]:
+    after_value, after_id = decode_cursor(cursor)
+    try:
+        after = datetime.fromisoformat(after_value)
+    except (TypeError, ValueError):
+        raise InvalidInput("cursor is not one this server gave out", field="cursor") from None
+    if descending:
+        return or_(column < after, and_(column == after, Conversation.id < after_id))
+    return or_(column > after, and_(column == after, Conversation.id > after_id))
+
+
 async def list_conversations(
     session: AsyncSession, f: ConversationFilter, *, limit: int, cursor: str | None
 ) -> tuple[list[ConversationRow], str | None]:
-    """Live conversations, most recent activity first; returns (rows, next cursor)."""
-    query = (select(Conversation, Contact, Inbox.slug)
+    """Live conversations in the filter's order (most recent activity first by default);
+    returns (rows, next cursor)."""
+    column, descending = _sort_key(f)
+    query = (select(Conversation, Contact, Inbox.slug, column)
              .join(Contact, Contact.id == Conversation.contact_id)
              .join(Inbox, Inbox.id == Conversation.inbox_id)
              .where(Conversation.deleted_at.is_(None)))
     query = _filtered(query, f)
     if cursor:
-        after_value, after_id = decode_cursor(cursor)
-        try:
-            after = datetime.fromisoformat(after_value)
-        except (TypeError, ValueError):
-            raise InvalidInput("cursor is not one this server gave out", field="cursor") from None
-        query = query.where(or_(Conversation.last_message_at < after,
-                                and_(Conversation.last_message_at == after,
-                                     Conversation.id < after_id)))
-    query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-    rows = (await session.execute(query.limit(limit + 1))).all()
-    items = [ConversationRow(c, contact, slug) for c, contact, slug in rows[:limit]]
+        query = query.where(_after(column, descending, cursor))
+    order = (column.desc(), Conversation.id.desc()) if descending else (
+        column.asc(), Conversation.id.asc())
+    rows = (await session.execute(query.order_by(*order).limit(limit + 1))).all()
+    items = [ConversationRow(c, contact, slug) for c, contact, slug, _ in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
-        last = items[-1].conversation
-        next_cursor = encode_cursor(last.last_message_at.isoformat(), last.id)
+        value = rows[limit - 1][3]
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        next_cursor = encode_cursor(value.isoformat(), items[-1].conversation.id)
     return items, next_cursor
 
 

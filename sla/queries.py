@@ -79,6 +79,16 @@ def next_due_expression() -> ColumnElement[Any]:
     return func.coalesce(soonest, literal(FAR_FUTURE, UTCDateTime()))
 
 
+def conversation_due_expression() -> ColumnElement[Any]:
+    """SQL: the soonest running deadline of the conversation's ticket."""
+    soonest = (select(func.min(SlaClock.due_at))
+               .join(TicketConversation, TicketConversation.ticket_id == SlaClock.ticket_id)
+               .where(TicketConversation.conversation_id == Conversation.id,
+                      SlaClock.stopped_at.is_(None))
+               .correlate(Conversation).scalar_subquery())
+    return func.coalesce(soonest, literal(FAR_FUTURE, UTCDateTime()))
+
+
 def _bucket(row: SlaClock, now: datetime) -> str | None:
     if row.stopped_at is not None:
         return "met_late" if row.met_late else "met"

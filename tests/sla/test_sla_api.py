@@ -192,6 +192,13 @@ async def test_filter_and_sort_by_sla(client, admin, manual_clock):
     assert [t["id"] for t in page["items"] + rest["items"]] == [fast, slow, none]
     overdue_conversations = await ids("/api/conversations", sla_status="overdue")
     assert len(overdue_conversations) == 1
+    by_due = (await client.get("/api/conversations", headers=headers,
+                               params={"sort": "sla_due_at", "limit": 2})).json()
+    rest = (await client.get("/api/conversations", headers=headers,
+                             params={"sort": "sla_due_at", "cursor": by_due["next_cursor"]})
+            ).json()
+    tickets_in_order = [c["ticket_id"] for c in by_due["items"] + rest["items"]]
+    assert tickets_in_order == [fast, slow, none]
 
 
 async def test_report_counts_attainment(client, admin, manual_clock):

@@ -14,7 +14,7 @@ from core.errors import InvalidInput, NotFound
 from inbox import queries
 from inbox import service as inbox
 from inbox.models import Message
-from sla.queries import conversation_status_condition
+from sla.queries import conversation_due_expression, conversation_status_condition
 from tickets.queries import ticket_ids_for_conversations
 from web.api.common import (
     DEFAULT_PAGE,
@@ -74,13 +74,16 @@ async def list_conversations(
     channel: Annotated[Literal["email", "chat", "slack", "form", "api"] | None, Query()] = None,
     q: SearchText = None, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None,
     sla_status: Annotated[SlaStatus | None, Query()] = None,
+    sort: Annotated[Literal["-last_message_at", "sla_due_at", "-sla_due_at"],
+                    Query()] = "-last_message_at",
 ) -> dict:
-    """Conversations, most recent activity first; `sla_status` keeps those whose ticket has
-    a clock in that status."""
+    """Conversations, most recent activity first (`sla_due_at`: soonest SLA deadline of
+    their ticket first); `sla_status` keeps those whose ticket has a clock in that status."""
     where = () if sla_status is None else (
         conversation_status_condition(sla_status, clock.now()),)
     f = queries.ConversationFilter(status=status, owner_id=owner_id, inbox=inbox_slug,
-                                   channel=channel, q=q, where=where)
+                                   channel=channel, q=q, where=where, sort=sort,
+                                   due_at=conversation_due_expression())
     async with transaction(runtime.sessions) as session:
         rows, next_cursor = await queries.list_conversations(session, f, limit=limit,
                                                              cursor=cursor)
