@@ -33,6 +33,7 @@ log = logging.getLogger("frontdesk")
 
 def load_jobs() -> None:
     """Import every module that registers jobs (a worker needs them before it starts)."""
+    import connectors.email.inbound  # noqa: F401
     import core.outbox  # noqa: F401
     import sla.jobs  # noqa: F401
 
@@ -41,13 +42,17 @@ def install(runtime: Runtime) -> None:
     """Wire the rooms for one runtime: sync rules and SLA tracking on its bus, outbox
     handlers, jobs. Tickets subscribe before sla, so clocks see tickets that exist."""
     from connectors.outbound import ReplyDelivery
+    from inbox.attachments import AttachmentStore
     from sla.service import SlaTracker
+    from tickets.queries import conversation_for_token
     from tickets.sync import TicketSync
 
     load_jobs()
     TicketSync(runtime.settings.automation).install(runtime.bus)
     SlaTracker().install(runtime.bus)
     outbox.handlers["reply"] = ReplyDelivery()
+    runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
+    runtime.provide("ticket_token_resolver", conversation_for_token)
 
 
 async def prepare_database(runtime: Runtime) -> None:
@@ -74,7 +79,7 @@ async def start_runtime(settings: Settings, **kwargs: Any) -> Runtime:
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """The ASGI app. With `runtime` the caller owns it; otherwise the app starts its own."""
-    from web.api import conversations, people, session, sla, tickets
+    from web.api import admin, attachments, conversations, people, session, sla, tickets
     from web.errors import install_error_handlers
     from web.forms import router as forms_router
 
@@ -99,7 +104,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.state.runtime = runtime
     install_error_handlers(app)
     for router in (session.router, people.router, conversations.router, tickets.router,
-                   sla.router, forms_router):
+                   sla.router, admin.router, attachments.router, forms_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])

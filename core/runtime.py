@@ -48,6 +48,11 @@ class Runtime:
             await queue.start({"runtime": runtime})
         return runtime
 
+    def provide(self, name: str, value: Any) -> None:
+        """Make `value` available to every session from now on as `session.info[name]`
+        (how a lower room reaches a service a higher one wires in)."""
+        self.sessions.kw["info"][name] = value
+
     async def close(self) -> None:
         """Stop the job queue and dispose of the engine."""
         await self.queue.close()

@@ -29,6 +29,7 @@ class _Section(BaseModel):
 
 class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///./data/frontdesk.db"
+    busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 30_000
 
     @field_validator("url")
     @classmethod
@@ -49,6 +50,58 @@ class SmtpInSettings(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 2525
     max_message_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
+    catch_all_domains: tuple[str, ...] = ()
+    """Mail to any address at these domains goes to the first inbox."""
+    starttls_cert: str = ""
+    starttls_key: str = ""
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> SmtpInSettings:
+        if bool(self.starttls_cert) != bool(self.starttls_key):
+            raise ValueError("starttls_cert and starttls_key go together")
+        return self
+
+
+Security = Literal["none", "starttls", "ssl"]
+
+
+class SmtpOutSettings(_Section):
+    """The relay agent replies leave through."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 25
+    security: Security = "none"
+    username: str = ""
+    password_env: str = ""
+    """Name of the environment variable holding the password (never the password)."""
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+
+class ImapSettings(_Section):
+    name: Annotated[str, Field(pattern=SLUG)]
+    inbox: str
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 993
+    security: Security = "ssl"
+    username: str
+    password_env: str
+    folder: str = "INBOX"
+    poll_seconds: Annotated[float, Field(ge=5)] = 60.0
+    after_import: Literal["leave", "seen", "move"] = "seen"
+    move_to: str = ""
+    max_message_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _move_target(self) -> ImapSettings:
+        if self.after_import == "move" and not self.move_to:
+            raise ValueError("after_import = 'move' needs move_to")
+        return self
+
+
+class AttachmentSettings(_Section):
+    dir: str = "./data/attachments"
+    max_attachment_bytes: Annotated[int, Field(ge=1)] = 25 * 1024 * 1024
+    max_message_bytes: Annotated[int, Field(ge=1)] = 50 * 1024 * 1024
 
 
 class JobSettings(_Section):
@@ -75,6 +128,20 @@ class InboxSettings(_Section):
     slug: Annotated[str, Field(pattern=SLUG)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     addresses: tuple[str, ...] = ()
+    from_name: str = ""
+    """Display name on outbound mail (default: the inbox name)."""
+    auto_ack: bool = False
+    auto_ack_window_minutes: Annotated[int, Field(ge=1)] = 1440
+    auto_ack_text: str = ("Thank you for your message. We have received it and will "
+                          "answer as soon as we can.")
+
+    @field_validator("addresses")
+    @classmethod
+    def _lower(cls, addresses: tuple[str, ...]) -> tuple[str, ...]:
+        for address in addresses:
+            if "@" not in address or any(c in address for c in " \r\n<>"):
+                raise ValueError(f"not an email address: {address!r}")
+        return tuple(a.lower() for a in addresses)
 
 
 FieldType = Literal["text", "email", "textarea", "tel"]
@@ -121,6 +188,9 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings = HttpSettings()
     smtp_in: SmtpInSettings = SmtpInSettings()
+    smtp_out: SmtpOutSettings = SmtpOutSettings()
+    imap: tuple[ImapSettings, ...] = ()
+    attachments: AttachmentSettings = AttachmentSettings()
     jobs: JobSettings = JobSettings()
     automation: AutomationSettings = AutomationSettings()
     security: SecuritySettings = SecuritySettings()
@@ -138,7 +208,24 @@ class Settings(_Section):
         for form in self.forms:
             if form.inbox not in inbox_slugs:
                 raise ValueError(f"form {form.slug!r} names unknown inbox {form.inbox!r}")
+        for mailbox in self.imap:
+            if mailbox.inbox not in inbox_slugs:
+                raise ValueError(f"imap {mailbox.name!r} names unknown inbox {mailbox.inbox!r}")
+        addresses = [a for i in self.inboxes for a in i.addresses]
+        if len(addresses) != len(set(addresses)):
+            raise ValueError("an address belongs to one inbox only")
         return self
+
+    def inbox_for_address(self, address: str) -> InboxSettings | None:
+        """The inbox that owns `address` (exact, then a catch-all domain), or None."""
+        address = address.strip().lower()
+        for inbox in self.inboxes:
+            if address in inbox.addresses:
+                return inbox
+        domain = address.rpartition("@")[2]
+        if domain and domain in {d.lower() for d in self.smtp_in.catch_all_domains}:
+            return self.inboxes[0]
+        return None
 
     def form(self, slug: str) -> FormSettings | None:
         """The form declared with `slug`, or None."""

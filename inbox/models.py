@@ -75,3 +75,31 @@ class Message(Base):
     delivery_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     delivery_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class MessageReference(Base):
+    """A message id an inbound message answers (In-Reply-To / References), kept so that a
+    message arriving after its reply can still find the reply's conversation."""
+
+    __tablename__ = "message_references"
+    __table_args__ = (UniqueConstraint("message_id", "ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))
+    ref: Mapped[str] = mapped_column(String(998), index=True)
+
+
+class MessageAttachment(Base):
+    """A file that came with a message; the bytes live in the attachment store."""
+
+    __tablename__ = "message_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_id: Mapped[str | None] = mapped_column(String(255), nullable=True)

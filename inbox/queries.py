@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput
 from core.pagination import decode_cursor, encode_cursor
-from inbox.models import CHANNELS, CONVERSATION_STATUSES, Contact, Conversation, Inbox, Message
+from inbox.models import (
+    CHANNELS,
+    CONVERSATION_STATUSES,
+    Contact,
+    Conversation,
+    Inbox,
+    Message,
+    MessageAttachment,
+)
 
 
 @dataclass(frozen=True)
@@ -122,3 +130,16 @@ async def messages_of(session: AsyncSession, conversation_id: int) -> list[Messa
     rows = await session.scalars(select(Message).where(Message.conversation_id == conversation_id)
                                  .order_by(Message.created_at, Message.id))
     return list(rows)
+
+
+async def attachments_of(session: AsyncSession,
+                         message_ids: list[int]) -> dict[int, list[MessageAttachment]]:
+    """Attachments per message id."""
+    if not message_ids:
+        return {}
+    rows = await session.scalars(select(MessageAttachment).where(
+        MessageAttachment.message_id.in_(message_ids)).order_by(MessageAttachment.id))
+    found: dict[int, list[MessageAttachment]] = {}
+    for row in rows:
+        found.setdefault(row.message_id, []).append(row)
+    return found

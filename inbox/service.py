@@ -27,7 +27,15 @@ from inbox.events import (
     MessageAdded,
 )
 from inbox.messages import InboundMessage
-from inbox.models import CONVERSATION_STATUSES, Contact, Conversation, Inbox, Message
+from inbox.models import (
+    CONVERSATION_STATUSES,
+    Contact,
+    Conversation,
+    Inbox,
+    Message,
+    MessageAttachment,
+    MessageReference,
+)
 
 MAX_TEXT = 200_000
 
@@ -98,7 +106,53 @@ async def _thread(session: AsyncSession, inbox_id: int, msg: InboundMessage) -> 
             .where(Message.inbox_id == inbox_id, Message.external_id.in_(refs),
                    Conversation.deleted_at.is_(None)))
         known = {ext: conv for ext, conv in rows if ext is not None}
-    return threading.choose_conversation(by_key, refs, known)
+    found = threading.choose_conversation(by_key, refs, known)
+    if found is None and msg.channel == "email":
+        found = await _answered_by_earlier(session, inbox_id, msg.external_id)
+    if found is None and msg.channel == "email":
+        found = await _by_ticket_token(session, msg)
+    return found
+
+
+async def _answered_by_earlier(session: AsyncSession, inbox_id: int,
+                               external_id: str) -> int | None:
+    """The conversation of a message we hold that answers `external_id`."""
+    return await session.scalar(
+        select(Message.conversation_id)
+        .join(MessageReference, MessageReference.message_id == Message.id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(MessageReference.inbox_id == inbox_id, MessageReference.ref == external_id,
+               Conversation.deleted_at.is_(None))
+        .order_by(Message.id).limit(1))
+
+
+async def _by_ticket_token(session: AsyncSession, msg: InboundMessage) -> int | None:
+    number = threading.ticket_token(msg.subject)
+    resolver = session.info.get("ticket_token_resolver")
+    if number is None or resolver is None or not msg.sender_email:
+        return None
+    return await resolver(session, number, msg.sender_email.strip().lower())
+
+
+async def _keep_references(session: AsyncSession, message: Message,
+                           msg: InboundMessage) -> None:
+    refs = threading.reference_ids(msg.in_reply_to, msg.references)
+    session.add_all(MessageReference(message_id=message.id, inbox_id=message.inbox_id,
+                                     ref=ref[:998]) for ref in refs[:100])
+
+
+async def _keep_attachments(session: AsyncSession, message: Message,
+                            msg: InboundMessage) -> None:
+    store = session.info.get("attachments")
+    if not msg.attachments or store is None:
+        return
+    for attachment in msg.attachments:
+        digest = store.put(attachment.content)
+        session.add(MessageAttachment(
+            message_id=message.id, filename=attachment.filename[:255] or "attachment",
+            content_type=attachment.content_type[:255], size=len(attachment.content),
+            sha256=digest, inline=attachment.inline,
+            content_id=(attachment.content_id or None) and attachment.content_id[:255]))
 
 
 async def _open_conversation(
@@ -146,6 +200,8 @@ async def ingest(session: AsyncSession, msg: InboundMessage) -> IngestResult:
         automatic=msg.automatic, created_at=now)
     session.add(message)
     await session.flush()
+    await _keep_references(session, message, msg)
+    await _keep_attachments(session, message, msg)
     await publish(session, MessageAdded(conversation.id, message.id, "inbound", msg.automatic,
                                         opened=opened))
     return IngestResult(conversation.id, message.id, duplicate=False, opened=opened)
@@ -230,6 +286,14 @@ async def delete_conversation(
     conversation.deleted_at = clock.now()
     await session.flush()
     await publish(session, ConversationDeleted(conversation.id, actor_id, cause))
+
+
+async def set_external_id(session: AsyncSession, message_id: int, external_id: str) -> None:
+    """Record the outside world's id of an outbound message (e.g. its Message-ID)."""
+    message = await session.get(Message, message_id)
+    if message is not None and message.external_id is None:
+        message.external_id = external_id
+        await session.flush()
 
 
 async def record_delivery(

@@ -3,13 +3,20 @@
 The rules, in order:
 1. A channel thread key (a chat session, a Slack thread) names its conversation.
 2. Otherwise the message ids it answers (In-Reply-To first, then References newest first)
-   lead to the conversation of the first one we know.
-3. Otherwise it opens a new conversation.
+   lead to the conversation of the first one we know (received or sent).
+3. Otherwise, a message we already hold that answers this one (mail arrives out of order)
+   leads to that message's conversation.
+4. Otherwise a ticket token in the subject (`[#1234]`) leads to that ticket's conversation
+   when the sender takes part in it.
+5. Otherwise it opens a new conversation.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+
+TICKET_TOKEN = re.compile(r"\[#(\d{1,9})\]")
 
 
 def reference_ids(in_reply_to: str | None, references: Sequence[str]) -> tuple[str, ...]:
@@ -37,3 +44,9 @@ def choose_conversation(
         if found is not None:
             return found
     return None
+
+
+def ticket_token(subject: str) -> int | None:
+    """The ticket number of the last `[#1234]` token in a subject, or None."""
+    found = TICKET_TOKEN.findall(subject or "")
+    return int(found[-1]) if found else None

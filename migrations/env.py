@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import accounts.models  # noqa: F401  (registers tables)
+import connectors.email.models  # noqa: F401
 import core.outbox  # noqa: F401
 import inbox.models  # noqa: F401
 import sla.models  # noqa: F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -30,6 +31,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     data: dict[str, Any] = {
         "secret_key": "test-secret-key-0123456789",
         "database": {"url": database_url},
+        "attachments": {"dir": tempfile.mkdtemp(prefix="frontdesk-attachments-")},
         "jobs": {"redis_url": TEST_REDIS_URL,
                  "queue_name": f"frontdesk-test:{uuid.uuid4().hex}"},
         "inboxes": [{"slug": "support", "name": "Support", "addresses": ["help@example.com"]}],

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput
 from core.pagination import decode_cursor, encode_cursor
+from inbox.models import Contact, Conversation
 from tickets.models import Ticket, TicketConversation, TicketHistory
 from tickets.state import PRIORITIES, PRIORITY_RANK
 
@@ -132,3 +133,21 @@ async def history_of(session: AsyncSession, ticket_id: int) -> list[TicketHistor
     rows = await session.scalars(select(TicketHistory).where(TicketHistory.ticket_id == ticket_id)
                                  .order_by(TicketHistory.at, TicketHistory.id))
     return list(rows)
+
+
+async def conversation_for_token(session: AsyncSession, number: int,
+                                 sender_email: str) -> int | None:
+    """The conversation a `[#number]` subject token leads to: the ticket's most recently
+    active live conversation, when `sender_email` is a contact of one of them."""
+
+    rows = (await session.execute(
+        select(Conversation.id, Contact.email)
+        .join(TicketConversation, TicketConversation.conversation_id == Conversation.id)
+        .join(Ticket, Ticket.id == TicketConversation.ticket_id)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .where(Ticket.id == number, Ticket.deleted_at.is_(None),
+               Conversation.deleted_at.is_(None))
+        .order_by(Conversation.last_message_at.desc()))).all()
+    if not any(email == sender_email for _, email in rows):
+        return None
+    return rows[0][0]

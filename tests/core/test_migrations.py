@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import accounts.models  # noqa: F401
+import connectors.email.models  # noqa: F401
 import core.outbox  # noqa: F401
 import inbox.models  # noqa: F401
 import sla.models  # noqa: F401

@@ -13,9 +13,10 @@ from core.db import transaction
 from core.errors import InvalidInput, NotFound
 from inbox import queries
 from inbox import service as inbox
-from inbox.models import Message
+from inbox.models import Message, MessageAttachment
 from sla.queries import conversation_due_expression, conversation_status_condition
 from tickets.queries import ticket_ids_for_conversations
+from web.api.attachments import attachment_json
 from web.api.common import (
     DEFAULT_PAGE,
     CurrentUser,
@@ -44,7 +45,7 @@ def conversation_json(row: queries.ConversationRow, ticket_id: int | None) -> di
     }
 
 
-def message_json(m: Message) -> dict:
+def message_json(m: Message, attachments: list[MessageAttachment] = ()) -> dict:
     return {
         "id": m.id, "direction": m.direction, "text": m.text, "html": m.html,
         "author": ({"type": "agent", "id": m.author_id} if m.author_id is not None
@@ -52,6 +53,7 @@ def message_json(m: Message) -> dict:
         "created_at": m.created_at.isoformat(), "external_id": m.external_id,
         "automatic": m.automatic, "quoted_text_start": m.quoted_text_start,
         "delivery_status": m.delivery_status, "delivery_error": m.delivery_error,
+        "attachments": [attachment_json(a) for a in attachments],
     }
 
 
@@ -97,9 +99,10 @@ async def _detail(runtime: RuntimeDep, conversation_id: int) -> dict:
         if row is None:
             raise NotFound(f"no conversation {conversation_id}")
         messages = await queries.messages_of(session, conversation_id)
+        files = await queries.attachments_of(session, [m.id for m in messages])
         tickets = await ticket_ids_for_conversations(session, [conversation_id])
     body = conversation_json(row, tickets.get(conversation_id))
-    body["messages"] = [message_json(m) for m in messages]
+    body["messages"] = [message_json(m, files.get(m.id, [])) for m in messages]
     return body
 
 

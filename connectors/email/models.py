@@ -1,0 +1,75 @@
+"""Raw inbound mail, kept from the moment it is accepted until it is a message.
+
+Every email is committed here (raw bytes and envelope) before the sender gets its `250`
+or the IMAP server gets its flag. Parsing and threading happen later in a job; mail that
+fails them stays here as `failed` or `quarantined` with the reason, for an admin to retry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, UTCDateTime
+
+RAW_STATUSES = ("pending", "processed", "failed", "quarantined")
+
+
+class RawEmail(Base):
+    __tablename__ = "raw_emails"
+    __table_args__ = (UniqueConstraint("source_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inbox: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    """`smtp` or `imap`."""
+    source_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    """IMAP: mailbox, UIDVALIDITY and UID; dedupes imports. None for SMTP."""
+    mail_from: Mapped[str] = mapped_column(String(998), default="")
+    rcpt_to: Mapped[list[str]] = mapped_column(JSON, default=list)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ImapCursor(Base):
+    """How far a mailbox folder has been imported, per UIDVALIDITY."""
+
+    __tablename__ = "imap_cursors"
+    __table_args__ = (UniqueConstraint("mailbox", "folder"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(64))
+    folder: Mapped[str] = mapped_column(String(255))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AutoAcknowledgment(Base):
+    """When an inbox last acknowledged a sender automatically (at most one per window)."""
+
+    __tablename__ = "auto_acknowledgments"
+    __table_args__ = (UniqueConstraint("inbox", "address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inbox: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(254))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

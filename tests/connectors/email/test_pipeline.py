@@ -1,0 +1,241 @@
+"""Inbound mail after the wire: stored raw, then parsed, routed, threaded and ingested.
+
+These tests hand raw bytes to the durable accept (`store_raw`) the SMTP server and the
+IMAP poller use, then run the jobs, and look at the result through the API.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.email.inbound import store_raw
+from connectors.email.models import RawEmail
+from core.db import transaction
+from inbox import service as inbox
+from inbox.models import Conversation, Message
+from tests.support import run_jobs
+from tickets.models import Ticket
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def mail(message_id: str, *, subject: str = "Printer on fire", body: str = "It smokes.",
+         sender: str = "Anna Berg <anna@example.org>", headers: str = "") -> bytes:
+    text = (f"From: {sender}\r\nTo: help@example.com\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{message_id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\n"
+            f"{headers}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n")
+    return text.encode()
+
+
+async def deliver(runtime, raw: bytes) -> int:
+    raw_id = await store_raw(runtime.sessions, inbox_slug="support", source="smtp", raw=raw,
+                             mail_from="anna@example.org", rcpt_to=["help@example.com"])
+    await run_jobs(runtime)
+    return raw_id
+
+
+async def raw_row(runtime, raw_id: int) -> RawEmail:
+    async with transaction(runtime.sessions) as session:
+        row = await session.get(RawEmail, raw_id)
+        assert row is not None
+        return row
+
+
+async def conversations(client, headers, **params) -> list[dict]:
+    params.setdefault("status", "all")
+    body = (await client.get("/api/conversations", headers=headers, params=params)).json()
+    return body["items"]
+
+
+async def detail(client, headers, conversation_id: int) -> dict:
+    return (await client.get(f"/api/conversations/{conversation_id}", headers=headers)).json()
+
+
+async def counts(runtime) -> tuple[int, int, int]:
+    async with transaction(runtime.sessions) as session:
+        return tuple([await session.scalar(select(func.count()).select_from(m))
+                      for m in (Conversation, Message, Ticket)])
+
+
+async def test_mail_becomes_conversation_and_ticket_with_its_message_id(client, runtime, agent):
+    _, headers = agent
+    raw_id = await deliver(runtime, mail("a1@example.org"))
+    [conversation] = await conversations(client, headers)
+    assert conversation["channel"] == "email" and conversation["ticket_id"] is not None
+    [message] = (await detail(client, headers, conversation["id"]))["messages"]
+    assert message["external_id"] == "a1@example.org" and message["text"].strip() == "It smokes."
+    row = await raw_row(runtime, raw_id)
+    assert row.status == "processed" and row.message_id == message["id"]
+
+
+async def test_the_same_mail_twice_is_one_message(client, runtime, agent):
+    await deliver(runtime, mail("dup@example.org"))
+    second = await deliver(runtime, mail("dup@example.org"))
+    assert await counts(runtime) == (1, 1, 1)
+    assert (await raw_row(runtime, second)).facts["duplicate"] is True
+
+
+async def test_a_reused_message_id_with_another_body_is_kept(client, runtime, agent):
+    _, headers = agent
+    await deliver(runtime, mail("reused@example.org", body="first text"))
+    await deliver(runtime, mail("reused@example.org", body="another text"))
+    texts = [m["text"] for c in await conversations(client, headers)
+             for m in (await detail(client, headers, c["id"]))["messages"]]
+    assert sorted(t.strip() for t in texts) == ["another text", "first text"]
+
+
+async def test_reply_joins_by_in_reply_to(client, runtime, agent):
+    _, headers = agent
+    await deliver(runtime, mail("q@example.org"))
+    await deliver(runtime, mail("r@example.org", subject="Re: Printer on fire",
+                                headers="In-Reply-To: <q@example.org>\r\n"))
+    [conversation] = await conversations(client, headers)
+    assert len((await detail(client, headers, conversation["id"]))["messages"]) == 2
+
+
+async def test_out_of_order_reply_first_then_the_original_joins_it(client, runtime, agent):
+    _, headers = agent
+    await deliver(runtime, mail("later@example.org", subject="Re: Invoice",
+                                headers="In-Reply-To: <earlier@example.org>\r\n"
+                                        "References: <earlier@example.org>\r\n"))
+    await deliver(runtime, mail("earlier@example.org", subject="Invoice"))
+    [conversation] = await conversations(client, headers)
+    ids = [m["external_id"] for m in (await detail(client, headers, conversation["id"]))[
+        "messages"]]
+    assert sorted(ids) == ["earlier@example.org", "later@example.org"]
+    assert (await counts(runtime))[2] == 1
+
+
+async def test_ticket_token_threads_only_for_participants(client, runtime, agent):
+    _, headers = agent
+    await deliver(runtime, mail("t1@example.org"))
+    [conversation] = await conversations(client, headers)
+    number = conversation["ticket_id"]
+    await deliver(runtime, mail("t2@example.org", subject=f"Re: Printer on fire [#{number}]"))
+    assert len(await conversations(client, headers)) == 1
+    await deliver(runtime, mail("t3@example.org", subject=f"Re: Printer on fire [#{number}]",
+                                sender="Mallory <mallory@example.net>"))
+    assert len(await conversations(client, headers)) == 2
+
+
+async def test_same_subject_never_merges_unrelated_mail(client, runtime, agent):
+    _, headers = agent
+    await deliver(runtime, mail("s1@example.org", subject="Help"))
+    await deliver(runtime, mail("s2@example.org", subject="Help"))
+    await deliver(runtime, mail("s3@example.org", subject="Help",
+                                sender="Bo <bo@example.net>"))
+    assert len(await conversations(client, headers)) == 3
+
+
+async def test_auto_reply_that_threads_nowhere_is_spam_without_ticket(client, runtime, agent):
+    _, headers = agent
+    await deliver(runtime, (CORPUS / "auto_reply.eml").read_bytes())
+    [conversation] = await conversations(client, headers)
+    assert conversation["status"] == "spam" and conversation["ticket_id"] is None
+    assert (await counts(runtime))[2] == 0
+
+
+async def test_auto_reply_never_reopens_a_closed_ticket(client, runtime, agent):
+    _, headers = agent
+    await deliver(runtime, mail("c1@example.org"))
+    [conversation] = await conversations(client, headers)
+    await client.patch(f"/api/tickets/{conversation['ticket_id']}", headers=headers,
+                       json={"status": "closed"})
+    await deliver(runtime, mail("c2@example.org", subject="Automatic reply: Printer",
+                                headers="In-Reply-To: <c1@example.org>\r\n"
+                                        "Auto-Submitted: auto-replied\r\n"))
+    body = await detail(client, headers, conversation["id"])
+    assert body["status"] == "closed" and body["messages"][-1]["automatic"] is True
+    ticket = (await client.get(f"/api/tickets/{conversation['ticket_id']}",
+                               headers=headers)).json()
+    assert ticket["status"] == "closed"
+
+
+async def test_mail_from_our_own_address_is_automatic(client, runtime, agent):
+    _, headers = agent
+    await deliver(runtime, mail("loop@example.com", sender="Support <help@example.com>"))
+    [conversation] = await conversations(client, headers)
+    assert conversation["status"] == "spam" and conversation["ticket_id"] is None
+
+
+async def test_bounce_of_our_reply_marks_its_delivery_failed(client, runtime, agent):
+    _, headers = agent
+    await deliver(runtime, mail("b1@example.org"))
+    [conversation] = await conversations(client, headers)
+    reply = (await client.post(f"/api/conversations/{conversation['id']}/messages",
+                               headers=headers, json={"kind": "reply", "text": "Fixed?"})).json()
+    await run_jobs(runtime)
+    async with transaction(runtime.sessions) as session:
+        await inbox.set_external_id(session, reply["id"], "fd.ours.1@example.com")
+    bounce = (CORPUS / "bounce.eml").read_bytes()
+    ids = re.findall(rb"Message-ID: <([^>]+)>", bounce)
+    assert len(ids) == 2, "the corpus bounce quotes its original's Message-ID"
+    await deliver(runtime, bounce.replace(ids[1], b"fd.ours.1@example.com"))
+    messages = (await detail(client, headers, conversation["id"]))["messages"]
+    sent = next(m for m in messages if m["id"] == reply["id"])
+    assert sent["delivery_status"] == "failed" and sent["delivery_error"]
+    assert messages[-1]["automatic"] is True
+    assert (await counts(runtime))[2] == 1
+
+
+async def test_unreadable_mail_is_quarantined_listed_and_retried(client, runtime, admin, agent):
+    _, admin_headers = admin
+    _, agent_headers = agent
+    raw_id = await deliver(runtime, b"\r\n\r\nno headers at all")
+    assert (await raw_row(runtime, raw_id)).status == "quarantined"
+    listed = (await client.get("/api/admin/failed-inbound", headers=admin_headers)).json()
+    assert [item["id"] for item in listed["items"]] == [raw_id]
+    assert listed["items"][0]["error"]
+    forbidden = await client.get("/api/admin/failed-inbound", headers=agent_headers)
+    assert forbidden.status_code == 403
+    retried = await client.post(f"/api/admin/failed-inbound/{raw_id}/retry",
+                                headers=admin_headers)
+    assert retried.status_code == 202
+    await run_jobs(runtime)
+    assert (await raw_row(runtime, raw_id)).status == "quarantined"
+    again = await client.post("/api/admin/failed-inbound/999/retry", headers=admin_headers)
+    assert again.status_code == 409
+
+
+async def test_one_bad_message_does_not_block_the_others(client, runtime, agent):
+    _, headers = agent
+    await store_raw(runtime.sessions, inbox_slug="support", source="smtp", raw=b"\x00\xff")
+    await store_raw(runtime.sessions, inbox_slug="support", source="smtp",
+                    raw=(CORPUS / "backslashes_8bit.eml").read_bytes())
+    await store_raw(runtime.sessions, inbox_slug="nope", source="smtp",
+                    raw=mail("x@example.org"))
+    await store_raw(runtime.sessions, inbox_slug="support", source="smtp",
+                    raw=mail("after@example.org"))
+    await run_jobs(runtime)
+    async with transaction(runtime.sessions) as session:
+        statuses = (await session.scalars(select(RawEmail.status).order_by(RawEmail.id))).all()
+    assert statuses == ["quarantined", "processed", "failed", "processed"]
+    texts = [m["text"] for c in await conversations(client, headers)
+             for m in (await detail(client, headers, c["id"]))["messages"]]
+    assert any("C:\\Users\\" in text for text in texts)
+
+
+@pytest.mark.parametrize("name", ["text_attachment.eml", "pdf_attachment.eml",
+                                  "inline_image.eml"])
+async def test_attachments_are_kept_and_only_downloaded(client, runtime, agent, name):
+    import json
+
+    _, headers = agent
+    expected = json.loads((CORPUS / name.replace(".eml", ".json")).read_text())
+    await deliver(runtime, (CORPUS / name).read_bytes())
+    [conversation] = await conversations(client, headers)
+    [message] = (await detail(client, headers, conversation["id"]))["messages"]
+    names = sorted(a["filename"] for a in message["attachments"])
+    assert names == sorted(a["filename"] for a in expected["attachments"])
+    for attachment in message["attachments"]:
+        response = await client.get(attachment["url"], headers=headers)
+        assert response.status_code == 200
+        assert response.headers["content-disposition"].startswith("attachment;")
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["content-type"] == "application/octet-stream"
+        assert len(response.content) == attachment["size"]
+    assert (await client.get("/api/attachments/999", headers=headers)).status_code == 404

@@ -1,0 +1,43 @@
+"""Attachments are only ever downloaded, never rendered by the browser."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from core.db import transaction
+from core.errors import NotFound
+from inbox.models import Conversation, Message, MessageAttachment
+from web.api.common import CurrentUser, IdPath, RuntimeDep
+
+router = APIRouter(tags=["attachments"])
+
+
+def attachment_json(a: MessageAttachment) -> dict:
+    return {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
+            "inline": a.inline, "content_id": a.content_id,
+            "url": f"/api/attachments/{a.id}"}
+
+
+@router.get("/api/attachments/{attachment_id}")
+async def download(attachment_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    """The file as a download (`Content-Disposition: attachment`, `nosniff`)."""
+    async with transaction(runtime.sessions) as session:
+        found = await session.get(MessageAttachment, attachment_id)
+        message = found and await session.get(Message, found.message_id)
+        conversation = message and await session.get(Conversation, message.conversation_id)
+    if found is None or conversation is None or conversation.deleted_at is not None:
+        raise NotFound(f"no attachment {attachment_id}")
+    store = runtime.sessions.kw["info"]["attachments"]
+    try:
+        content = store.read(found.sha256)
+    except FileNotFoundError:
+        raise NotFound(f"the file of attachment {attachment_id} is missing") from None
+    name = found.filename.replace('"', "")
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(content, media_type="application/octet-stream", headers={
+        "Content-Disposition": disposition, "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox"})
