@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from core import sqlite_driver
+
 log = logging.getLogger(__name__)
 
 NAMING = {
@@ -61,8 +63,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # The driver's own implicit BEGIN is switched off; `_sqlite_begin` issues ours.
-    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL + synchronous=FULL: a commit is on disk before we acknowledge anything.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -79,12 +79,25 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create an async engine; SQLite gets WAL, full sync, foreign keys and a data dir."""
+    """Create an async engine; SQLite gets WAL, full sync, foreign keys and a data dir.
+
+    SQLite URLs (``sqlite+aiosqlite://``) run on `core.sqlite_driver`: statements inside a
+    transaction run inline on the event loop, waits and disk syncs in a thread.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        pool: dict[str, Any] = {}
+        if parsed.database and sqlite_driver.is_file_database(parsed):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+            # Keep the connections (a worker thread each): opening one costs a thread and
+            # four PRAGMAs, too much to pay per request under load.
+            pool = {"pool_size": 20, "max_overflow": 20}
+        sqlite_driver.register()
+        # isolation_level=None: the driver's own implicit BEGIN is off; `_sqlite_begin`
+        # issues ours.
+        engine = create_async_engine(parsed.set(drivername="sqlite+frontdesk"), echo=echo,
+                                     connect_args={"timeout": 30, "isolation_level": None},
+                                     **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
