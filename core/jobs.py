@@ -44,6 +44,22 @@ class JobRegistry:
 registry = JobRegistry()
 
 
+def enqueue_after_commit(session: Any, name: str, *args: Any, job_id: str | None = None,
+                         defer_until: datetime | None = None) -> None:
+    """Enqueue job `name` once the session's transaction has committed (never before: a
+    job must find what the transaction wrote). A session without a queue enqueues nothing."""
+    from core.db import after_commit
+
+    queue = session.info.get("jobs")
+    if queue is None:
+        return
+
+    async def kick() -> None:
+        await queue.enqueue(name, *args, job_id=job_id, defer_until=defer_until)
+
+    after_commit(session, kick)
+
+
 class JobQueue(Protocol):
     async def start(self, ctx: dict[str, Any]) -> None: ...
 

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
-from core.db import Base, UTCDateTime, after_commit, transaction
-from core.jobs import registry
+from core.db import Base, UTCDateTime, transaction
+from core.jobs import enqueue_after_commit, registry
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +74,7 @@ async def add(session: AsyncSession, kind: str, payload: dict[str, Any]) -> Outb
                       created_at=now, next_attempt_at=now)
     session.add(item)
     await session.flush()
-    queue = session.info.get("jobs")
-    if queue is not None:
-        item_id = item.id
-
-        async def kick() -> None:
-            await queue.enqueue("outbox.deliver", item_id, job_id=_kick_job_id(item_id, 0))
-
-        after_commit(session, kick)
+    enqueue_after_commit(session, "outbox.deliver", item.id, job_id=_kick_job_id(item.id, 0))
     return item
 
 

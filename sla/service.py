@@ -27,6 +27,7 @@ from core import clock as wall
 from core.db import after_commit
 from core.errors import InvalidInput
 from core.events import EventBus
+from core.jobs import enqueue_after_commit
 from inbox.events import MessageAdded
 from inbox.models import Message
 from sla import clock as clocks
@@ -71,14 +72,7 @@ async def save_policy(session: AsyncSession, document: dict[str, Any],
                            created_by=actor_id)
     session.add(row)
     await session.flush()
-    queue = session.info.get("jobs")
-    if queue is not None:
-        version = row.id
-
-        async def kick() -> None:
-            await queue.enqueue("sla.replan_all", version, job_id=f"sla-replan:{version}")
-
-        after_commit(session, kick)
+    enqueue_after_commit(session, "sla.replan_all", row.id, job_id=f"sla-replan:{row.id}")
     return row.id, policy
 
 

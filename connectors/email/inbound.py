@@ -24,8 +24,8 @@ from connectors.email.models import RawEmail
 from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits, parse_email
 from connectors.ingest import accept_then
 from core import clock
-from core.db import after_commit, transaction
-from core.jobs import registry
+from core.db import transaction
+from core.jobs import enqueue_after_commit, registry
 from core.settings import Settings
 from inbox import service as inbox
 from inbox.messages import InboundMessage
@@ -73,13 +73,8 @@ async def add_raw(
 
 
 def _kick(session: AsyncSession, raw_id: int, attempt: int = 0) -> None:
-    queue = session.info.get("jobs")
-    if queue is not None:
-        async def kick() -> None:
-            # Job ids are remembered for a while (arq keeps results): each attempt its own.
-            await queue.enqueue("email.process", raw_id, job_id=f"email:{raw_id}:{attempt}")
-
-        after_commit(session, kick)
+    # Job ids are remembered for a while (arq keeps results): each attempt gets its own.
+    enqueue_after_commit(session, "email.process", raw_id, job_id=f"email:{raw_id}:{attempt}")
 
 
 def limits_for(settings: Settings) -> ParseLimits:

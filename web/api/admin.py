@@ -9,7 +9,16 @@ from connectors.email import inbound
 from connectors.email.models import RawEmail
 from core.db import transaction
 from core.errors import Conflict
-from web.api.common import DEFAULT_PAGE, CurrentAdmin, IdPath, IdQuery, Limit, RuntimeDep, page
+from web.api.common import (
+    DEFAULT_PAGE,
+    CurrentAdmin,
+    IdPath,
+    IdQuery,
+    Limit,
+    RuntimeDep,
+    id_page,
+    page,
+)
 
 router = APIRouter(tags=["admin"])
 
@@ -25,14 +34,10 @@ def raw_json(row: RawEmail) -> dict:
 async def failed_inbound(admin: CurrentAdmin, runtime: RuntimeDep, limit: Limit = DEFAULT_PAGE,
                          cursor: IdQuery = None) -> dict:
     """Accepted mail that failed parsing or ingest (oldest first); it waits for a retry."""
+    failed = select(RawEmail).where(RawEmail.status.in_(("failed", "quarantined")))
     async with transaction(runtime.sessions) as session:
-        query = (select(RawEmail).where(RawEmail.status.in_(("failed", "quarantined")))
-                 .order_by(RawEmail.id).limit(limit + 1))
-        if cursor:
-            query = query.where(RawEmail.id > cursor)
-        rows = list((await session.scalars(query)).all())
-    items = rows[:limit]
-    return page([raw_json(r) for r in items], str(items[-1].id) if len(rows) > limit else None)
+        items, next_cursor = await id_page(session, failed, RawEmail.id, limit, cursor)
+    return page([raw_json(r) for r in items], next_cursor)
 
 
 @router.post("/api/admin/failed-inbound/{raw_id}/retry", status_code=202)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator, Field
@@ -91,3 +91,15 @@ def page(items: list[dict], next_cursor: str | None) -> dict:
     """The list envelope every listing answers with."""
     return {"items": items, "next_cursor": next_cursor}
 
+
+
+async def id_page(session: Any, query: Any, id_column: Any, limit: int,
+                  cursor: int | None) -> tuple[list[Any], str | None]:
+    """Run `query` as a page ordered by `id_column` after `cursor` (the previous page's
+    last id); returns (rows, next cursor)."""
+    query = query.order_by(id_column).limit(limit + 1)
+    if cursor:
+        query = query.where(id_column > cursor)
+    rows = list((await session.scalars(query)).all())
+    items = rows[:limit]
+    return items, (str(items[-1].id) if len(rows) > limit else None)

@@ -20,6 +20,7 @@ from web.api.common import (
     Limit,
     RuntimeDep,
     Text,
+    id_page,
     page,
 )
 
@@ -58,12 +59,8 @@ async def list_users(user: CurrentUser, runtime: RuntimeDep, limit: Limit = DEFA
                      cursor: IdQuery = None) -> dict:
     """Users by id; `cursor` is the last id of the previous page."""
     async with transaction(runtime.sessions) as session:
-        query = select(User).order_by(User.id).limit(limit + 1)
-        if cursor:
-            query = query.where(User.id > cursor)
-        rows = list((await session.scalars(query)).all())
-    items = rows[:limit]
-    return page([user_json(u) for u in items], str(items[-1].id) if len(rows) > limit else None)
+        items, next_cursor = await id_page(session, select(User), User.id, limit, cursor)
+    return page([user_json(u) for u in items], next_cursor)
 
 
 @router.post("/api/users", status_code=201)
@@ -80,14 +77,9 @@ async def list_teams(user: CurrentUser, runtime: RuntimeDep, limit: Limit = DEFA
                      cursor: IdQuery = None) -> dict:
     """Teams by id with their member ids."""
     async with transaction(runtime.sessions) as session:
-        query = select(Team).order_by(Team.id).limit(limit + 1)
-        if cursor:
-            query = query.where(Team.id > cursor)
-        rows = list((await session.scalars(query)).all())
-        items = rows[:limit]
+        items, next_cursor = await id_page(session, select(Team), Team.id, limit, cursor)
         members = await accounts.team_members(session, [t.id for t in items])
-    return page([team_json(t, members[t.id]) for t in items],
-                str(items[-1].id) if len(rows) > limit else None)
+    return page([team_json(t, members[t.id]) for t in items], next_cursor)
 
 
 @router.post("/api/teams", status_code=201)
