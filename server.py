@@ -33,6 +33,7 @@ log = logging.getLogger("frontdesk")
 
 def load_jobs() -> None:
     """Import every module that registers jobs (a worker needs them before it starts)."""
+    import connectors.email.imap  # noqa: F401
     import connectors.email.inbound  # noqa: F401
     import core.outbox  # noqa: F401
     import sla.jobs  # noqa: F401
