@@ -62,14 +62,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL + synchronous=FULL: a commit is on disk before we acknowledge anything.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL + synchronous=FULL: a commit is on disk before we acknowledge anything.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    return on_connect
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -78,8 +81,9 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create an async engine; SQLite gets WAL, full sync, foreign keys and a data dir.
+def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000) -> AsyncEngine:
+    """Create an async engine; SQLite gets WAL, full sync, foreign keys, a data dir and
+    `busy_timeout_ms` to wait for another writer's lock.
 
     SQLite URLs (``sqlite+aiosqlite://``) run on `core.sqlite_driver`: statements inside a
     transaction run inline on the event loop, waits and disk syncs in a thread.
@@ -96,9 +100,10 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # isolation_level=None: the driver's own implicit BEGIN is off; `_sqlite_begin`
         # issues ours.
         engine = create_async_engine(parsed.set(drivername="sqlite+frontdesk"), echo=echo,
-                                     connect_args={"timeout": 30, "isolation_level": None},
+                                     connect_args={"timeout": busy_timeout_ms / 1000,
+                                                   "isolation_level": None},
                                      **pool)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -35,7 +35,8 @@ class Runtime:
         queue: JobQueue | None = None, start_queue: bool = True,
     ) -> Runtime:
         """Open the database engine and the job queue, and wire the rooms."""
-        engine = make_engine(settings.database.url)
+        engine = make_engine(settings.database.url,
+                             busy_timeout_ms=settings.database.busy_timeout_ms)
         if queue is None:
             redis_url = settings.jobs.redis_url
             queue = ArqQueue(redis_url, settings.jobs.queue_name) if redis_url else InProcessQueue()
