@@ -78,6 +78,23 @@ async def start_runtime(settings: Settings, **kwargs: Any) -> Runtime:
     return runtime
 
 
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Runtime]:
+    """A started runtime plus the SMTP receiver (when enabled), stopped on exit."""
+    from connectors.email.smtp_in import start_smtp, stop_smtp
+
+    runtime = await start_runtime(settings)
+    smtp = None
+    try:
+        if settings.smtp_in.enabled:
+            smtp = await start_smtp(runtime)
+        yield runtime
+    finally:
+        if smtp is not None:
+            await stop_smtp(smtp)
+        await runtime.close()
+
+
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """The ASGI app. With `runtime` the caller owns it; otherwise the app starts its own."""
     from web.api import admin, attachments, conversations, people, session, sla, tickets
@@ -94,11 +111,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             yield
             return
         assert settings is not None
-        app.state.runtime = await start_runtime(settings)
-        try:
+        async with serving(settings) as own:
+            app.state.runtime = own
             yield
-        finally:
-            await app.state.runtime.close()
 
     app = FastAPI(title="Frontdesk", version="0.1.0", lifespan=lifespan)
     if runtime is not None:

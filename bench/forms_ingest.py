@@ -42,6 +42,8 @@ secret_key = "benchmark-secret-key-0123456789"
 url = "sqlite+aiosqlite:///{tmp / 'frontdesk.db'}"
 [http]
 port = {port}
+[smtp_in]
+enabled = false
 [[inboxes]]
 slug = "support"
 name = "Support"

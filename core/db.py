@@ -82,8 +82,8 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000) -> AsyncEngine:
-    """Create an async engine; SQLite gets WAL, full sync, foreign keys, a data dir and
-    `busy_timeout_ms` to wait for another writer's lock.
+    """Create an async engine; SQLite gets WAL, full sync, foreign keys and a data dir;
+    both backends wait `busy_timeout_ms` for another writer's lock, then fail.
 
     SQLite URLs (``sqlite+aiosqlite://``) run on `core.sqlite_driver`: statements inside a
     transaction run inline on the event loop, waits and disk syncs in a thread.
@@ -106,7 +106,11 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000) 
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # The same patience for locks on PostgreSQL: a write waits at most this long, then
+    # fails (an SMTP sender then hears 451 and retries) instead of hanging.
+    return create_async_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
+        connect_args={"server_settings": {"lock_timeout": str(int(busy_timeout_ms))}})
 
 
 AfterCommit = Callable[[], Awaitable[None]]

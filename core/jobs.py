@@ -77,9 +77,12 @@ class InProcessQueue:
     `clock.now()` reaches it, and `drain()` also starts every job that is due by then (so a
     test that moves an injected clock sees its jobs run at the right instants)."""
 
-    def __init__(self, jobs: JobRegistry = registry, *, run_periodic: bool = True):
+    def __init__(self, jobs: JobRegistry = registry, *, run_periodic: bool = True,
+                 concurrency: int = 4):
         self.jobs = jobs
         self.run_periodic = run_periodic
+        # Bounded: a burst of jobs must not crowd out requests waiting for the database.
+        self._slots = asyncio.Semaphore(concurrency)
         self.ctx: dict[str, Any] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
         self._scheduled: list[tuple[datetime, int, str, str, tuple[Any, ...]]] = []
@@ -157,7 +160,8 @@ class InProcessQueue:
 
     async def _run(self, job_id: str, name: str, args: tuple[Any, ...]) -> None:
         try:
-            await self.jobs.functions[name](self.ctx, *args)
+            async with self._slots:
+                await self.jobs.functions[name](self.ctx, *args)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -167,9 +171,10 @@ class InProcessQueue:
                 del self._pending[job_id]
 
     async def _every(self, name: str, seconds: float) -> None:
+        # Once at start (what a previous process left is picked up at once), then each period.
         while True:
-            await asyncio.sleep(seconds)
             await self.enqueue(name, job_id=f"periodic:{name}")
+            await asyncio.sleep(seconds)
 
     def scheduled(self) -> list[tuple[datetime, str]]:
         """(instant, job id) of every deferred job, soonest first."""

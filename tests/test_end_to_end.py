@@ -51,6 +51,8 @@ url = "{database_url}"
 [http]
 host = "127.0.0.1"
 port = {port}
+[smtp_in]
+enabled = false
 [jobs]
 redis_url = "{TEST_REDIS_URL}"
 queue_name = "frontdesk-e2e:{port}"

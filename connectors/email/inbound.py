@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,33 +43,40 @@ async def store_raw(
     `source_key` was stored before (an IMAP message imported already)."""
     try:
         async with transaction(sessions) as session:
-            row = await add_raw(session, inbox_slug=inbox_slug, source=source, raw=raw,
-                                mail_from=mail_from, rcpt_to=rcpt_to, source_key=source_key,
-                                status=status, error=error)
-            return row.id
+            [raw_id] = await add_raw(session, [raw_row(
+                inbox_slug=inbox_slug, source=source, raw=raw, mail_from=mail_from,
+                rcpt_to=rcpt_to, source_key=source_key, status=status, error=error)])
+            return raw_id
     except IntegrityError:
         if source_key is None:
             raise
         return None
 
 
-async def add_raw(
-    session: AsyncSession, *, inbox_slug: str, source: str, raw: bytes, mail_from: str = "",
+def raw_row(
+    *, inbox_slug: str, source: str, raw: bytes, mail_from: str = "",
     rcpt_to: Sequence[str] = (), source_key: str | None = None, status: str = "pending",
     error: str | None = None,
-) -> RawEmail:
-    """Add one raw email to the caller's transaction (flushed, so it has its id); a pending
-    one is kicked to `email.process` once that transaction commits. `store_raw` is this in
-    a transaction of its own; the SMTP server commits several in one."""
-    row = RawEmail(inbox=inbox_slug, source=source, source_key=source_key,
-                   mail_from=mail_from[:998], rcpt_to=list(rcpt_to), raw=raw,
-                   size=len(raw), sha256=hashlib.sha256(raw).hexdigest(),
-                   received_at=clock.now(), status=status, error=error, attempts=0, facts={})
-    session.add(row)
-    await session.flush()
-    if status == "pending":
-        _kick(session, row.id)
-    return row
+) -> dict[str, Any]:
+    """The column values of one new raw email, as `add_raw` inserts them."""
+    return {"inbox": inbox_slug, "source": source, "source_key": source_key,
+            "mail_from": mail_from[:998], "rcpt_to": list(rcpt_to), "raw": raw,
+            "size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(),
+            "received_at": clock.now(), "status": status, "error": error, "attempts": 0,
+            "facts": {}}
+
+
+async def add_raw(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert raw emails (values from `raw_row`) in the caller's transaction; returns their
+    ids in order. Pending ones are kicked to `email.process` once that transaction commits.
+    `store_raw` is one row in a transaction of its own; the SMTP server commits the mail of
+    several sessions at once."""
+    statement = insert(RawEmail).returning(RawEmail.id, sort_by_parameter_order=True)
+    ids = list((await session.scalars(statement, list(rows))).all())
+    for row, raw_id in zip(rows, ids, strict=True):
+        if row["status"] == "pending":
+            _kick(session, raw_id)
+    return ids
 
 
 def _kick(session: AsyncSession, raw_id: int, attempt: int = 0) -> None:

@@ -1,0 +1,364 @@
+"""The inbound SMTP server: validate, persist, acknowledge; the work comes later.
+
+It runs inside the event loop of `frontdesk serve` (`start_smtp(runtime)`, then
+`stop_smtp(server)`), on aiosmtpd's protocol, with `[smtp_in]` settings. What a sender hears:
+
+    MAIL FROM  an address with control characters or invalid UTF-8    553 5.1.7
+    RCPT TO    an address no inbox owns, at no catch-all domain        550 5.1.1
+               more than MAX_RECIPIENTS recipients                     452 4.5.3
+    DATA       more than max_message_bytes (aiosmtpd counts them)      552 Error: Too much mail data
+               the raw bytes committed, one row per inbox addressed    250 2.0.0 Ok: queued as <ids>
+               the commit failed (database down or locked, disk full)  451 4.3.0 (logged; the
+                                                                       sender retries later)
+
+None of the rejections touches the database. The `250` is sent only once the raw rows are
+committed; parsing, threading and the ticket follow in the `email.process` job. A sender that
+retries after a lost `250` stores the same bytes twice; ingest keeps one message per
+Message-ID, so the retry is harmless.
+
+Commits are grouped (`GroupCommit`): mail that arrives while a commit is under way waits for
+it and then goes in the next one, so under load many messages share one disk sync, while a
+lone message is committed at once. Each sender still hears `250` only after its own rows are
+committed.
+
+Fault points, for tests that crash the process for real: when the environment variable
+FRONTDESK_FAULT_POINT (read once, at start) is `smtp-before-commit` the process kills itself
+with SIGKILL just before a message is stored, when `smtp-after-commit` just after it is
+committed and before the `250` is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+import socket
+import ssl
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors.email.inbound import add_raw, raw_row
+from core.db import after_commit, transaction
+from core.settings import Settings, SmtpInSettings
+
+log = logging.getLogger(__name__)
+
+FAULT_POINT_VARIABLE = "FRONTDESK_FAULT_POINT"
+FAULT_POINTS = ("smtp-before-commit", "smtp-after-commit")
+
+MAX_RECIPIENTS = 100
+"""RFC 5321 4.5.3.1.8: a server must take at least 100 recipients per message."""
+GROUP_MAX_MESSAGES = 128
+GROUP_MAX_BYTES = 32 * 1024 * 1024
+
+OK_SENDER = "250 2.1.0 Ok"
+OK_RECIPIENT = "250 2.1.5 Ok"
+BAD_SENDER = "553 5.1.7 Sender address rejected: malformed address"
+BAD_RECIPIENT = "553 5.1.3 Recipient address rejected: malformed address"
+UNKNOWN_RECIPIENT = "550 5.1.1 Recipient address rejected: no such mailbox here"
+TOO_MANY_RECIPIENTS = f"452 4.5.3 Too many recipients (at most {MAX_RECIPIENTS} per message)"
+TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please retry"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One inbox's share of a message: its slug and the recipients it owns."""
+
+    inbox_slug: str
+    rcpt_to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AcceptedMail:
+    """A message as received: envelope sender, the inboxes it goes to, the exact bytes."""
+
+    mail_from: str
+    deliveries: tuple[Delivery, ...]
+    raw: bytes
+
+
+def deliveries_for(settings: Settings, recipients: Sequence[str]) -> tuple[Delivery, ...]:
+    """Group accepted recipients by the inbox that owns them, in first-seen order."""
+    by_inbox: dict[str, list[str]] = {}
+    for address in recipients:
+        inbox = settings.inbox_for_address(address)
+        if inbox is not None:
+            by_inbox.setdefault(inbox.slug, []).append(address)
+    return tuple(Delivery(slug, tuple(rcpts)) for slug, rcpts in by_inbox.items())
+
+
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def well_formed(address: str) -> bool:
+    """No control characters, and storable as UTF-8 (SMTPUTF8 arguments arrive with
+    undecodable bytes as lone surrogates)."""
+    return _UNSTORABLE.search(address) is None
+
+
+class StoreFailed(Exception):
+    """The raw mail could not be committed; the sender should retry."""
+
+
+# ---------------------------------------------------------------- group commit
+
+
+@dataclass
+class _Waiting:
+    mail: AcceptedMail
+    done: asyncio.Future[list[int]]
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.size = len(self.mail.raw) * len(self.mail.deliveries)
+
+
+class GroupCommit:
+    """Commits raw mail for many SMTP sessions, several messages per transaction.
+
+    `store(mail)` queues the mail and waits. One task commits at a time: it takes whatever
+    is queued (up to `max_messages` / `max_bytes`), commits it in one transaction and, once
+    committed, answers each waiter with its row ids (before the rows' `email.process` jobs
+    are enqueued); mail that arrived meanwhile goes in the next transaction. Nothing waits
+    on purpose: a lone message is committed at once, in a transaction of its own.
+
+    When a shared commit fails because of one message's data (a constraint or a value the
+    database refuses), each message is retried alone, so one bad message cannot fail the
+    others; any other failure (the database is down or locked) fails the whole group.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
+                 max_messages: int = GROUP_MAX_MESSAGES, max_bytes: int = GROUP_MAX_BYTES):
+        self.sessions = sessions
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self._queue: deque[_Waiting] = deque()
+        self._worker: asyncio.Task[None] | None = None
+
+    async def store(self, mail: AcceptedMail) -> list[int]:
+        """Commit `mail` (one row per delivery); returns the row ids. Raises StoreFailed."""
+        waiting = _Waiting(mail, asyncio.get_running_loop().create_future())
+        self._queue.append(waiting)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._run(), name="smtp-group-commit")
+        # If the session goes away meanwhile, its future is cancelled; a group that has
+        # not started yet leaves it out.
+        return await waiting.done
+
+    async def close(self) -> None:
+        """Wait for the commits under way and queued."""
+        if self._worker is not None:
+            await asyncio.gather(self._worker, return_exceptions=True)
+
+    def _take(self) -> list[_Waiting]:
+        group: list[_Waiting] = []
+        size = 0
+        while self._queue and len(group) < self.max_messages:
+            waiting = self._queue[0]
+            if waiting.done.done():
+                self._queue.popleft()
+                continue
+            if group and size + waiting.size > self.max_bytes:
+                break
+            group.append(self._queue.popleft())
+            size += waiting.size
+        return group
+
+    async def _run(self) -> None:
+        while self._queue:
+            group = self._take()
+            if group:
+                await self._commit_or_split(group)
+
+    async def _commit_or_split(self, group: list[_Waiting]) -> None:
+        try:
+            await self._commit(group)
+        except (IntegrityError, DataError) as exc:
+            if len(group) > 1:
+                for waiting in group:
+                    await self._commit_or_split([waiting])
+                return
+            self._fail(group, exc)
+        except Exception as exc:
+            self._fail(group, exc)
+
+    async def _commit(self, group: list[_Waiting]) -> None:
+        rows = [raw_row(inbox_slug=d.inbox_slug, source="smtp", raw=w.mail.raw,
+                        mail_from=w.mail.mail_from, rcpt_to=d.rcpt_to)
+                for w in group for d in w.mail.deliveries]
+        answers: list[list[int]] = []
+
+        async def answer() -> None:
+            for waiting, row_ids in zip(group, answers, strict=True):
+                if not waiting.done.done():
+                    waiting.done.set_result(row_ids)
+
+        async with transaction(self.sessions) as session:
+            # Registered before the rows kick their jobs, so it runs first after the commit:
+            # the senders get their answers without waiting for the job queue.
+            after_commit(session, answer)
+            ids = iter(await add_raw(session, rows))
+            answers.extend([next(ids) for _ in w.mail.deliveries] for w in group)
+
+    @staticmethod
+    def _fail(group: list[_Waiting], exc: Exception) -> None:
+        log.error("could not store %d inbound mail(s)", len(group), exc_info=exc)
+        for waiting in group:
+            if not waiting.done.done():
+                waiting.done.set_exception(StoreFailed(type(exc).__name__))
+
+
+# ---------------------------------------------------------------- the SMTP handler
+
+
+def _fault(point: str | None, here: str) -> None:
+    if point == here:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class InboundHandler:
+    """aiosmtpd handler hooks: check the envelope, then store before answering."""
+
+    def __init__(self, settings: Settings, committer: GroupCommit, *,
+                 fault_point: str | None = None):
+        self.settings = settings
+        self.committer = committer
+        self.fault_point = fault_point
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        if not well_formed(address):
+            return BAD_SENDER
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return OK_SENDER
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if not well_formed(address):
+            return BAD_RECIPIENT
+        if self.settings.inbox_for_address(address) is None:
+            return UNKNOWN_RECIPIENT
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return TOO_MANY_RECIPIENTS
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return OK_RECIPIENT
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        mail = AcceptedMail(mail_from=envelope.mail_from or "",
+                            deliveries=deliveries_for(self.settings, envelope.rcpt_tos), raw=raw)
+        _fault(self.fault_point, "smtp-before-commit")
+        try:
+            ids = await self.committer.store(mail)
+        except StoreFailed:
+            return TEMPORARY_FAILURE
+        _fault(self.fault_point, "smtp-after-commit")
+        return f"250 2.0.0 Ok: queued as {','.join(map(str, ids))}"
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("inbound SMTP session failed", exc_info=error)
+        return TEMPORARY_FAILURE
+
+
+# ---------------------------------------------------------------- the server
+
+
+class _Protocol(SMTP):
+    """aiosmtpd's protocol, with the live sessions known to the server (to close them)."""
+
+    def __init__(self, server: SmtpServer, handler: InboundHandler, **kwargs: Any):
+        super().__init__(handler, **kwargs)
+        self._frontdesk_server = server
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._frontdesk_server.connections.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._frontdesk_server.connections.discard(self)
+        super().connection_lost(error)
+
+
+def tls_context(settings: SmtpInSettings) -> ssl.SSLContext | None:
+    """The STARTTLS context from `starttls_cert` / `starttls_key`, or None (no STARTTLS)."""
+    if not settings.starttls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.starttls_cert, settings.starttls_key)
+    return context
+
+
+@dataclass
+class SmtpServer:
+    """A listening inbound SMTP server; `port` is the one bound (useful with port 0)."""
+
+    committer: GroupCommit
+    handler: InboundHandler
+    listener: asyncio.Server | None = None
+    connections: set[_Protocol] = field(default_factory=set)
+
+    @property
+    def port(self) -> int:
+        assert self.listener is not None
+        return int(self.listener.sockets[0].getsockname()[1])
+
+
+async def start_smtp(runtime: Any, *, port: int | None = None) -> SmtpServer:
+    """Listen on `[smtp_in]` host and port (or `port`) in the running event loop."""
+    settings: Settings = runtime.settings
+    config = settings.smtp_in
+    fault_point = os.environ.get(FAULT_POINT_VARIABLE) or None
+    if fault_point is not None and fault_point not in FAULT_POINTS:
+        raise ValueError(f"{FAULT_POINT_VARIABLE}: unknown fault point {fault_point!r}")
+    if fault_point is not None:
+        log.warning("inbound SMTP armed with fault point %s", fault_point)
+    # aiosmtpd logs every command at INFO (addresses included); keep it to warnings unless
+    # the deployment configured that logger itself.
+    mail_log = logging.getLogger("mail.log")
+    if mail_log.level == logging.NOTSET:
+        mail_log.setLevel(logging.WARNING)
+
+    committer = GroupCommit(runtime.sessions)
+    handler = InboundHandler(settings, committer, fault_point=fault_point)
+    server = SmtpServer(committer=committer, handler=handler)
+    loop = asyncio.get_running_loop()
+    options: dict[str, Any] = {
+        "data_size_limit": config.max_message_bytes, "enable_SMTPUTF8": True,
+        "hostname": socket.gethostname(), "ident": "Frontdesk ESMTP",
+        "tls_context": tls_context(config), "loop": loop,
+    }
+    server.listener = await loop.create_server(
+        lambda: _Protocol(server, handler, **options), config.host,
+        config.port if port is None else port)
+    log.info("inbound SMTP listening on %s:%d", config.host, server.port)
+    return server
+
+
+async def stop_smtp(server: SmtpServer, *, grace_seconds: float = 10.0) -> None:
+    """Stop listening, let the commits under way finish (their senders get their `250`),
+    then close every session."""
+    if server.listener is not None:
+        server.listener.close()
+    try:
+        async with asyncio.timeout(grace_seconds):
+            await server.committer.close()
+    except TimeoutError:
+        log.warning("inbound SMTP stopped with commits still under way")
+    sessions = [p._handler_coroutine for p in server.connections if p._handler_coroutine]
+    for protocol in list(server.connections):
+        if protocol.transport is not None:
+            protocol.transport.close()
+    await asyncio.gather(*sessions, return_exceptions=True)
+    server.connections.clear()
+    if server.listener is not None:
+        await server.listener.wait_closed()
