@@ -42,6 +42,7 @@ def load_jobs() -> None:
 def install(runtime: Runtime) -> None:
     """Wire the rooms for one runtime: sync rules and SLA tracking on its bus, outbox
     handlers, jobs. Tickets subscribe before sla, so clocks see tickets that exist."""
+    from connectors.email import smtp_out
     from connectors.outbound import ReplyDelivery
     from inbox.attachments import AttachmentStore
     from sla.service import SlaTracker
@@ -52,6 +53,7 @@ def install(runtime: Runtime) -> None:
     TicketSync(runtime.settings.automation).install(runtime.bus)
     SlaTracker().install(runtime.bus)
     outbox.handlers["reply"] = ReplyDelivery()
+    smtp_out.install(runtime)
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
     runtime.provide("ticket_token_resolver", conversation_for_token)
 

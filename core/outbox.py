@@ -4,8 +4,10 @@
 Delivery is claimed before the effect (status `sending`, attempts + 1, committed), so two
 workers never perform the same row at once; the outcome is recorded after. Temporary
 failures come back with exponential backoff; the periodic sweep picks up rows whose kick
-was lost (a restart) and rows stuck in `sending` for longer than `STUCK_AFTER` — handlers
-therefore must be idempotent on the row id.
+was lost (a restart). A row still `sending` after `STUCK_AFTER` lost its worker during
+delivery: whether the effect happened is unknown, and performing it again could send an
+email twice, so the sweep fails it (`STUCK_DETAIL`) and its handler records that outcome.
+Effects happen at most once.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 STUCK_AFTER = timedelta(minutes=15)
+STUCK_DETAIL = "delivery outcome unknown: the worker stopped during delivery"
 
 
 class OutboxItem(Base):
@@ -136,16 +139,32 @@ async def _record(runtime: Any, item: OutboxItem, handler: OutboxHandler | None,
                                     job_id=_kick_job_id(item.id, item.attempts))
 
 
+async def _fail_stuck(runtime: Any, now: datetime) -> int:
+    """Fail rows claimed more than STUCK_AFTER ago (their worker stopped mid-delivery) and
+    let each handler record that outcome; returns how many."""
+    outcome = Outcome("failed", STUCK_DETAIL)
+    async with transaction(runtime.sessions) as session:
+        stuck = (await session.scalars(
+            select(OutboxItem)
+            .where(OutboxItem.status == "sending", OutboxItem.claimed_at < now - STUCK_AFTER)
+            .order_by(OutboxItem.id).limit(500).with_for_update(skip_locked=True)
+        )).all()
+        for row in stuck:
+            log.warning("outbox %s (%s): %s", row.id, row.kind, STUCK_DETAIL)
+            row.status, row.done_at, row.last_error = "failed", now, STUCK_DETAIL
+            handler = handlers.get(row.kind)
+            if handler is not None:
+                await handler.record(session, row.payload, outcome)
+    return len(stuck)
+
+
 async def sweep(ctx: dict[str, Any]) -> int:
-    """Periodic job: re-kick due pending rows and release rows stuck in `sending`."""
+    """Periodic job: fail rows stuck in `sending` and re-kick due pending rows (returns how
+    many were re-kicked)."""
     runtime = ctx["runtime"]
     now = clock.now()
+    await _fail_stuck(runtime, now)
     async with transaction(runtime.sessions) as session:
-        await session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.status == "sending", OutboxItem.claimed_at < now - STUCK_AFTER)
-            .values(status="pending")
-        )
         due = (await session.execute(
             select(OutboxItem.id, OutboxItem.attempts)
             .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import tempfile
 import time
 import uuid
@@ -26,12 +27,21 @@ TEST_REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "")
 PASSWORD = "correct horse battery"
 
 
+def unused_port() -> int:
+    """A loopback port nothing listens on (at the moment it is chosen)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for a test: one inbox `support`, the `contact` form, no env overrides."""
     data: dict[str, Any] = {
         "secret_key": "test-secret-key-0123456789",
         "database": {"url": database_url},
         "attachments": {"dir": tempfile.mkdtemp(prefix="frontdesk-attachments-")},
+        # Replies go to a loopback port nothing listens on unless a test brings a relay.
+        "smtp_out": {"host": "127.0.0.1", "port": unused_port()},
         "jobs": {"redis_url": TEST_REDIS_URL,
                  "queue_name": f"frontdesk-test:{uuid.uuid4().hex}"},
         "inboxes": [{"slug": "support", "name": "Support", "addresses": ["help@example.com"]}],

@@ -20,6 +20,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors.email.autoack import maybe_acknowledge
+from connectors.email.ids import is_ours
 from connectors.email.models import RawEmail
 from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits, parse_email
 from connectors.ingest import accept_then
@@ -94,10 +96,23 @@ def _own_addresses(settings: Settings) -> set[str]:
     return {address for inbox_conf in settings.inboxes for address in inbox_conf.addresses}
 
 
+def forged_references(message: InboundMessage, secret: str) -> list[str]:
+    """The ids the message answers that look like ours but carry a bad signature."""
+    refs = [message.in_reply_to, *message.references] if message.in_reply_to else [
+        *message.references]
+    return [ref for ref in dict.fromkeys(refs) if is_ours(secret, ref) is False]
+
+
 def route(parsed: ParsedEmail, settings: Settings) -> InboundMessage:
-    """The message to ingest: mail from our own addresses counts as automatic (a loop),
-    and a bounce joins the conversation of the message that bounced."""
+    """The message to ingest: a forged reference to one of our Message-IDs threads
+    nowhere, mail from our own addresses counts as automatic (a loop), and a bounce joins
+    the conversation of the message that bounced."""
     message = parsed.message
+    forged = set(forged_references(message, settings.secret_key))
+    if forged:
+        message = dataclasses.replace(
+            message, in_reply_to=None if message.in_reply_to in forged else message.in_reply_to,
+            references=tuple(ref for ref in message.references if ref not in forged))
     if message.sender_email and message.sender_email in _own_addresses(settings):
         message = dataclasses.replace(message, automatic=True)
     if parsed.is_bounce and parsed.bounced_message_id and not message.in_reply_to:
@@ -171,11 +186,14 @@ async def _ingest(runtime: Any, raw_id: int, parsed: ParsedEmail, sha256: str) -
 
     async def finish(session: AsyncSession, result: inbox.IngestResult) -> None:
         await _record_bounce(session, parsed, inbox_id)
+        await maybe_acknowledge(session, runtime.settings, message, result)
         row = await session.get(RawEmail, raw_id)
         assert row is not None
         row.status, row.error, row.message_id = "processed", None, result.message_id
         row.facts = {"automatic": message.automatic, "auto_reason": parsed.auto_reason,
                      "duplicate": result.duplicate,
+                     "forged_references": forged_references(parsed.message,
+                                                            runtime.settings.secret_key),
                      "oversized_attachments": list(parsed.oversized_attachments)}
 
     await accept_then(runtime.sessions, message, finish)

@@ -260,7 +260,8 @@ def _walk(root: Message, limits: ParseLimits) -> tuple[list[_Part], tuple[str, .
             if content_type == "multipart/report":
                 report_type = (_param(message, "report-type") or "").lower()
             stack.extend(
-                (child, depth + 1, content_type, report_type) for child in reversed(children)
+                (child, depth + 1, content_type, report_type)
+                for child in reversed(children) if isinstance(child, Message)
             )
             continue
         leaves.append(_leaf(message, visited, content_type, parent_type, report_type))

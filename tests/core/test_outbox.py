@@ -6,6 +6,7 @@ FRONTDESK_TEST_REDIS_URL is set.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -72,8 +73,10 @@ async def test_reply_is_sent_once_after_commit(client, runtime, agent, form_send
     assert len(form_sender.sent) == 1
 
 
-async def test_channel_without_sender_marks_the_reply_failed(client, runtime, agent):
+async def test_channel_without_sender_marks_the_reply_failed(client, runtime, agent,
+                                                             monkeypatch):
     _, headers = agent
+    monkeypatch.delitem(outbound.senders, "form", raising=False)
     conv, message_id = await reply(client, headers)
     await run_jobs(runtime)
     sent = await message(client, headers, conv, message_id)
@@ -143,3 +146,33 @@ async def test_jobs_travel_through_redis(client, runtime, agent, form_sender):
     assert queued == 1 and form_sender.sent == []
     await run_jobs(runtime)
     assert len(form_sender.sent) == 1
+
+
+async def test_a_row_whose_worker_stopped_fails_and_is_never_performed_again(
+        client, runtime, agent, monkeypatch):
+    _, headers = agent
+
+    class StopsDuringDelivery(RecordingSender):
+        async def send(self, ctx, message):
+            self.sent.append(message)
+            raise asyncio.CancelledError
+
+    sender = StopsDuringDelivery()
+    monkeypatch.setitem(outbound.senders, "form", sender)
+    manual = clock.ManualClock(clock.now())
+    with clock.use(manual):
+        conv, message_id = await reply(client, headers)
+        await run_jobs(runtime)
+        [row] = await outbox_rows(runtime)
+        assert row.status == "sending"
+        manual.advance(outbox.STUCK_AFTER - timedelta(seconds=1))
+        await outbox.sweep({"runtime": runtime})
+        assert (await outbox_rows(runtime))[0].status == "sending"
+        manual.advance(timedelta(seconds=2))
+        assert await outbox.sweep({"runtime": runtime}) == 0
+        await run_jobs(runtime)
+    [row] = await outbox_rows(runtime)
+    assert (row.status, row.attempts, row.last_error) == ("failed", 1, outbox.STUCK_DETAIL)
+    stuck = await message(client, headers, conv, message_id)
+    assert (stuck["delivery_status"], stuck["delivery_error"]) == ("failed", outbox.STUCK_DETAIL)
+    assert len(sender.sent) == 1

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from connectors.email.inbound import store_raw
 from connectors.email.models import RawEmail
 from core.db import transaction
-from inbox import service as inbox
 from inbox.models import Conversation, Message
 from tests.support import run_jobs
 from tickets.models import Ticket
@@ -169,12 +168,12 @@ async def test_bounce_of_our_reply_marks_its_delivery_failed(client, runtime, ag
     reply = (await client.post(f"/api/conversations/{conversation['id']}/messages",
                                headers=headers, json={"kind": "reply", "text": "Fixed?"})).json()
     await run_jobs(runtime)
-    async with transaction(runtime.sessions) as session:
-        await inbox.set_external_id(session, reply["id"], "fd.ours.1@example.com")
+    messages = (await detail(client, headers, conversation["id"]))["messages"]
+    ours = next(m for m in messages if m["id"] == reply["id"])["external_id"]
     bounce = (CORPUS / "bounce.eml").read_bytes()
     ids = re.findall(rb"Message-ID: <([^>]+)>", bounce)
     assert len(ids) == 2, "the corpus bounce quotes its original's Message-ID"
-    await deliver(runtime, bounce.replace(ids[1], b"fd.ours.1@example.com"))
+    await deliver(runtime, bounce.replace(ids[1], ours.encode()))
     messages = (await detail(client, headers, conversation["id"]))["messages"]
     sent = next(m for m in messages if m["id"] == reply["id"])
     assert sent["delivery_status"] == "failed" and sent["delivery_error"]
@@ -239,3 +238,27 @@ async def test_attachments_are_kept_and_only_downloaded(client, runtime, agent, 
         assert response.headers["content-type"] == "application/octet-stream"
         assert len(response.content) == attachment["size"]
     assert (await client.get("/api/attachments/999", headers=headers)).status_code == 404
+
+
+async def test_a_forged_reference_to_one_of_our_ids_threads_nowhere(client, runtime, agent):
+    from connectors.email.ids import make_message_id
+
+    _, headers = agent
+    await deliver(runtime, mail("f1@example.org"))
+    [conversation] = await conversations(client, headers)
+    reply = (await client.post(f"/api/conversations/{conversation['id']}/messages",
+                               headers=headers, json={"kind": "reply", "text": "Hi"})).json()
+    await run_jobs(runtime)
+    genuine = make_message_id(runtime.settings.secret_key, "example.com", f"m{reply['id']}")
+    async with transaction(runtime.sessions) as session:
+        row = await session.get(Message, reply["id"])
+        row.external_id = genuine
+    forged = genuine.split("@")[0][:-10] + "0000000000@" + genuine.split("@")[1]
+    fake = await deliver(runtime, mail("f2@example.org", sender="Mallory <m@example.net>",
+                                       headers=f"In-Reply-To: <{forged}>\r\n"))
+    assert len(await conversations(client, headers)) == 2
+    assert (await raw_row(runtime, fake)).facts["forged_references"] == [forged]
+    real = await deliver(runtime, mail("f3@example.org",
+                                       headers=f"In-Reply-To: <{genuine}>\r\n"))
+    assert len(await conversations(client, headers)) == 2
+    assert (await raw_row(runtime, real)).facts["forged_references"] == []
