@@ -59,7 +59,7 @@ def old_engine(path: Path) -> AsyncEngine:
     engine = sqlalchemy_async_engine(f"sqlite+aiosqlite:///{path}",
                                      connect_args={"timeout": 30, "isolation_level": None},
                                      pool_size=20, max_overflow=20)
-    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas(30_000))
     event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
