@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,6 +35,24 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+BIN = Path(sys.executable).parent
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    """This environment without FRONTDESK_* overrides (a child reads only its config)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
+    return env | extra
+
+
+def frontdesk_cli(config: Path, *args: str, stdin: str | None = None) -> str:
+    """Run `frontdesk --config CONFIG ARGS...`; returns its output (fails on an error)."""
+    result = subprocess.run([str(BIN / "frontdesk"), "--config", str(config), *args],
+                            input=stdin, capture_output=True, text=True, timeout=120,
+                            env=process_env())
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

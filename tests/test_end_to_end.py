@@ -8,38 +8,31 @@ session, restarts the server and checks that nothing was lost.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support import (
+    BIN,
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
     create_postgres_database,
     drop_postgres_database,
+    frontdesk_cli,
+    unused_port,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-BIN = Path(sys.executable).parent
 CHROMIUM = shutil.which("chromium")
 PASSWORD = "a long admin password"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run",
                 "--disable-quic"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(tmp: Path, database_url: str, port: int) -> Path:
@@ -65,14 +58,6 @@ inbox = "support"
 title = "Contact support"
 """)
     return config
-
-
-def frontdesk(config: Path, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run([str(BIN / "frontdesk"), "--config", str(config), *args],
-                            input=stdin, capture_output=True, text=True, timeout=120,
-                            env=os.environ | {"FRONTDESK_CONFIG": ""})
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 class Server:
@@ -160,11 +145,11 @@ class Api:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 async def test_a_person_works_a_ticket_end_to_end(tmp_path, database_for_processes):
-    port = free_port()
+    port = unused_port()
     config = write_config(tmp_path, database_for_processes, port)
     base = f"http://127.0.0.1:{port}"
-    frontdesk(config, "migrate")
-    added = frontdesk(config, "users", "add", "boss@example.com", "--name", "Bo Boss",
+    frontdesk_cli(config, "migrate")
+    added = frontdesk_cli(config, "users", "add", "boss@example.com", "--name", "Bo Boss",
                       "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
     assert "added admin boss@example.com" in added
     server = Server(config, port, tmp_path / "server.log")
@@ -180,7 +165,7 @@ async def test_a_person_works_a_ticket_end_to_end(tmp_path, database_for_process
         server.stop()
         await server.start()
         async with httpx.AsyncClient(base_url=base) as client:
-            token = frontdesk(config, "tokens", "create", "boss@example.com")
+            token = frontdesk_cli(config, "tokens", "create", "boss@example.com")
             client.headers["Authorization"] = f"Bearer {token}"
             await everything_is_still_there(client, number)
     finally:

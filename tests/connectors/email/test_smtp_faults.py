@@ -11,13 +11,10 @@ bytes, and the API shows exactly one conversation holding exactly one message.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import smtplib
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,15 +25,18 @@ from sqlalchemy.engine import make_url
 
 from connectors.email.smtp_in import FAULT_POINT_VARIABLE, FAULT_POINTS
 from tests.support import (
+    BIN,
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
     create_postgres_database,
     drop_postgres_database,
+    frontdesk_cli,
+    process_env,
+    unused_port,
 )
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 PASSWORD = "a long admin password"
 SETTLE_SECONDS = 150.0
 """Bound on waiting for the mail to be processed; the raw row left pending by a crash is
@@ -50,17 +50,6 @@ RAW = (b"From: Anna Svensson <anna@example.se>\r\n"
        b"Content-Type: text/plain; charset=utf-8\r\n"
        b"\r\n"
        b"My order 4711 has not arrived.\r\n")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def process_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
-    return env | extra
 
 
 def write_config(tmp: Path, database_url: str, http_port: int, smtp_port: int) -> Path:
@@ -84,14 +73,6 @@ name = "Support"
 addresses = ["help@example.com"]
 """)
     return config
-
-
-def frontdesk(config: Path, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run([str(BIN / "frontdesk"), "--config", str(config), *args],
-                            input=stdin, capture_output=True, text=True, timeout=120,
-                            env=process_env())
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 class Processes:
@@ -206,10 +187,10 @@ async def database_for_processes(tmp_path: Path) -> AsyncIterator[str]:
 @pytest.mark.parametrize("fault_point", FAULT_POINTS)
 async def test_a_crash_around_the_commit_loses_nothing_and_duplicates_nothing(
         tmp_path: Path, database_for_processes: str, fault_point: str) -> None:
-    http_port, smtp_port = free_port(), free_port()
+    http_port, smtp_port = unused_port(), unused_port()
     config = write_config(tmp_path, database_for_processes, http_port, smtp_port)
-    frontdesk(config, "migrate")
-    frontdesk(config, "users", "add", "boss@example.com", "--name", "Bo Boss", "--role",
+    frontdesk_cli(config, "migrate")
+    frontdesk_cli(config, "users", "add", "boss@example.com", "--name", "Bo Boss", "--role",
               "admin", "--password-stdin", stdin=PASSWORD + "\n")
     processes = Processes(config, http_port, smtp_port, tmp_path / "server.log")
     try:
@@ -222,7 +203,7 @@ async def test_a_crash_around_the_commit_loses_nothing_and_duplicates_nothing(
         code, reply = await asyncio.to_thread(send, smtp_port, RAW)  # the sender's retry
         assert code == 250 and reply.startswith(b"2.0.0 Ok: queued as ")
 
-        token = frontdesk(config, "tokens", "create", "boss@example.com")
+        token = frontdesk_cli(config, "tokens", "create", "boss@example.com")
         conversations = await settled_conversations(f"http://127.0.0.1:{http_port}", token,
                                                     database_for_processes)
         [conversation] = conversations
