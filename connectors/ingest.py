@@ -1,8 +1,10 @@
-"""Hand a normalized InboundMessage to the inbox in its own transaction.
+"""Hand a normalized InboundMessage to the inbox, retrying a lost race.
 
 Two deliveries of the same message (or two messages opening the same thread) can race;
-the loser's insert hits a unique constraint, its transaction rolls back, and the retry
-finds the winner's rows. That is what makes ingest idempotent under concurrency.
+the loser's insert hits a unique constraint, its work rolls back, and the retry finds the
+winner's rows. That is what makes ingest idempotent under concurrency. `accept` and
+`accept_then` commit a transaction per message; `accept_within` works inside the caller's
+transaction (a savepoint per attempt), so one transaction can take many messages.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db import transaction
+from core.db import savepoint, transaction
 from inbox import service as inbox
 from inbox.messages import InboundMessage
 
@@ -42,6 +44,25 @@ async def accept_then(
     for attempt in range(ATTEMPTS):
         try:
             async with transaction(sessions) as session:
+                result = await inbox.ingest(session, msg)
+                extra = await follow_up(session, result)
+            return result, extra
+        except IntegrityError:
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def accept_within(
+    session: AsyncSession, msg: InboundMessage, follow_up: FollowUp[T]
+) -> tuple[inbox.IngestResult, T]:
+    """Like `accept_then`, inside the caller's transaction: each attempt is a savepoint, so
+    a failed message leaves the transaction and what else it holds intact. Needs a
+    transaction that sees rows committed meanwhile (read committed, or SQLite's single
+    writer), which is what makes the retry find the winner."""
+    for attempt in range(ATTEMPTS):
+        try:
+            async with savepoint(session):
                 result = await inbox.ingest(session, msg)
                 extra = await follow_up(session, result)
             return result, extra

@@ -122,6 +122,21 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
 
 
 @asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A nested unit inside the caller's transaction. On error its writes are rolled back,
+    and so are the after-commit callbacks registered inside it; the error propagates and
+    the surrounding transaction goes on."""
+    callbacks = session.info.setdefault("after_commit", [])
+    mark = len(callbacks)
+    try:
+        async with session.begin_nested():
+            yield session
+    except BaseException:
+        del callbacks[mark:]
+        raise
+
+
+@asynccontextmanager
 async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on error, then after-commit callbacks.
 

@@ -13,10 +13,12 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
+import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,7 +26,7 @@ from connectors.email.autoack import maybe_acknowledge
 from connectors.email.ids import is_ours
 from connectors.email.models import RawEmail
 from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits, parse_email
-from connectors.ingest import accept_then
+from connectors.ingest import accept_within
 from core import clock
 from core.db import transaction
 from core.jobs import enqueue_after_commit, registry
@@ -75,15 +77,18 @@ async def add_raw(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list
     several sessions at once."""
     statement = insert(RawEmail).returning(RawEmail.id, sort_by_parameter_order=True)
     ids = list((await session.scalars(statement, list(rows))).all())
-    for row, raw_id in zip(rows, ids, strict=True):
-        if row["status"] == "pending":
-            _kick(session, raw_id)
+    pending = [raw_id for row, raw_id in zip(rows, ids, strict=True)
+               if row["status"] == "pending"]
+    if pending:
+        _kick(session, pending)
     return ids
 
 
-def _kick(session: AsyncSession, raw_id: int, attempt: int = 0) -> None:
+def _kick(session: AsyncSession, raw_ids: Sequence[int], attempt: int = 0) -> None:
     # Job ids are remembered for a while (arq keeps results): each attempt gets its own.
-    enqueue_after_commit(session, "email.process", raw_id, job_id=f"email:{raw_id}:{attempt}")
+    # A raw email is in one kick per attempt, so its first id names the kick.
+    enqueue_after_commit(session, "email.process", list(raw_ids),
+                         job_id=f"email:{raw_ids[0]}+{len(raw_ids)}:{attempt}")
 
 
 def limits_for(settings: Settings) -> ParseLimits:
@@ -146,57 +151,149 @@ async def _record_bounce(session: AsyncSession, parsed: ParsedEmail, inbox_id: i
                                     parsed.bounce_reason or "bounced")
 
 
-async def _mark(sessions: async_sessionmaker[AsyncSession], raw_id: int, status: str,
-                error: str | None) -> None:
-    async with transaction(sessions) as session:
-        row = await session.get(RawEmail, raw_id)
-        if row is not None:
-            row.status, row.error = status, error
+BATCH_SIZE = 32
+"""Raw emails a job parses at a time (and most per ingest transaction)."""
+TRANSACTION_BUDGET = 0.02
+"""Seconds an ingest transaction goes on taking messages: long enough to share the
+commit, short enough that other writers (the SMTP receiver above all) wait little for
+the write lock."""
+GIVE_WAY_PATIENCE = 0.05
+"""Seconds an ingest transaction waits for the SMTP receiver's commits before it starts
+anyway; under a flood of mail, processing still gets TRANSACTION_BUDGET in every
+TRANSACTION_BUDGET + GIVE_WAY_PATIENCE."""
 
 
-async def process(ctx: dict[str, Any], raw_id: int) -> str:
-    """Job: parse, route and ingest one raw email; returns the status it ends in."""
+@dataclasses.dataclass
+class _Pending:
+    """One raw email on its way through a batch."""
+
+    raw_id: int
+    sha256: str
+    parsed: ParsedEmail | None = None
+    problem: EmailParseError | None = None
+
+
+async def process(ctx: dict[str, Any], raw_ids: int | Sequence[int]) -> dict[str, int]:
+    """Job: parse, route and ingest raw emails (an id or a list), BATCH_SIZE per
+    transaction; returns how many ended in each status (`skipped`: not pending any more)."""
     runtime = ctx["runtime"]
-    sessions = runtime.sessions
-    async with transaction(sessions) as session:
-        row = await session.get(RawEmail, raw_id)
-        if row is None or row.status in ("processed", "quarantined"):
-            return "skipped"
-        row.attempts += 1
-        raw, inbox_slug, sha256 = row.raw, row.inbox, row.sha256
+    ids = [raw_ids] if isinstance(raw_ids, int) else list(raw_ids)
+    outcome: Counter[str] = Counter()
+    for start in range(0, len(ids), BATCH_SIZE):
+        outcome.update(await _process_batch(runtime, ids[start:start + BATCH_SIZE]))
+    return dict(outcome)
+
+
+async def _process_batch(runtime: Any, ids: Sequence[int]) -> Counter[str]:
+    batch = await _claim(runtime.sessions, ids)
+    outcome = Counter({"skipped": len(ids) - len(batch)})
+    if not batch:
+        return outcome
+    raws = await _claimed_bytes(runtime.sessions, batch)
+    await asyncio.to_thread(_parse_all, batch, raws, limits_for(runtime.settings))
     try:
-        parsed = await asyncio.to_thread(parse_email, raw, inbox=inbox_slug,
-                                         limits=limits_for(runtime.settings))
-    except EmailParseError as exc:
-        await _mark(sessions, raw_id, "quarantined", str(exc))
+        outcome.update(await _ingest_batch(runtime, batch))
+    except Exception:
+        if len(batch) == 1:
+            raise
+        # The shared transaction failed as a whole: give each message its own, so one
+        # cannot hold back the others.
+        log.warning("batch of %d raw emails failed; processing them one by one", len(batch))
+        for pending in batch:
+            outcome.update(await _ingest_batch(runtime, [pending]))
+    return outcome
+
+
+async def _claim(sessions: async_sessionmaker[AsyncSession], ids: Sequence[int]
+                 ) -> list[_Pending]:
+    """The pending ones among `ids`, their attempt counted."""
+    async with transaction(sessions) as session:
+        rows = (await session.execute(
+            select(RawEmail.id, RawEmail.sha256).where(RawEmail.id.in_(ids),
+                                                       RawEmail.status == "pending")
+            .order_by(RawEmail.id))).all()
+        if rows:
+            await session.execute(update(RawEmail).where(RawEmail.id.in_([r.id for r in rows]))
+                                  .values(attempts=RawEmail.attempts + 1))
+    return [_Pending(raw_id, sha256) for raw_id, sha256 in rows]
+
+
+async def _claimed_bytes(sessions: async_sessionmaker[AsyncSession],
+                         batch: Sequence[_Pending]) -> dict[int, tuple[str, bytes]]:
+    async with sessions() as session:
+        rows = await session.execute(select(RawEmail.id, RawEmail.inbox, RawEmail.raw)
+                                     .where(RawEmail.id.in_([p.raw_id for p in batch])))
+        return {raw_id: (inbox_slug, raw) for raw_id, inbox_slug, raw in rows}
+
+
+def _parse_all(batch: Sequence[_Pending], raws: dict[int, tuple[str, bytes]],
+               limits: ParseLimits) -> None:
+    for pending in batch:
+        inbox_slug, raw = raws[pending.raw_id]
+        try:
+            pending.parsed = parse_email(raw, inbox=inbox_slug, limits=limits)
+        except EmailParseError as exc:
+            pending.problem = exc
+
+
+async def _ingest_batch(runtime: Any, batch: Sequence[_Pending]) -> Counter[str]:
+    """Ingest the batch in as few transactions as TRANSACTION_BUDGET allows (so other
+    writers wait for the write lock only that long), each message in a savepoint of its
+    own; what fails is marked `failed` (or `quarantined`) with its reason."""
+    outcome: Counter[str] = Counter()
+    rest = list(batch)
+    while rest:
+        await _give_way(runtime)
+        async with transaction(runtime.sessions) as session:
+            deadline = time.monotonic() + TRANSACTION_BUDGET
+            while rest and (time.monotonic() < deadline or not outcome.total()):
+                outcome[await _ingest_or_mark(session, runtime, rest.pop(0))] += 1
+    return outcome
+
+
+async def _give_way(runtime: Any) -> None:
+    """Let the SMTP receiver of this process commit first: its senders wait for their
+    `250`, processing can wait a little (GIVE_WAY_PATIENCE at most, so it never starves)."""
+    receiver_commits = runtime.extras.get("smtp_in.commits")
+    if receiver_commits is not None:
+        await receiver_commits.quiet(GIVE_WAY_PATIENCE)
+
+
+async def _ingest_or_mark(session: AsyncSession, runtime: Any, pending: _Pending) -> str:
+    if pending.parsed is None:
+        await _mark(session, pending.raw_id, "quarantined", str(pending.problem))
         return "quarantined"
     try:
-        await _ingest(runtime, raw_id, parsed, sha256)
+        await _ingest(session, runtime, pending.raw_id, pending.parsed, pending.sha256)
     except Exception as exc:
-        log.exception("processing raw email %s failed", raw_id)
-        await _mark(sessions, raw_id, "failed", f"{type(exc).__name__}: {exc}")
+        log.exception("processing raw email %s failed", pending.raw_id)
+        await _mark(session, pending.raw_id, "failed", f"{type(exc).__name__}: {exc}")
         return "failed"
     return "processed"
 
 
-async def _ingest(runtime: Any, raw_id: int, parsed: ParsedEmail, sha256: str) -> None:
-    async with transaction(runtime.sessions) as session:
-        inbox_id = await inbox.inbox_id_by_slug(session, parsed.message.inbox)
-        message = await _distinct_id(session, route(parsed, runtime.settings), sha256, inbox_id)
+async def _mark(session: AsyncSession, raw_id: int, status: str, error: str | None) -> None:
+    await session.execute(update(RawEmail).where(RawEmail.id == raw_id)
+                          .values(status=status, error=error))
+
+
+async def _ingest(session: AsyncSession, runtime: Any, raw_id: int, parsed: ParsedEmail,
+                  sha256: str) -> None:
+    settings = runtime.settings
+    inbox_id = await inbox.inbox_id_by_slug(session, parsed.message.inbox)
+    message = await _distinct_id(session, route(parsed, settings), sha256, inbox_id)
 
     async def finish(session: AsyncSession, result: inbox.IngestResult) -> None:
         await _record_bounce(session, parsed, inbox_id)
-        await maybe_acknowledge(session, runtime.settings, message, result)
-        row = await session.get(RawEmail, raw_id)
-        assert row is not None
-        row.status, row.error, row.message_id = "processed", None, result.message_id
-        row.facts = {"automatic": message.automatic, "auto_reason": parsed.auto_reason,
-                     "duplicate": result.duplicate,
-                     "forged_references": forged_references(parsed.message,
-                                                            runtime.settings.secret_key),
-                     "oversized_attachments": list(parsed.oversized_attachments)}
+        await maybe_acknowledge(session, settings, message, result)
+        facts = {"automatic": message.automatic, "auto_reason": parsed.auto_reason,
+                 "duplicate": result.duplicate,
+                 "forged_references": forged_references(parsed.message, settings.secret_key),
+                 "oversized_attachments": list(parsed.oversized_attachments)}
+        await session.execute(update(RawEmail).where(RawEmail.id == raw_id).values(
+            status="processed", error=None, message_id=result.message_id, facts=facts))
 
-    await accept_then(runtime.sessions, message, finish)
+    await accept_within(session, message, finish)
 
 
 async def retry(sessions: async_sessionmaker[AsyncSession], raw_id: int) -> bool:
@@ -206,7 +303,7 @@ async def retry(sessions: async_sessionmaker[AsyncSession], raw_id: int) -> bool
         if row is None or row.status not in ("failed", "quarantined"):
             return False
         row.status, row.error = "pending", None
-        _kick(session, row.id, row.attempts)
+        _kick(session, [row.id], row.attempts)
     return True
 
 
@@ -216,9 +313,10 @@ async def sweep(ctx: dict[str, Any]) -> int:
     async with transaction(ctx["runtime"].sessions) as session:
         ids = (await session.scalars(select(RawEmail.id).where(RawEmail.status == "pending")
                                      .order_by(RawEmail.id).limit(1000))).all()
-    for raw_id in ids:
-        await ctx["runtime"].queue.enqueue("email.process", raw_id,
-                                           job_id=f"email-sweep:{raw_id}:{now.isoformat()}")
+    for start in range(0, len(ids), BATCH_SIZE):
+        chunk = list(ids[start:start + BATCH_SIZE])
+        await ctx["runtime"].queue.enqueue(
+            "email.process", chunk, job_id=f"email-sweep:{chunk[0]}:{now.isoformat()}")
     return len(ids)
 
 

@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 FAULT_POINT_VARIABLE = "FRONTDESK_FAULT_POINT"
 FAULT_POINTS = ("smtp-before-commit", "smtp-after-commit")
 
+RECEIVER_COMMITS = "smtp_in.commits"
+"""Where `start_smtp` leaves its GroupCommit in `runtime.extras`, for processing to give
+way to it (`connectors.email.inbound`)."""
+
 MAX_RECIPIENTS = 100
 """RFC 5321 4.5.3.1.8: a server must take at least 100 recipients per message."""
 GROUP_MAX_MESSAGES = 128
@@ -142,16 +146,30 @@ class GroupCommit:
         self.max_bytes = max_bytes
         self._queue: deque[_Waiting] = deque()
         self._worker: asyncio.Task[None] | None = None
+        self._quiet = asyncio.Event()
+        self._quiet.set()
 
     async def store(self, mail: AcceptedMail) -> list[int]:
         """Commit `mail` (one row per delivery); returns the row ids. Raises StoreFailed."""
         waiting = _Waiting(mail, asyncio.get_running_loop().create_future())
+        self._quiet.clear()
         self._queue.append(waiting)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._run(), name="smtp-group-commit")
         # If the session goes away meanwhile, its future is cancelled; a group that has
         # not started yet leaves it out.
         return await waiting.done
+
+    async def quiet(self, patience: float) -> None:
+        """Return once no mail waits to be committed, or after `patience` seconds (how
+        other writers give way to senders waiting for their `250`)."""
+        if self._quiet.is_set():
+            return
+        try:
+            async with asyncio.timeout(patience):
+                await self._quiet.wait()
+        except TimeoutError:
+            pass
 
     async def close(self) -> None:
         """Wait for the commits under way and queued."""
@@ -173,10 +191,14 @@ class GroupCommit:
         return group
 
     async def _run(self) -> None:
-        while self._queue:
-            group = self._take()
-            if group:
-                await self._commit_or_split(group)
+        try:
+            while self._queue:
+                group = self._take()
+                if group:
+                    await self._commit_or_split(group)
+        finally:
+            if not self._queue:
+                self._quiet.set()
 
     async def _commit_or_split(self, group: list[_Waiting]) -> None:
         try:
@@ -329,6 +351,7 @@ async def start_smtp(runtime: Any, *, port: int | None = None) -> SmtpServer:
         mail_log.setLevel(logging.WARNING)
 
     committer = GroupCommit(runtime.sessions)
+    runtime.extras[RECEIVER_COMMITS] = committer
     handler = InboundHandler(settings, committer, fault_point=fault_point)
     server = SmtpServer(committer=committer, handler=handler)
     loop = asyncio.get_running_loop()

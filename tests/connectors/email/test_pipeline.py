@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from connectors.email.inbound import store_raw
+from connectors.email.inbound import add_raw, store_raw
+from connectors.email.inbound import raw_row as inbound_row
 from connectors.email.models import RawEmail
 from core.db import transaction
-from inbox.models import Conversation, Message
+from inbox.events import ConversationOpened
+from inbox.models import Contact, Conversation, Message
 from tests.support import run_jobs
 from tickets.models import Ticket
 
@@ -216,6 +218,36 @@ async def test_one_bad_message_does_not_block_the_others(client, runtime, agent)
     texts = [m["text"] for c in await conversations(client, headers)
              for m in (await detail(client, headers, c["id"]))["messages"]]
     assert any("C:\\Users\\" in text for text in texts)
+
+
+async def test_a_batch_keeps_the_good_and_rolls_back_the_bad_alone(client, runtime, agent):
+    """Mail committed together is processed in one job; a message that fails halfway
+    (after its contact and conversation were written) leaves nothing behind, is marked
+    failed, and the messages around it are kept."""
+    _, headers = agent
+
+    async def explode(session, event: ConversationOpened) -> None:
+        conversation = await session.get(Conversation, event.conversation_id)
+        if conversation.subject == "Explode":
+            raise RuntimeError("a subscriber broke")
+
+    runtime.bus.subscribe(ConversationOpened, explode)
+    raws = [mail("one@example.org", subject="First"),
+            mail("two@example.org", subject="Explode", sender="bo@example.net"),
+            mail("three@example.org", subject="Third")]
+    async with transaction(runtime.sessions) as session:
+        ids = await add_raw(session, [
+            inbound_row(inbox_slug="support", source="smtp", raw=raw) for raw in raws])
+    await run_jobs(runtime)
+    rows = [await raw_row(runtime, raw_id) for raw_id in ids]
+    assert [row.status for row in rows] == ["processed", "failed", "processed"]
+    assert "a subscriber broke" in rows[1].error and rows[1].message_id is None
+    subjects = sorted(c["subject"] for c in await conversations(client, headers))
+    assert subjects == ["First", "Third"]
+    async with transaction(runtime.sessions) as session:
+        assert await session.scalar(select(Contact).where(Contact.email == "bo@example.net")) \
+            is None
+    assert (await counts(runtime)) == (2, 2, 2)
 
 
 @pytest.mark.parametrize("name", ["text_attachment.eml", "pdf_attachment.eml",

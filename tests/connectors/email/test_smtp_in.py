@@ -308,6 +308,26 @@ async def test_one_bad_message_does_not_fail_the_others_in_its_group(runtime):
     await committer.close()
 
 
+async def test_quiet_waits_for_queued_mail_but_no_longer_than_its_patience(runtime):
+    """Processing gives way to the receiver: `quiet` returns once no mail waits to be
+    committed, and while the database is held it gives up after its patience."""
+    committer = GroupCommit(runtime.sessions)
+    await committer.quiet(patience=60)  # nothing queued: returns at once
+    good = AcceptedMail("anna@example.se", (Delivery("support", ("help@example.com",)),),
+                        mail())
+    async with database_locked(runtime):
+        stored = asyncio.create_task(committer.store(good))
+        await asyncio.sleep(0)
+        await committer.quiet(patience=0.05)
+        assert not stored.done()  # still waiting for the lock: quiet gave up
+        waited = asyncio.create_task(committer.quiet(patience=60))
+        await asyncio.sleep(0.05)
+        assert not waited.done()
+    await waited
+    assert stored.done() and len(stored.result()) == 1
+    await committer.close()
+
+
 # ---------------------------------------------------------------- recipients
 
 

@@ -1,0 +1,37 @@
+"""Units of work: `transaction` and the `savepoint` inside it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from core import clock
+from core.db import after_commit, savepoint, transaction
+from inbox.models import Contact
+
+
+async def test_a_failed_savepoint_undoes_its_writes_and_its_callbacks(runtime):
+    ran: list[str] = []
+
+    def remember(name: str):
+        async def callback() -> None:
+            ran.append(name)
+        return callback
+
+    async with transaction(runtime.sessions) as session:
+        after_commit(session, remember("before"))
+        with pytest.raises(RuntimeError):
+            async with savepoint(session):
+                session.add(Contact(email="gone@example.org", created_at=clock.now()))
+                await session.flush()
+                after_commit(session, remember("inside, failed"))
+                raise RuntimeError("undo")
+        async with savepoint(session):
+            session.add(Contact(email="kept@example.org", created_at=clock.now()))
+            after_commit(session, remember("inside, kept"))
+        assert ran == []
+    assert ran == ["before", "inside, kept"]
+    async with transaction(runtime.sessions) as session:
+        emails = (await session.scalars(select(Contact.email))).all()
+        assert emails == ["kept@example.org"]
+        assert await session.scalar(select(func.count()).select_from(Contact)) == 1
