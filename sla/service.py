@@ -47,17 +47,27 @@ ALWAYS = WorkingCalendar.always()
 # ------------------------------------------------------------------ policy
 
 
+IN_FORCE = "sla_policy_in_force"
+"""Where a session remembers the policy in force for the rest of its transaction."""
+
+
 async def current_policy(session: AsyncSession) -> tuple[int, SlaPolicy]:
-    """(version, policy) in force; version 0 and an empty policy when none was saved."""
+    """(version, policy) in force; version 0 and an empty policy when none was saved.
+    Read once per transaction (a session is one transaction here)."""
+    if IN_FORCE in session.info:
+        return session.info[IN_FORCE]
     row = await session.scalar(select(SlaPolicyVersion).order_by(SlaPolicyVersion.id.desc())
                                .limit(1))
     if row is None:
-        return 0, SlaPolicy()
-    cache = session.info.setdefault("cache", {})
-    key = ("sla_policy", row.id)
-    if key not in cache:
-        cache[key] = SlaPolicy.model_validate(row.document)
-    return row.id, cache[key]
+        in_force = 0, SlaPolicy()
+    else:
+        cache = session.info.setdefault("cache", {})
+        key = ("sla_policy", row.id)
+        if key not in cache:
+            cache[key] = SlaPolicy.model_validate(row.document)
+        in_force = row.id, cache[key]
+    session.info[IN_FORCE] = in_force
+    return in_force
 
 
 async def save_policy(session: AsyncSession, document: dict[str, Any],
@@ -72,6 +82,7 @@ async def save_policy(session: AsyncSession, document: dict[str, Any],
                            created_by=actor_id)
     session.add(row)
     await session.flush()
+    session.info[IN_FORCE] = row.id, policy
     enqueue_after_commit(session, "sla.replan_all", row.id, job_id=f"sla-replan:{row.id}")
     return row.id, policy
 
@@ -167,17 +178,20 @@ class SlaTracker:
     async def on_ticket_created(self, session: AsyncSession, e: TicketCreated) -> None:
         ticket = await session.get(Ticket, e.ticket_id)
         if ticket is not None:
-            await replan_ticket(session, ticket, start_missing=("first_response", "close"))
+            await replan_ticket(session, ticket, start_missing=("first_response", "close"),
+                                new=True)
 
     async def on_message_added(self, session: AsyncSession, e: MessageAdded) -> None:
-        if e.automatic or e.direction == "comment":
+        # A message that opened its conversation has no clock to move yet (the new ticket
+        # started them).
+        if e.automatic or e.direction == "comment" or (e.direction == "inbound" and e.opened):
             return
         ticket = await tickets.ticket_for_conversation(session, e.conversation_id)
         if ticket is None or ticket.deleted_at is not None:
             return
         if e.direction == "outbound":
             await _stop_kinds(session, ticket, ("first_response", "next_response"))
-        elif not e.opened and await _agent_has_replied(session, ticket.id):
+        elif await _agent_has_replied(session, ticket.id):
             await replan_ticket(session, ticket, start_missing=("next_response",))
 
     async def on_ticket_changed(self, session: AsyncSession, e: TicketChanged) -> None:
@@ -245,15 +259,16 @@ async def _status_moved(session: AsyncSession, ticket: Ticket, old: str, new: st
 
 
 async def replan_ticket(session: AsyncSession, ticket: Ticket,
-                        start_missing: tuple[str, ...] = ()) -> None:
+                        start_missing: tuple[str, ...] = (), *, new: bool = False) -> None:
     """Bring the ticket's clocks in line with the policy in force: new goals for clocks
     that are not met, clocks dropped where no goal applies, `start_missing` kinds started
     (a next response starts a new cycle once the previous one was met), and first-response
-    and close clocks that a newly applying goal calls for, counted from the ticket's start."""
+    and close clocks that a newly applying goal calls for, counted from the ticket's start.
+    `new`: the ticket was created in this transaction, so it has no clocks yet."""
     policy, cal = await _context(session, ticket)
     goals = policy.goals_for(ticket_properties(ticket))
     now = wall.now()
-    rows = {row.kind: row for row in await _open_rows(session, ticket.id)}
+    rows = {} if new else {row.kind: row for row in await _open_rows(session, ticket.id)}
     for kind in KINDS:
         goal = goals.get(kind) if goals else None
         row = rows.get(kind)
