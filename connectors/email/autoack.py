@@ -5,7 +5,8 @@ acknowledgment when all of these hold:
 
 - the inbox has `auto_ack = true` and an address to send from;
 - the email opened a new conversation (not a reply in a thread, not a duplicate);
-- the email is not automatic (auto-replies, bounces, bulk and list mail, our own mail);
+- the email is not automatic (auto-replies, bounces, bulk and list mail, our own mail)
+  and did not come through a mailing list (`List-Id` or another `List-*` field);
 - the sender can read an answer: not a null sender, not MAILER-DAEMON, postmaster or
   another role address that never reads replies, not one of our own addresses or domains;
 - the inbox has not acknowledged that address within `auto_ack_window_minutes`.
@@ -103,9 +104,9 @@ async def _claim_window(session: AsyncSession, conf: InboxSettings, address: str
     return True
 
 
-def _wanted(settings: Settings, message: InboundMessage,
-            result: IngestResult) -> InboxSettings | None:
-    if result.duplicate or not result.opened or message.channel != "email":
+def _wanted(settings: Settings, message: InboundMessage, result: IngestResult,
+            mailing_list: str | None) -> InboxSettings | None:
+    if result.duplicate or not result.opened or message.channel != "email" or mailing_list:
         return None
     conf = inbox_settings(settings, message.inbox)
     if conf is None or not conf.auto_ack or not conf.addresses or message.automatic:
@@ -114,10 +115,11 @@ def _wanted(settings: Settings, message: InboundMessage,
 
 
 async def maybe_acknowledge(session: AsyncSession, settings: Settings, message: InboundMessage,
-                            result: IngestResult) -> None:
+                            result: IngestResult, *, mailing_list: str | None = None) -> None:
     """Queue an acknowledgment of `message` when the rules above allow one (call it in the
-    transaction that ingested the message, with what ingest returned)."""
-    conf = _wanted(settings, message, result)
+    transaction that ingested the message, with what ingest returned, and the parse's
+    `mailing_list`)."""
+    conf = _wanted(settings, message, result, mailing_list)
     if conf is None or message.sender_email is None:
         return
     address = validate_address(message.sender_email.strip()).lower()

@@ -285,9 +285,10 @@ async def _ingest(session: AsyncSession, runtime: Any, raw_id: int, parsed: Pars
 
     async def finish(session: AsyncSession, result: inbox.IngestResult) -> None:
         await _record_bounce(session, parsed, inbox_id)
-        await maybe_acknowledge(session, settings, message, result)
+        await maybe_acknowledge(session, settings, message, result,
+                                mailing_list=parsed.mailing_list)
         facts = {"automatic": message.automatic, "auto_reason": parsed.auto_reason,
-                 "duplicate": result.duplicate,
+                 "duplicate": result.duplicate, "mailing_list": parsed.mailing_list,
                  "forged_references": forged_references(parsed.message, settings.secret_key),
                  "oversized_attachments": list(parsed.oversized_attachments)}
         await session.execute(update(RawEmail).where(RawEmail.id == raw_id).values(

@@ -78,6 +78,9 @@ class ParsedEmail:
       failed recipient, the Message-ID of the message that bounced and the failed
       recipient's Diagnostic-Code (or Status).
     - `auto_submitted`: the raw Auto-Submitted header, if any.
+    - `mailing_list`: for mail that came through a mailing list, its List-Id (or the name
+      of the first RFC 2369 `List-*` field, when there is no List-Id); such mail may be
+      written by a person, but it never gets an automatic answer (RFC 3834, section 2).
     - `oversized_attachments`: names of attachments dropped for the size limits.
     - `limits_hit`: names of the `ParseLimits` that cut something off ("max_parts",
       "max_depth", "max_text_chars").
@@ -89,6 +92,7 @@ class ParsedEmail:
     bounced_message_id: str | None = None
     bounce_reason: str | None = None
     auto_submitted: str | None = None
+    mailing_list: str | None = None
     oversized_attachments: tuple[str, ...] = ()
     limits_hit: tuple[str, ...] = ()
 
@@ -162,6 +166,7 @@ def _parse(raw: bytes, inbox: str, limits: ParseLimits) -> ParsedEmail:
         bounced_message_id=report.bounced_message_id if report else None,
         bounce_reason=report.bounce_reason if report else None,
         auto_submitted=_optional_text(root.get("auto-submitted")),
+        mailing_list=_mailing_list(root),
         oversized_attachments=oversized,
         limits_hit=tuple(dict.fromkeys(hit)),
     )
@@ -932,6 +937,17 @@ def _autoreply_header_reason(root: Message) -> str | None:
 def _precedence_reason(root: Message) -> str | None:
     token = _first_token(root.get("precedence"))
     return f"precedence:{token}" if token in ("bulk", "list", "junk") else None
+
+
+LIST_FIELDS = ("list-unsubscribe", "list-post", "list-help", "list-subscribe", "list-owner",
+               "list-archive")
+
+
+def _mailing_list(root: Message) -> str | None:
+    list_id = root.get("list-id")
+    if list_id is not None:
+        return header_text(list_id).strip()[:255] or "list-id"
+    return next((name for name in LIST_FIELDS if root.get(name) is not None), None)
 
 
 def _null_sender_reason(root: Message, sender: str | None) -> str | None:

@@ -21,9 +21,11 @@ from connectors.ingest import accept_then
 from core import clock
 from core.db import transaction
 from core.outbox import OutboxItem
+from inbox.models import Conversation
 from inbox.service import IngestResult
 from tests.connectors.email import test_smtp_out as relaying
 from tests.support import run_jobs
+from tickets.service import ticket_for_conversation
 
 SECRET = relaying.SECRET
 relay_port, relay, email_out = relaying.relay_port, relaying.relay, relaying.email_out
@@ -56,10 +58,12 @@ def raw_email(*, sender: str = "Anna Berg <anna@example.org>",
 
 async def receive(runtime, raw: bytes, inbox: str = "support") -> IngestResult:
     """Parse, route and ingest `raw` with the acknowledgment decided in the same transaction."""
-    message = inbound.route(parse_email(raw, inbox=inbox), runtime.settings)
+    parsed = parse_email(raw, inbox=inbox)
+    message = inbound.route(parsed, runtime.settings)
 
     async def finish(session, result: IngestResult) -> None:
-        await autoack.maybe_acknowledge(session, runtime.settings, message, result)
+        await autoack.maybe_acknowledge(session, runtime.settings, message, result,
+                                        mailing_list=parsed.mailing_list)
 
     result, _ = await accept_then(runtime.sessions, message, finish)
     await run_jobs(runtime)
@@ -168,11 +172,28 @@ async def test_an_inbox_without_auto_ack_stays_silent(runtime, relay, email_out)
     raw_email(sender="Sales <sales@example.com>"),
     raw_email(sender="robot@desk.example.net"),
     raw_email(sender="undisclosed-recipients:;"),
+    raw_email(extra=("List-Id: Printer owners <printers.lists.example.org>",)),
+    raw_email(extra=("List-Unsubscribe: <mailto:printers-leave@lists.example.org>",)),
 ], ids=["auto-replied", "auto-generated", "bulk", "x-autoreply", "null-return-path",
         "mailer-daemon", "postmaster", "no-reply", "request", "our-address", "other-inbox",
-        "our-domain", "no-sender"])
+        "our-domain", "no-sender", "list-id", "list-unsubscribe"])
 async def test_never_to_automatic_mail_or_machines(runtime, relay, email_out, raw):
     await receive(runtime, raw)
+    assert relay.accepted == [] and await ack_rows(runtime) == []
+
+
+async def test_list_mail_opens_a_ticket_but_is_not_acknowledged(runtime, relay, email_out):
+    """Mail through a mailing list may be a person's question: it gets its conversation
+    and ticket like any other, only no automatic answer."""
+    raw = raw_email(extra=("List-Id: Printer owners <printers.lists.example.org>",))
+    assert parse_email(raw, inbox="support").mailing_list == (
+        "Printer owners <printers.lists.example.org>")
+    result = await receive(runtime, raw)
+    assert result.opened
+    async with transaction(runtime.sessions) as session:
+        conversation = await session.get(Conversation, result.conversation_id)
+        assert conversation.status == "open"
+        assert await ticket_for_conversation(session, result.conversation_id) is not None
     assert relay.accepted == [] and await ack_rows(runtime) == []
 
 
