@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.errors import ConfigError
 
@@ -65,6 +73,17 @@ class SmtpInSettings(_Section):
 Security = Literal["none", "starttls", "ssl"]
 
 
+def _readable_file(path: str) -> str:
+    if path and not Path(path).is_file():
+        raise ValueError(f"no such file: {path}")
+    return path
+
+
+CaFile = Annotated[str, AfterValidator(_readable_file)]
+"""A PEM file of certificate authorities to trust instead of the system's (a server with
+a private CA); empty for the system's."""
+
+
 class SmtpOutSettings(_Section):
     """The relay agent replies leave through."""
 
@@ -74,6 +93,7 @@ class SmtpOutSettings(_Section):
     username: str = ""
     password_env: str = ""
     """Name of the environment variable holding the password (never the password)."""
+    ca_file: CaFile = ""
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
 
 
@@ -83,6 +103,7 @@ class ImapSettings(_Section):
     host: str
     port: Annotated[int, Field(ge=1, le=65535)] = 993
     security: Security = "ssl"
+    ca_file: CaFile = ""
     username: str
     password_env: str
     folder: str = "INBOX"

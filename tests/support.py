@@ -55,6 +55,17 @@ def frontdesk_cli(config: Path, *args: str, stdin: str | None = None) -> str:
     return result.stdout.strip()
 
 
+def make_certificate(directory: Path, name: str = "server") -> tuple[str, str]:
+    """A self-signed certificate for localhost and 127.0.0.1 (its own authority, so it is
+    also the `ca_file` that trusts it) and its key: (certificate path, key path)."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return str(cert), str(key)
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for a test: one inbox `support`, the `contact` form, no env overrides."""
     data: dict[str, Any] = {

@@ -39,7 +39,6 @@ import imaplib
 import logging
 import os
 import re
-import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -55,6 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.email.inbound import store_raw
 from connectors.email.models import ImapCursor, RawEmail
+from connectors.email.tls import client_context
 from core import clock
 from core.db import transaction
 from core.errors import SystemFault
@@ -178,10 +178,10 @@ def _talking(doing: str) -> Iterator[None]:
 def _connect(conf: ImapSettings) -> BaseMailBox:
     if conf.security == "ssl":
         return MailBox(conf.host, conf.port, timeout=TIMEOUT_SECONDS,
-                       ssl_context=ssl.create_default_context())
+                       ssl_context=client_context(conf.ca_file))
     if conf.security == "starttls":
         return MailBoxStartTls(conf.host, conf.port, timeout=TIMEOUT_SECONDS,
-                               ssl_context=ssl.create_default_context())
+                               ssl_context=client_context(conf.ca_file))
     return MailBoxUnencrypted(conf.host, conf.port, timeout=TIMEOUT_SECONDS)
 
 

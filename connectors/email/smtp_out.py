@@ -44,6 +44,7 @@ from connectors.email.compose import (
     validate_address,
 )
 from connectors.email.ids import make_message_id
+from connectors.email.tls import client_context
 from connectors.outbound import OutboundMessage
 from core import clock, outbox
 from core.db import transaction
@@ -107,6 +108,7 @@ class Relay:
         return aiosmtplib.SMTP(
             hostname=conf.host, port=conf.port, timeout=conf.timeout_seconds,
             use_tls=conf.security == "ssl", start_tls=conf.security == "starttls",
+            tls_context=client_context(conf.ca_file) if conf.security != "none" else None,
             username=conf.username or None, password=self.password if conf.username else None)
 
     async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> Outcome:

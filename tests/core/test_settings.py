@@ -43,6 +43,10 @@ def test_environment_overrides():
      "fields = [{name = 'name'}]", "forms[0]"),
     ("[security]\nlogin_max_failures = 0", "security.login_max_failures"),
     ("secret_key = 'short'", "secret_key"),
+    ("[smtp_out]\nsecurity = 'starttls'\nca_file = '/nonexistent/ca.pem'", "smtp_out.ca_file"),
+    ("[[imap]]\nname = 'desk'\ninbox = 'support'\nhost = 'mail.example.org'\n"
+     "username = 'desk'\npassword_env = 'P'\nca_file = '/nonexistent/ca.pem'",
+     "imap[0].ca_file"),
 ])
 def test_bad_config_names_the_key(tmp_path, text, key):
     path = tmp_path / "bad.toml"

@@ -6,7 +6,8 @@ stop` at the end. Every user name logs in with the session's one password (a sta
 a passwd-file is re-read only when its mtime changes, which misses users added within the
 same second), and has a maildir of its own. Tests get a fresh account from `imap_account`
 (fixture `account`) and talk to the server with plain `imaplib`, as "another client" would:
-APPEND to seed mail, STORE to mark it seen.
+APPEND to seed mail, STORE to mark it seen. The server also speaks TLS, on `ssl_port` and by
+STARTTLS on `port`, with a self-signed certificate for 127.0.0.1 that `ca_file` trusts.
 
 Tests that use it are skipped when Dovecot is not installed or the run is not root (Dovecot
 switches to the `nobody` user to store mail).
@@ -29,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import make_certificate
+
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
 START_SECONDS = 10.0
@@ -39,7 +42,9 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{root}/tls.pem
+ssl_key = <{root}/tls.key
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -56,6 +61,11 @@ service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
     port = {port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {ssl_port}
+    ssl = yes
   }}
 }}
 service anvil {{
@@ -81,8 +91,14 @@ class Dovecot:
 
     root: Path
     port: int
+    ssl_port: int
     password: str
     host: str = "127.0.0.1"
+
+    @property
+    def ca_file(self) -> str:
+        """The authority that trusts the server's certificate (it is self-signed)."""
+        return str(self.root / "tls.pem")
 
     @property
     def config(self) -> Path:
@@ -197,9 +213,12 @@ def start_dovecot() -> Dovecot:
         (root / name).mkdir()
     shutil.chown(root / "mail", "nobody", "nogroup")
     shutil.chown(root / "home", "nobody", "nogroup")
-    server = Dovecot(root=root, port=free_port(), password=secrets.token_hex(8))
+    server = Dovecot(root=root, port=free_port(), ssl_port=free_port(),
+                     password=secrets.token_hex(8))
+    make_certificate(root, "tls")
     server.config.write_text(
-        CONFIG.format(root=root, port=server.port, password=server.password), encoding="ascii")
+        CONFIG.format(root=root, port=server.port, ssl_port=server.ssl_port,
+                      password=server.password), encoding="ascii")
     # Output to a file, not a pipe: the daemon keeps its inherited descriptors open, and a
     # pipe would never reach end-of-file.
     start_log = root / "start.log"

@@ -44,12 +44,25 @@ def extra_mailboxes() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
+def tls() -> str:
+    """How `desk` talks to Dovecot: "none", "ssl" or "starttls" (trusting Dovecot's
+    certificate through `ca_file`), or "ssl-untrusted" (the system's authorities only)."""
+    return "none"
+
+
+@pytest.fixture
 def settings_overrides(dovecot: Dovecot, account: Account, imap_options: dict[str, Any],
-                       extra_mailboxes: list[dict[str, Any]],
+                       extra_mailboxes: list[dict[str, Any]], tls: str,
                        monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv(PASSWORD_ENV, account.password)
-    desk = {"name": "desk", "inbox": "support", "host": dovecot.host, "port": dovecot.port,
-            "security": "none", "username": account.username, "password_env": PASSWORD_ENV,
+    connection = {
+        "none": {"port": dovecot.port, "security": "none"},
+        "starttls": {"port": dovecot.port, "security": "starttls", "ca_file": dovecot.ca_file},
+        "ssl": {"port": dovecot.ssl_port, "security": "ssl", "ca_file": dovecot.ca_file},
+        "ssl-untrusted": {"port": dovecot.ssl_port, "security": "ssl"},
+    }[tls]
+    desk = {"name": "desk", "inbox": "support", "host": dovecot.host, **connection,
+            "username": account.username, "password_env": PASSWORD_ENV,
             "after_import": "leave", **imap_options}
     return {"imap": [desk, *extra_mailboxes]}
 
@@ -165,6 +178,27 @@ async def test_import_makes_a_conversation_and_leaves_the_mail_unseen(runtime, a
     assert conversation is not None and conversation.subject == "Printer on fire"
     assert "\\Seen" not in account.flags()[uid]
     assert await cursor(runtime) == (uidvalidity, uid)
+
+
+@pytest.mark.parametrize("tls", ["ssl", "starttls"])
+async def test_import_over_tls_checks_the_servers_certificate(runtime, account, tls):
+    uidvalidity, uid = account.append(mail("tls@example.org"))
+    report = await poll(runtime)
+    assert report is not None and (report.imported, report.settled) == (1, 1)
+    await run_jobs(runtime)
+    assert await external_ids(runtime) == ["tls@example.org"]
+    assert await cursor(runtime) == (uidvalidity, uid)
+
+
+@pytest.mark.parametrize("tls", ["ssl-untrusted"])
+async def test_a_certificate_we_do_not_trust_stops_the_poll_before_login(
+        runtime, account, tls, caplog):
+    account.append(mail("untrusted@example.org"))
+    with caplog.at_level(logging.WARNING, logger="connectors.email.imap"):
+        assert await poll(runtime) is None
+    [record] = [r for r in caplog.records if r.name == "connectors.email.imap"]
+    assert "CERTIFICATE_VERIFY_FAILED" in record.getMessage()
+    assert await raw_rows(runtime) == [] and await cursor(runtime) is None
 
 
 @pytest.mark.parametrize("imap_options", [{"after_import": "seen"}])

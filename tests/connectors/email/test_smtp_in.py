@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import ssl
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,7 +39,7 @@ from connectors.email.smtp_in import (
 from core.db import make_engine
 from core.runtime import Runtime
 from inbox.models import Conversation, Message
-from tests.support import make_queue, run_jobs
+from tests.support import make_certificate, make_queue, run_jobs
 
 CORPUS = Path(__file__).parent / "corpus"
 LOCK_WAIT_MS = 300
@@ -476,11 +475,7 @@ async def test_a_session_that_hangs_up_in_data_stores_nothing(runtime, smtp):
 
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[str, str]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
-    return str(cert), str(key)
+    return make_certificate(tmp_path)
 
 
 async def test_starttls_when_a_certificate_is_configured(runtime, certificate):

@@ -10,6 +10,7 @@ import asyncio
 import email
 import hashlib
 import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from core.outbox import OutboxItem
 from core.settings import SmtpOutSettings
 from inbox import service as inbox
 from inbox.models import Contact, MessageAttachment
-from tests.support import run_jobs, submit_form
+from tests.support import make_certificate, run_jobs, submit_form
 
 SECRET = "test-secret-key-0123456789"
 
@@ -488,6 +489,43 @@ async def test_starttls_required_but_not_offered_is_retried():
         outcome = await smtp_out.Relay(conf, None).send(
             a_mail(), sender="help@example.com", recipient="anna@example.org")
     assert outcome.result == "retry" and handler.accepted == []
+
+
+@pytest.fixture
+def relay_certificate(tmp_path) -> tuple[str, ssl.SSLContext]:
+    """(ca_file that trusts it, server context) of a relay certificate for 127.0.0.1."""
+    cert, key = make_certificate(tmp_path, "relay")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+async def test_tls_to_the_relay_checks_its_certificate(relay_certificate, security):
+    ca_file, server_context = relay_certificate
+    port, handler = free_port(), RecordingRelay()
+    conf = SmtpOutSettings(host="127.0.0.1", port=port, security=security, ca_file=ca_file,
+                           timeout_seconds=5)
+    # STARTTLS: the relay refuses mail before it; SSL: it speaks nothing but TLS.
+    options = ({"tls_context": server_context, "require_starttls": True}
+               if security == "starttls" else {"ssl_context": server_context})
+    with running_relay(port, handler, **options):
+        outcome = await smtp_out.Relay(conf, None).send(
+            a_mail(), sender="help@example.com", recipient="anna@example.org")
+    assert outcome.result == "sent", outcome.detail
+    assert len(handler.accepted) == 1
+
+
+async def test_a_relay_certificate_we_do_not_trust_is_retried_and_nothing_sent(
+        relay_certificate):
+    _, server_context = relay_certificate
+    port, handler = free_port(), RecordingRelay()
+    conf = SmtpOutSettings(host="127.0.0.1", port=port, security="starttls", timeout_seconds=5)
+    with running_relay(port, handler, tls_context=server_context, require_starttls=True):
+        outcome = await smtp_out.Relay(conf, None).send(
+            a_mail(), sender="help@example.com", recipient="anna@example.org")
+    assert outcome.result == "retry" and "CERTIFICATE_VERIFY_FAILED" in outcome.detail
+    assert handler.accepted == []
 
 
 R = "127.0.0.1:2525"
