@@ -3,8 +3,8 @@
 Two deliveries of the same message (or two messages opening the same thread) can race;
 the loser's insert hits a unique constraint, its work rolls back, and the retry finds the
 winner's rows. That is what makes ingest idempotent under concurrency. `accept` and
-`accept_then` commit a transaction per message; `accept_within` works inside the caller's
-transaction (a savepoint per attempt), so one transaction can take many messages.
+`accept_then` commit a transaction per message; `retrying_in_savepoint` does the same inside
+the caller's transaction (a savepoint per attempt), so one transaction can take many.
 """
 
 from __future__ import annotations
@@ -53,19 +53,15 @@ async def accept_then(
     raise AssertionError("unreachable")
 
 
-async def accept_within(
-    session: AsyncSession, msg: InboundMessage, follow_up: FollowUp[T]
-) -> tuple[inbox.IngestResult, T]:
-    """Like `accept_then`, inside the caller's transaction: each attempt is a savepoint, so
-    a failed message leaves the transaction and what else it holds intact. Needs a
-    transaction that sees rows committed meanwhile (read committed, or SQLite's single
-    writer), which is what makes the retry find the winner."""
+async def retrying_in_savepoint(session: AsyncSession, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` in a savepoint of the caller's transaction, again when it loses a race
+    (IntegrityError), up to ATTEMPTS times; a failure leaves the transaction and what else
+    it holds intact. Needs a transaction that sees rows committed meanwhile (read
+    committed, or SQLite's single writer), which is what makes the retry find the winner."""
     for attempt in range(ATTEMPTS):
         try:
             async with savepoint(session):
-                result = await inbox.ingest(session, msg)
-                extra = await follow_up(session, result)
-            return result, extra
+                return await work()
         except IntegrityError:
             if attempt == ATTEMPTS - 1:
                 raise

@@ -8,13 +8,13 @@ functions take a session and never commit. After the commit, callbacks registere
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -113,6 +113,18 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000) 
         connect_args={"server_settings": {"lock_timeout": str(int(busy_timeout_ms))}})
 
 
+async def insert_rows(session: AsyncSession, model: type[Base],
+                      rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert `rows` (column values) into the table of `model` in one statement, in the
+    session's transaction; returns their ids in order. The rows skip the ORM unit of
+    work: they are not in the session until something loads them."""
+    if not rows:
+        return []
+    table = model.__table__
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list((await session.execute(statement, list(rows))).scalars())
+
+
 AfterCommit = Callable[[], Awaitable[None]]
 
 
@@ -125,7 +137,9 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
 async def savepoint(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """A nested unit inside the caller's transaction. On error its writes are rolled back,
     and so are the after-commit callbacks registered inside it; the error propagates and
-    the surrounding transaction goes on."""
+    the surrounding transaction goes on. Every object in the session is expired then, so
+    nothing read inside the savepoint outlives it (a row it wrote and the ORM loaded may
+    be gone, and its id taken again by another)."""
     callbacks = session.info.setdefault("after_commit", [])
     mark = len(callbacks)
     try:
@@ -133,6 +147,7 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[AsyncSession]:
             yield session
     except BaseException:
         del callbacks[mark:]
+        session.expire_all()
         raise
 
 

@@ -106,6 +106,12 @@ class SlaPolicy(_Strict):
             raise ValueError("values: per-value goals need a property")
         return self
 
+    def sets_no_goal(self) -> bool:
+        """True when no ticket gets any goal under this policy (nothing to track)."""
+        return all(goals is None or (goals.first_response is None
+                                     and goals.next_response is None and goals.close is None)
+                   for goals in (self.goals, *self.values.values()))
+
     def goals_for(self, ticket: dict[str, Any]) -> Goals | None:
         """The goals for a ticket with these properties (`priority`, `team`, `channel`,
         `pipeline`), or None when it has no SLA."""

@@ -171,13 +171,18 @@ class SlaTracker:
     """Keeps every ticket's clocks in step with its events."""
 
     def install(self, bus: EventBus) -> None:
-        bus.subscribe(TicketCreated, self.on_ticket_created)
+        bus.subscribe_many(TicketCreated, self.on_tickets_created)
         bus.subscribe(MessageAdded, self.on_message_added)
         bus.subscribe(TicketChanged, self.on_ticket_changed)
 
-    async def on_ticket_created(self, session: AsyncSession, e: TicketCreated) -> None:
-        ticket = await session.get(Ticket, e.ticket_id)
-        if ticket is not None:
+    async def on_tickets_created(self, session: AsyncSession,
+                                 events: list[TicketCreated]) -> None:
+        _, policy = await current_policy(session)
+        if policy.sets_no_goal():
+            return
+        ids = [e.ticket_id for e in events]
+        for ticket in (await session.scalars(select(Ticket).where(Ticket.id.in_(ids))
+                                             .order_by(Ticket.id))).all():
             await replan_ticket(session, ticket, start_missing=("first_response", "close"),
                                 new=True)
 

@@ -7,15 +7,17 @@ its events on the session's bus. `cause` says what moved a ticket: `agent`,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.service import get_active_user, require_team
 from core import clock
+from core.db import insert_rows
 from core.errors import InvalidInput, NotFound
-from core.events import publish
+from core.events import publish, publish_many
 from inbox.models import Conversation
 from tickets import state
 from tickets.events import TicketChanged, TicketCreated, TicketDeleted, TicketsMerged
@@ -100,29 +102,49 @@ async def live_conversation_ids(session: AsyncSession, ticket_id: int) -> list[i
 
 def _history(ticket_id: int, action: str, actor_id: int | None, cause: str,
              field: str | None = None, old: Any = None, new: Any = None) -> TicketHistory:
-    return TicketHistory(ticket_id=ticket_id, at=clock.now(), actor_id=actor_id, action=action,
-                         field=field, old_value=None if old is None else str(old),
-                         new_value=None if new is None else str(new), cause=cause)
+    return TicketHistory(**_history_row(ticket_id, action, actor_id, cause, field, old, new))
+
+
+def _history_row(ticket_id: int, action: str, actor_id: int | None, cause: str,
+                 field: str | None = None, old: Any = None, new: Any = None) -> dict[str, Any]:
+    return {"ticket_id": ticket_id, "at": clock.now(), "actor_id": actor_id, "action": action,
+            "field": field, "old_value": None if old is None else str(old),
+            "new_value": None if new is None else str(new), "cause": cause}
 
 
 async def create_for_conversation(session: AsyncSession, conversation_id: int) -> Ticket:
     """Open the ticket of a new conversation (its owner, subject and channel carried over)."""
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise NotFound(f"no conversation {conversation_id}")
+    [ticket_id] = await create_for_conversations(session, [conversation_id])
+    return await get_ticket(session, ticket_id)
+
+
+async def create_for_conversations(session: AsyncSession,
+                                   conversation_ids: Sequence[int]) -> list[int]:
+    """Open a ticket for each new conversation, together (one statement per table), and
+    publish their TicketCreated events together; returns the ticket ids in order."""
+    if not conversation_ids:
+        return []
+    found = {row.id: row for row in await session.execute(
+        select(Conversation.id, Conversation.subject, Conversation.owner_id,
+               Conversation.channel).where(Conversation.id.in_(conversation_ids)))}
+    missing = [cid for cid in conversation_ids if cid not in found]
+    if missing:
+        raise NotFound(f"no conversation {missing[0]}")
     pipeline_id = await ensure_default_pipeline(session)
     now = clock.now()
-    ticket = Ticket(
-        name=conversation.subject or "(no subject)", description="", pipeline_id=pipeline_id,
-        status=state.NEW_STATUS, owner_id=conversation.owner_id, priority=state.DEFAULT_PRIORITY,
-        source_channel=conversation.channel, created_at=now, updated_at=now)
-    session.add(ticket)
-    await session.flush()
-    session.add(TicketConversation(conversation_id=conversation_id, ticket_id=ticket.id))
-    session.add(_history(ticket.id, "created", None, "conversation"))
-    await session.flush()
-    await publish(session, TicketCreated(ticket.id, conversation_id))
-    return ticket
+    ticket_ids = await insert_rows(session, Ticket, [
+        {"name": found[cid].subject or "(no subject)", "description": "",
+         "pipeline_id": pipeline_id, "status": state.NEW_STATUS,
+         "owner_id": found[cid].owner_id, "priority": state.DEFAULT_PRIORITY,
+         "source_channel": found[cid].channel, "created_at": now, "updated_at": now}
+        for cid in conversation_ids])
+    pairs = list(zip(ticket_ids, conversation_ids, strict=True))
+    await session.execute(insert(TicketConversation.__table__), [
+        {"conversation_id": cid, "ticket_id": tid} for tid, cid in pairs])
+    await session.execute(insert(TicketHistory.__table__), [
+        _history_row(tid, "created", None, "conversation") for tid, _ in pairs])
+    await publish_many(session, [TicketCreated(tid, cid) for tid, cid in pairs])
+    return ticket_ids
 
 
 async def _validated(session: AsyncSession, ticket: Ticket, changes: dict[str, Any]) -> None:

@@ -50,7 +50,7 @@ class TicketSync:
 
     def install(self, bus: EventBus) -> None:
         """Subscribe every rule on `bus`."""
-        bus.subscribe(ConversationOpened, self.on_conversation_opened)
+        bus.subscribe_many(ConversationOpened, self.on_conversations_opened)
         bus.subscribe(MessageAdded, self.on_message_added)
         bus.subscribe(ConversationOwnerChanged, self.on_conversation_owner_changed)
         bus.subscribe(ConversationStatusChanged, self.on_conversation_status_changed)
@@ -59,9 +59,10 @@ class TicketSync:
         bus.subscribe(TicketDeleted, self.on_ticket_deleted)
         bus.subscribe(TicketsMerged, self.on_tickets_merged)
 
-    async def on_conversation_opened(self, session: AsyncSession, e: ConversationOpened) -> None:
-        if not e.spam:
-            await tickets.create_for_conversation(session, e.conversation_id)
+    async def on_conversations_opened(self, session: AsyncSession,
+                                      events: list[ConversationOpened]) -> None:
+        opened = [e.conversation_id for e in events if not e.spam]
+        await tickets.create_for_conversations(session, opened)
 
     async def on_conversation_owner_changed(
         self, session: AsyncSession, e: ConversationOwnerChanged

@@ -13,12 +13,11 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
-import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,14 +25,14 @@ from connectors.email.autoack import maybe_acknowledge
 from connectors.email.ids import is_ours
 from connectors.email.models import RawEmail
 from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits, parse_email
-from connectors.ingest import accept_within
+from connectors.ingest import retrying_in_savepoint
 from core import clock
 from core.db import transaction
 from core.jobs import enqueue_after_commit, registry
 from core.settings import Settings
 from inbox import service as inbox
 from inbox.messages import InboundMessage
-from inbox.models import Message
+from inbox.models import Inbox, Message
 
 log = logging.getLogger(__name__)
 
@@ -125,24 +124,38 @@ def route(parsed: ParsedEmail, settings: Settings) -> InboundMessage:
     return message
 
 
-async def _distinct_id(session: AsyncSession, message: InboundMessage, sha256: str,
-                       inbox_id: int) -> InboundMessage:
-    """A Message-ID we hold for different bytes is reused, not a resend: keep both."""
-    existing = await session.scalar(select(Message.id).where(
-        Message.inbox_id == inbox_id, Message.channel == "email",
-        Message.external_id == message.external_id))
-    if existing is None:
-        return message
-    sources = (await session.scalars(select(RawEmail.sha256).where(
-        RawEmail.message_id == existing))).all()
-    if not sources or sha256 in sources:
-        return message
-    return dataclasses.replace(message, external_id=f"{message.external_id}#{sha256[:16]}")
+async def _distinct_ids(session: AsyncSession, messages: Sequence[InboundMessage],
+                        sha256s: Sequence[str]) -> list[InboundMessage]:
+    """A Message-ID we hold for different bytes is reused, not a resend: keep both (the
+    message gets an id of its own, from its bytes)."""
+    wanted = {message.external_id for message in messages if message.external_id}
+    if not wanted:
+        return list(messages)
+    held = {(row.inbox, row.external_id): row.id for row in await session.execute(
+        select(Message.id, Message.external_id, Inbox.slug.label("inbox"))
+        .join(Inbox, Inbox.id == Message.inbox_id)
+        .where(Message.channel == "email", Message.external_id.in_(wanted)))}
+    if not held:
+        return list(messages)
+    sources: dict[int, set[str]] = {}
+    for message_id, sha256 in await session.execute(
+            select(RawEmail.message_id, RawEmail.sha256)
+            .where(RawEmail.message_id.in_(set(held.values())))):
+        sources.setdefault(message_id, set()).add(sha256)
+    distinct = []
+    for message, sha256 in zip(messages, sha256s, strict=True):
+        known = sources.get(held.get((message.inbox, message.external_id), 0))
+        if known and sha256 not in known:
+            message = dataclasses.replace(
+                message, external_id=f"{message.external_id}#{sha256[:16]}")
+        distinct.append(message)
+    return distinct
 
 
-async def _record_bounce(session: AsyncSession, parsed: ParsedEmail, inbox_id: int) -> None:
+async def _record_bounce(session: AsyncSession, parsed: ParsedEmail) -> None:
     if not (parsed.is_bounce and parsed.bounced_message_id):
         return
+    inbox_id = await inbox.inbox_id_by_slug(session, parsed.message.inbox)
     bounced = await session.scalar(select(Message).where(
         Message.inbox_id == inbox_id, Message.external_id == parsed.bounced_message_id,
         Message.direction == "outbound"))
@@ -152,15 +165,12 @@ async def _record_bounce(session: AsyncSession, parsed: ParsedEmail, inbox_id: i
 
 
 BATCH_SIZE = 32
-"""Raw emails a job parses at a time (and most per ingest transaction)."""
-TRANSACTION_BUDGET = 0.02
-"""Seconds an ingest transaction goes on taking messages: long enough to share the
-commit, short enough that other writers (the SMTP receiver above all) wait little for
-the write lock."""
+"""Raw emails a job parses at a time, and most that one transaction ingests together:
+enough to share the work and the commit, few enough that other writers (the SMTP receiver
+above all) wait for the write lock only a few milliseconds."""
 GIVE_WAY_PATIENCE = 0.05
 """Seconds an ingest transaction waits for the SMTP receiver's commits before it starts
-anyway; under a flood of mail, processing still gets TRANSACTION_BUDGET in every
-TRANSACTION_BUDGET + GIVE_WAY_PATIENCE."""
+anyway, so that under a flood of mail processing still goes on."""
 
 
 @dataclasses.dataclass
@@ -191,16 +201,9 @@ async def _process_batch(runtime: Any, ids: Sequence[int]) -> Counter[str]:
         return outcome
     raws = await _claimed_bytes(runtime.sessions, batch)
     await asyncio.to_thread(_parse_all, batch, raws, limits_for(runtime.settings))
-    try:
-        outcome.update(await _ingest_batch(runtime, batch))
-    except Exception:
-        if len(batch) == 1:
-            raise
-        # The shared transaction failed as a whole: give each message its own, so one
-        # cannot hold back the others.
-        log.warning("batch of %d raw emails failed; processing them one by one", len(batch))
-        for pending in batch:
-            outcome.update(await _ingest_batch(runtime, [pending]))
+    await _give_way(runtime)
+    async with transaction(runtime.sessions) as session:
+        outcome.update(await _ingest_batch(session, runtime, batch))
     return outcome
 
 
@@ -236,21 +239,6 @@ def _parse_all(batch: Sequence[_Pending], raws: dict[int, tuple[str, bytes]],
             pending.problem = exc
 
 
-async def _ingest_batch(runtime: Any, batch: Sequence[_Pending]) -> Counter[str]:
-    """Ingest the batch in as few transactions as TRANSACTION_BUDGET allows (so other
-    writers wait for the write lock only that long), each message in a savepoint of its
-    own; what fails is marked `failed` (or `quarantined`) with its reason."""
-    outcome: Counter[str] = Counter()
-    rest = list(batch)
-    while rest:
-        await _give_way(runtime)
-        async with transaction(runtime.sessions) as session:
-            deadline = time.monotonic() + TRANSACTION_BUDGET
-            while rest and (time.monotonic() < deadline or not outcome.total()):
-                outcome[await _ingest_or_mark(session, runtime, rest.pop(0))] += 1
-    return outcome
-
-
 async def _give_way(runtime: Any) -> None:
     """Let the SMTP receiver of this process commit first: its senders wait for their
     `250`, processing can wait a little (GIVE_WAY_PATIENCE at most, so it never starves)."""
@@ -259,17 +247,34 @@ async def _give_way(runtime: Any) -> None:
         await receiver_commits.quiet(GIVE_WAY_PATIENCE)
 
 
-async def _ingest_or_mark(session: AsyncSession, runtime: Any, pending: _Pending) -> str:
-    if pending.parsed is None:
-        await _mark(session, pending.raw_id, "quarantined", str(pending.problem))
-        return "quarantined"
+async def _ingest_batch(session: AsyncSession, runtime: Any,
+                        batch: Sequence[_Pending]) -> Counter[str]:
+    """In the caller's transaction: the readable messages ingested together; if that
+    fails, each alone, so that one bad message is marked `failed` with its reason and the
+    others are kept. Unreadable ones are marked `quarantined`."""
+    outcome: Counter[str] = Counter()
+    readable = [pending for pending in batch if pending.parsed is not None]
+    for pending in batch:
+        if pending.parsed is None:
+            await _mark(session, pending.raw_id, "quarantined", str(pending.problem))
+            outcome["quarantined"] += 1
+    if not readable:
+        return outcome
     try:
-        await _ingest(session, runtime, pending.raw_id, pending.parsed, pending.sha256)
+        await retrying_in_savepoint(session, lambda: _ingest(session, runtime, readable))
     except Exception as exc:
-        log.exception("processing raw email %s failed", pending.raw_id)
-        await _mark(session, pending.raw_id, "failed", f"{type(exc).__name__}: {exc}")
-        return "failed"
-    return "processed"
+        if len(readable) == 1:
+            log.exception("processing raw email %s failed", readable[0].raw_id)
+            await _mark(session, readable[0].raw_id, "failed", f"{type(exc).__name__}: {exc}")
+            outcome["failed"] += 1
+            return outcome
+        log.info("%d raw emails failed together (%s); taking them one by one",
+                 len(readable), type(exc).__name__)
+        for pending in readable:
+            outcome.update(await _ingest_batch(session, runtime, [pending]))
+        return outcome
+    outcome["processed"] += len(readable)
+    return outcome
 
 
 async def _mark(session: AsyncSession, raw_id: int, status: str, error: str | None) -> None:
@@ -277,24 +282,37 @@ async def _mark(session: AsyncSession, raw_id: int, status: str, error: str | No
                           .values(status=status, error=error))
 
 
-async def _ingest(session: AsyncSession, runtime: Any, raw_id: int, parsed: ParsedEmail,
-                  sha256: str) -> None:
+_PROCESSED = (update(RawEmail.__table__)
+              .where(RawEmail.__table__.c.id == bindparam("raw_id"))
+              .values(status="processed", error=None, message_id=bindparam("stored_as"),
+                      facts=bindparam("raw_facts", type_=RawEmail.__table__.c.facts.type)))
+
+
+async def _ingest(session: AsyncSession, runtime: Any, batch: Sequence[_Pending]) -> None:
+    """Route and ingest parsed emails together, then what follows each: a bounce marks
+    the message that bounced, an acknowledgment may be queued, the raw row is processed."""
     settings = runtime.settings
-    inbox_id = await inbox.inbox_id_by_slug(session, parsed.message.inbox)
-    message = await _distinct_id(session, route(parsed, settings), sha256, inbox_id)
-
-    async def finish(session: AsyncSession, result: inbox.IngestResult) -> None:
-        await _record_bounce(session, parsed, inbox_id)
+    parsed = [pending.parsed for pending in batch if pending.parsed is not None]
+    messages = await _distinct_ids(session, [route(p, settings) for p in parsed],
+                                   [pending.sha256 for pending in batch])
+    results = await inbox.ingest_many(session, messages)
+    processed = []
+    for pending, mail, message, result in zip(batch, parsed, messages, results, strict=True):
+        await _record_bounce(session, mail)
         await maybe_acknowledge(session, settings, message, result,
-                                mailing_list=parsed.mailing_list)
-        facts = {"automatic": message.automatic, "auto_reason": parsed.auto_reason,
-                 "duplicate": result.duplicate, "mailing_list": parsed.mailing_list,
-                 "forged_references": forged_references(parsed.message, settings.secret_key),
-                 "oversized_attachments": list(parsed.oversized_attachments)}
-        await session.execute(update(RawEmail).where(RawEmail.id == raw_id).values(
-            status="processed", error=None, message_id=result.message_id, facts=facts))
+                                mailing_list=mail.mailing_list)
+        processed.append({"raw_id": pending.raw_id, "stored_as": result.message_id,
+                          "raw_facts": _facts(mail, message, result, settings.secret_key)})
+    await session.execute(_PROCESSED, processed)
 
-    await accept_within(session, message, finish)
+
+def _facts(parsed: ParsedEmail, message: InboundMessage, result: inbox.IngestResult,
+           secret: str) -> dict[str, Any]:
+    """What processing found out about a raw email, kept on its row."""
+    return {"automatic": message.automatic, "auto_reason": parsed.auto_reason,
+            "duplicate": result.duplicate, "mailing_list": parsed.mailing_list,
+            "forged_references": forged_references(parsed.message, secret),
+            "oversized_attachments": list(parsed.oversized_attachments)}
 
 
 async def retry(sessions: async_sessionmaker[AsyncSession], raw_id: int) -> bool:

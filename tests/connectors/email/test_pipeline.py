@@ -240,7 +240,7 @@ async def test_a_batch_keeps_the_good_and_rolls_back_the_bad_alone(client, runti
             inbound_row(inbox_slug="support", source="smtp", raw=raw) for raw in raws])
     await run_jobs(runtime)
     rows = [await raw_row(runtime, raw_id) for raw_id in ids]
-    assert [row.status for row in rows] == ["processed", "failed", "processed"]
+    assert [row.status for row in rows] == ["processed", "failed", "processed"], [r.error for r in rows]
     assert "a subscriber broke" in rows[1].error and rows[1].message_id is None
     subjects = sorted(c["subject"] for c in await conversations(client, headers))
     assert subjects == ["First", "Third"]
