@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,7 +27,7 @@ from connectors.email.models import RawEmail
 from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits, parse_email
 from connectors.ingest import retrying_in_savepoint
 from core import clock
-from core.db import transaction
+from core.db import insert_rows, transaction
 from core.jobs import enqueue_after_commit, registry
 from core.settings import Settings
 from inbox import service as inbox
@@ -74,8 +74,7 @@ async def add_raw(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list
     ids in order. Pending ones are kicked to `email.process` once that transaction commits.
     `store_raw` is one row in a transaction of its own; the SMTP server commits the mail of
     several sessions at once."""
-    statement = insert(RawEmail).returning(RawEmail.id, sort_by_parameter_order=True)
-    ids = list((await session.scalars(statement, list(rows))).all())
+    ids = await insert_rows(session, RawEmail, rows)
     pending = [raw_id for row, raw_id in zip(rows, ids, strict=True)
                if row["status"] == "pending"]
     if pending:
