@@ -121,8 +121,14 @@ async def insert_rows(session: AsyncSession, model: type[Base],
     if not rows:
         return []
     table = model.__table__
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list((await session.execute(statement, list(rows))).scalars())
+    if session.get_bind().dialect.name != "sqlite":
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list((await session.execute(statement, list(rows))).scalars())
+    # SQLAlchemy cannot match SQLite's RETURNING rows to parameters and would insert row
+    # by row. It need not: SQLite gives a new row the largest rowid + 1 (short of 2**63),
+    # and our writes hold the write lock, so the ids grow in the order of the rows.
+    statement = insert(table).returning(table.c.id)
+    return sorted((await session.execute(statement, list(rows))).scalars())
 
 
 AfterCommit = Callable[[], Awaitable[None]]

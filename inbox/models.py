@@ -57,7 +57,11 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("inbox_id", "channel", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("inbox_id", "channel", "external_id"),
+        # Threading looks messages up by the ids they carry, in any channel of an inbox.
+        Index("ix_messages_inbox_external_id", "inbox_id", "external_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)

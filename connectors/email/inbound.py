@@ -32,7 +32,7 @@ from core.jobs import enqueue_after_commit, registry
 from core.settings import Settings
 from inbox import service as inbox
 from inbox.messages import InboundMessage
-from inbox.models import Inbox, Message
+from inbox.models import Message
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +130,13 @@ async def _distinct_ids(session: AsyncSession, messages: Sequence[InboundMessage
     wanted = {message.external_id for message in messages if message.external_id}
     if not wanted:
         return list(messages)
-    held = {(row.inbox, row.external_id): row.id for row in await session.execute(
-        select(Message.id, Message.external_id, Inbox.slug.label("inbox"))
-        .join(Inbox, Inbox.id == Message.inbox_id)
-        .where(Message.channel == "email", Message.external_id.in_(wanted)))}
+    inbox_ids = {await inbox.inbox_id_by_slug(session, message.inbox): message.inbox
+                 for message in messages}
+    held = {(inbox_ids[inbox_id], external_id): message_id
+            for message_id, inbox_id, external_id in await session.execute(
+                select(Message.id, Message.inbox_id, Message.external_id)
+                .where(Message.inbox_id.in_(inbox_ids), Message.channel == "email",
+                       Message.external_id.in_(wanted)))}
     if not held:
         return list(messages)
     sources: dict[int, set[str]] = {}
@@ -182,23 +185,50 @@ class _Pending:
     problem: EmailParseError | None = None
 
 
+@dataclasses.dataclass
+class _Backlog:
+    """The raw emails this process was asked to process and has not taken yet, and the
+    lock held by the one job that takes them: a job that finds another at work hands its
+    ids over and ends, so mail that arrives in many small groups is still ingested in
+    batches of BATCH_SIZE (and the single writer of SQLite is not queued for by several
+    jobs)."""
+
+    wanted: set[int] = dataclasses.field(default_factory=set)
+    lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+
+    def take(self) -> list[int]:
+        """Up to BATCH_SIZE of the wanted ids, oldest first."""
+        taken = sorted(self.wanted)[:BATCH_SIZE]
+        self.wanted.difference_update(taken)
+        return taken
+
+
 async def process(ctx: dict[str, Any], raw_ids: int | Sequence[int]) -> dict[str, int]:
-    """Job: parse, route and ingest raw emails (an id or a list), BATCH_SIZE per
-    transaction; returns how many ended in each status (`skipped`: not pending any more)."""
+    """Job: parse, route and ingest raw emails (an id or a list), together with any that
+    other jobs of this process left meanwhile, BATCH_SIZE per transaction; returns how
+    many ended in each status (`skipped`: not pending any more)."""
     runtime = ctx["runtime"]
+    backlog: _Backlog = runtime.extras.setdefault("email.backlog", _Backlog())
     ids = [raw_ids] if isinstance(raw_ids, int) else list(raw_ids)
+    backlog.wanted.update(ids)
+    if backlog.lock.locked():
+        # The job at work takes them: it stops only once nothing is wanted, and releases
+        # the lock without yielding to another task in between.
+        return {"handed_over": len(ids)}
     outcome: Counter[str] = Counter()
-    for start in range(0, len(ids), BATCH_SIZE):
-        outcome.update(await _process_batch(runtime, ids[start:start + BATCH_SIZE]))
+    async with backlog.lock:
+        # A batch that fails as a whole (the database is down) stays pending for the
+        # sweep; what is still wanted waits for the next job.
+        while batch := backlog.take():
+            outcome.update(await _process_batch(runtime, batch))
     return dict(outcome)
 
 
 async def _process_batch(runtime: Any, ids: Sequence[int]) -> Counter[str]:
-    batch = await _claim(runtime.sessions, ids)
+    batch, raws = await _claim(runtime.sessions, ids)
     outcome = Counter({"skipped": len(ids) - len(batch)})
     if not batch:
         return outcome
-    raws = await _claimed_bytes(runtime.sessions, batch)
     await asyncio.to_thread(_parse_all, batch, raws, limits_for(runtime.settings))
     await _give_way(runtime)
     async with transaction(runtime.sessions) as session:
@@ -207,25 +237,18 @@ async def _process_batch(runtime: Any, ids: Sequence[int]) -> Counter[str]:
 
 
 async def _claim(sessions: async_sessionmaker[AsyncSession], ids: Sequence[int]
-                 ) -> list[_Pending]:
-    """The pending ones among `ids`, their attempt counted."""
+                 ) -> tuple[list[_Pending], dict[int, tuple[str, bytes]]]:
+    """The pending ones among `ids`, their attempt counted, and their inbox and bytes."""
     async with transaction(sessions) as session:
         rows = (await session.execute(
-            select(RawEmail.id, RawEmail.sha256).where(RawEmail.id.in_(ids),
-                                                       RawEmail.status == "pending")
+            select(RawEmail.id, RawEmail.sha256, RawEmail.inbox, RawEmail.raw)
+            .where(RawEmail.id.in_(ids), RawEmail.status == "pending")
             .order_by(RawEmail.id))).all()
         if rows:
             await session.execute(update(RawEmail).where(RawEmail.id.in_([r.id for r in rows]))
                                   .values(attempts=RawEmail.attempts + 1))
-    return [_Pending(raw_id, sha256) for raw_id, sha256 in rows]
-
-
-async def _claimed_bytes(sessions: async_sessionmaker[AsyncSession],
-                         batch: Sequence[_Pending]) -> dict[int, tuple[str, bytes]]:
-    async with sessions() as session:
-        rows = await session.execute(select(RawEmail.id, RawEmail.inbox, RawEmail.raw)
-                                     .where(RawEmail.id.in_([p.raw_id for p in batch])))
-        return {raw_id: (inbox_slug, raw) for raw_id, inbox_slug, raw in rows}
+    return ([_Pending(row.id, row.sha256) for row in rows],
+            {row.id: (row.inbox, row.raw) for row in rows})
 
 
 def _parse_all(batch: Sequence[_Pending], raws: dict[int, tuple[str, bytes]],

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core import clock
-from core.db import after_commit, savepoint, transaction
+from core.db import after_commit, insert_rows, savepoint, transaction
 from inbox.models import Contact
 
 
@@ -35,3 +35,16 @@ async def test_a_failed_savepoint_undoes_its_writes_and_its_callbacks(runtime):
         emails = (await session.scalars(select(Contact.email))).all()
         assert emails == ["kept@example.org"]
         assert await session.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+async def test_insert_rows_returns_each_rows_id_in_order(runtime):
+    emails = [f"c{n}@example.org" for n in range(300)]
+    async with transaction(runtime.sessions) as session:
+        session.add(Contact(email="first@example.org", created_at=clock.now()))
+        await session.flush()
+        ids = await insert_rows(session, Contact, [
+            {"email": email, "created_at": clock.now()} for email in emails])
+    assert len(set(ids)) == len(emails)
+    async with transaction(runtime.sessions) as session:
+        stored = dict((await session.execute(select(Contact.id, Contact.email))).all())
+    assert [stored[contact_id] for contact_id in ids] == emails
