@@ -1,7 +1,8 @@
 """IMAP import: each configured `[[imap]]` mailbox is polled; new mail is committed, then flagged.
 
     poll_all (job "email.imap_poll", every POLL_TICK_SECONDS)
-      -> poll(ctx, name) for each mailbox whose poll_seconds have passed
+      -> for each mailbox whose poll_seconds have passed and that nobody polls, a turn
+         (ImapPoll, in the database: one poll of a mailbox at a time across all processes)
            ImapSession.open        thread: connect, log in, SELECT the folder -> UIDVALIDITY
            ImapSession.list_after  thread: UID and RFC822.SIZE of every UID above the cursor
            ImapSession.fetch       thread: BODY.PEEK[] (never sets \\Seen)
@@ -43,17 +44,17 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessage
 from imap_tools.errors import ImapToolsError, MailboxFetchError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.email.inbound import store_raw
-from connectors.email.models import ImapCursor, RawEmail
+from connectors.email.models import ImapCursor, ImapPoll, RawEmail
 from connectors.email.tls import client_context
 from core import clock
 from core.db import transaction
@@ -64,6 +65,9 @@ from core.settings import ImapSettings
 log = logging.getLogger(__name__)
 
 POLL_TICK_SECONDS = 10.0
+POLL_LEASE = timedelta(minutes=10)
+"""How long a poll holds its mailbox without a sign of life (it renews after each batch);
+a process that dies mid-poll leaves the mailbox to the others after that."""
 """How often `poll_all` looks for due mailboxes; each is polled every `poll_seconds`."""
 BATCH_SIZE = 50
 """Messages fetched, committed and settled together before the cursor advances."""
@@ -398,8 +402,41 @@ class _MailboxState:
     """What a process remembers about one mailbox between polls."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    last_poll: datetime | None = None
     fetch_failures: dict[str, int] = field(default_factory=dict)
+
+
+async def _take_turn(sessions: async_sessionmaker[AsyncSession], name: str,
+                     poll_seconds: float | None) -> bool:
+    """Take the turn to poll mailbox `name` for POLL_LEASE; False when a poll of it is
+    under way in any process or, given `poll_seconds`, its last poll is more recent."""
+    now = clock.now()
+    for attempt in range(2):
+        try:
+            async with transaction(sessions) as session:
+                turn = await session.scalar(select(ImapPoll).where(ImapPoll.mailbox == name)
+                                            .with_for_update())
+                if turn is None:
+                    session.add(ImapPoll(mailbox=name, polled_at=now,
+                                         polling_until=now + POLL_LEASE))
+                    return True
+                if turn.polling_until is not None and turn.polling_until > now:
+                    return False
+                if poll_seconds is not None and not is_due(turn.polled_at, poll_seconds, now):
+                    return False
+                turn.polled_at, turn.polling_until = now, now + POLL_LEASE
+                return True
+        except IntegrityError:  # another process took the first turn meanwhile
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _hold_turn(sessions: async_sessionmaker[AsyncSession], name: str,
+                     until: datetime | None) -> None:
+    """Extend the poll under way of `name` to `until`, or end it with None."""
+    async with transaction(sessions) as session:
+        await session.execute(update(ImapPoll).where(ImapPoll.mailbox == name)
+                              .values(polling_until=until))
 
 
 def _state(runtime: Any, name: str) -> _MailboxState:
@@ -455,6 +492,7 @@ class _Import:
         await asyncio.to_thread(imap.settle, to_settle)
         report.settled += len(to_settle)
         await _advance(self.sessions, self.conf, report.uidvalidity, batch[-1].uid)
+        await _hold_turn(self.sessions, self.conf.name, clock.now() + POLL_LEASE)
 
     async def _take(self, imap: ImapSession, message: Listed, key: str,
                     report: PollReport) -> bool:
@@ -527,27 +565,40 @@ def _mailbox(runtime: Any, name: str) -> ImapSettings | None:
 
 
 async def poll(ctx: dict[str, Any], name: str) -> PollReport | None:
-    """Job: import what is new in the `[[imap]]` mailbox `name`. Returns what it did, or None
-    when the mailbox could not be polled (unknown, no password, the server failed or refused
-    us); that is logged with the mailbox's name and never raised."""
+    """Job: import what is new in the `[[imap]]` mailbox `name` now, unless a poll of it is
+    under way (in any process). Returns what it did, or None when the mailbox could not be
+    polled (unknown, polled elsewhere, no password, the server failed or refused us); that
+    is logged with the mailbox's name and never raised."""
     runtime = ctx["runtime"]
     conf = _mailbox(runtime, name)
     if conf is None:
         log.error("IMAP mailbox %s: no [[imap]] mailbox of that name", name)
         return None
     state = _state(runtime, name)
-    async with state.lock:
-        state.last_poll = clock.now()
-        password = os.environ.get(conf.password_env, "")
-        if not password:
-            log.error("IMAP mailbox %s: environment variable %s (password_env) is not set",
-                      name, conf.password_env)
-            return None
-        try:
-            report = await _Import(runtime.sessions, conf, state).run(password)
-        except ImapError as exc:
-            log.warning("IMAP mailbox %s (%s:%s): %s", name, conf.host, conf.port, exc)
-            return None
+    if state.lock.locked() or not await _take_turn(runtime.sessions, name, None):
+        log.info("IMAP mailbox %s: a poll is under way already", name)
+        return None
+    return await _poll_turn(runtime, conf, state)
+
+
+async def _poll_turn(runtime: Any, conf: ImapSettings, state: _MailboxState
+                     ) -> PollReport | None:
+    """Poll `conf`'s mailbox on the turn taken for it, and end the turn."""
+    name = conf.name
+    try:
+        async with state.lock:
+            password = os.environ.get(conf.password_env, "")
+            if not password:
+                log.error("IMAP mailbox %s: environment variable %s (password_env) is not set",
+                          name, conf.password_env)
+                return None
+            try:
+                report = await _Import(runtime.sessions, conf, state).run(password)
+            except ImapError as exc:
+                log.warning("IMAP mailbox %s (%s:%s): %s", name, conf.host, conf.port, exc)
+                return None
+    finally:
+        await _hold_turn(runtime.sessions, name, None)
     if report.imported or report.quarantined or report.duplicates:
         log.info("IMAP mailbox %s: %d imported, %d stored before, %d quarantined", name,
                  report.imported, report.duplicates, report.quarantined)
@@ -555,19 +606,20 @@ async def poll(ctx: dict[str, Any], name: str) -> PollReport | None:
 
 
 async def poll_all(ctx: dict[str, Any]) -> int:
-    """Periodic job: poll every mailbox whose `poll_seconds` have passed and that is not
-    being polled already; returns how many were polled."""
+    """Periodic job: poll every mailbox whose `poll_seconds` have passed since its last
+    poll by any process, and that no process polls now; returns how many were polled."""
     runtime = ctx["runtime"]
-    now = clock.now()
     due = []
     for conf in runtime.settings.imap:
         state = _state(runtime, conf.name)
-        if not state.lock.locked() and is_due(state.last_poll, conf.poll_seconds, now):
-            due.append(conf.name)
-    results = await asyncio.gather(*(poll(ctx, name) for name in due), return_exceptions=True)
-    for name, result in zip(due, results, strict=True):
+        if not state.lock.locked() and await _take_turn(runtime.sessions, conf.name,
+                                                        conf.poll_seconds):
+            due.append((conf, state))
+    results = await asyncio.gather(*(_poll_turn(runtime, conf, state) for conf, state in due),
+                                   return_exceptions=True)
+    for (conf, _), result in zip(due, results, strict=True):
         if isinstance(result, BaseException):
-            log.error("IMAP mailbox %s: poll failed", name, exc_info=result)
+            log.error("IMAP mailbox %s: poll failed", conf.name, exc_info=result)
     return len(due)
 
 

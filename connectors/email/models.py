@@ -63,6 +63,19 @@ class ImapCursor(Base):
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class ImapPoll(Base):
+    """Whose turn it is to poll a mailbox, for every process that runs jobs: when it was
+    last polled, and until when the poll under way holds it (a lease, so that a process
+    that died mid-poll does not hold it for ever)."""
+
+    __tablename__ = "imap_polls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(64), unique=True)
+    polled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    polling_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class AutoAcknowledgment(Base):
     """When an inbox last acknowledged a sender automatically (at most one per window)."""
 

@@ -16,10 +16,11 @@ from sqlalchemy import delete, select
 
 from connectors.email import imap
 from connectors.email.imap import ImapError, ImapSession, Listed, PollReport
-from connectors.email.models import ImapCursor, RawEmail
+from connectors.email.models import ImapCursor, ImapPoll, RawEmail
 from core import clock
 from core.db import transaction
 from core.jobs import registry
+from core.runtime import Runtime
 from inbox.models import Conversation, Message
 from tests.connectors.email.dovecot import (  # noqa: F401
     Account,
@@ -422,6 +423,45 @@ async def test_poll_all_keeps_each_mailboxs_interval_and_survives_a_broken_one(
         manual.advance(timedelta(seconds=60 - imap.POLL_TICK_SECONDS))
         assert await imap.poll_all(ctx) == 2
         assert len(await raw_rows(runtime)) == 2
+
+
+def another_process(runtime) -> dict[str, Any]:
+    """A job context like that of another worker process: the same database, nothing in
+    memory."""
+    return {"runtime": Runtime(settings=runtime.settings, engine=runtime.engine,
+                               sessions=runtime.sessions, queue=runtime.queue,
+                               bus=runtime.bus)}
+
+
+async def test_workers_share_each_mailboxs_interval(runtime, account):
+    manual = clock.ManualClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    account.append(mail("w1@example.org"))
+    with clock.use(manual):
+        assert await imap.poll_all({"runtime": runtime}) == 1
+        account.append(mail("w2@example.org"))
+        manual.advance(timedelta(seconds=imap.POLL_TICK_SECONDS))
+        assert await imap.poll_all(another_process(runtime)) == 0
+        manual.advance(timedelta(seconds=60))
+        assert await imap.poll_all(another_process(runtime)) == 1
+    assert len(await raw_rows(runtime)) == 2
+
+
+async def test_a_poll_under_way_elsewhere_is_left_alone_until_its_lease_ends(runtime, account):
+    manual = clock.ManualClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    account.append(mail("l1@example.org"))
+    with clock.use(manual):
+        async with transaction(runtime.sessions) as session:  # a process that died polling
+            session.add(ImapPoll(mailbox="desk", polled_at=manual() - timedelta(hours=1),
+                                 polling_until=manual() + imap.POLL_LEASE))
+        assert await imap.poll_all({"runtime": runtime}) == 0
+        assert await poll(runtime) is None
+        assert await raw_rows(runtime) == []
+        manual.advance(imap.POLL_LEASE)
+        assert await imap.poll_all({"runtime": runtime}) == 1
+        assert len(await raw_rows(runtime)) == 1
+        async with transaction(runtime.sessions) as session:
+            turn = await session.scalar(select(ImapPoll))
+            assert turn.polling_until is None and turn.polled_at == manual()
 
 
 async def test_an_explicit_poll_of_an_unknown_mailbox_is_logged(runtime, caplog):
