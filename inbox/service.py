@@ -415,6 +415,23 @@ async def add_agent_message(
     return message
 
 
+async def add_automatic_reply(session: AsyncSession, conversation_id: int, *, text: str,
+                              external_id: str) -> Message:
+    """An answer the system sends by itself (an acknowledgment), shown in the conversation
+    as an automatic outbound message queued for delivery. Like all automatic mail it moves
+    no status, and it meets no SLA goal."""
+    conversation = await _live_conversation(session, conversation_id)
+    message = Message(
+        conversation_id=conversation.id, inbox_id=conversation.inbox_id,
+        channel=conversation.channel, direction="outbound", text=text,
+        external_id=external_id, automatic=True, created_at=clock.now(),
+        delivery_status="queued")
+    session.add(message)
+    await session.flush()
+    await publish(session, MessageAdded(conversation.id, message.id, "outbound", True))
+    return message
+
+
 async def set_owner(
     session: AsyncSession, conversation_id: int, owner_id: int | None, *,
     actor_id: int | None, cause: str,

@@ -227,7 +227,7 @@ async def _open_rows(session: AsyncSession, ticket_id: int) -> list[SlaClock]:
 
 async def _agent_has_replied(session: AsyncSession, ticket_id: int) -> bool:
     return bool(await session.scalar(select(exists().where(
-        Message.direction == "outbound",
+        Message.direction == "outbound", Message.automatic.is_(False),
         Message.conversation_id.in_(select(TicketConversation.conversation_id)
                                     .where(TicketConversation.ticket_id == ticket_id))))))
 

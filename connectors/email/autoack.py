@@ -11,11 +11,13 @@ acknowledgment when all of these hold:
   another role address that never reads replies, not one of our own addresses or domains;
 - the inbox has not acknowledged that address within `auto_ack_window_minutes`.
 
-The window's claim (`AutoAcknowledgment`, unique per inbox and address) and the outbox row
-commit with the message, so a message that rolls back acknowledges nothing. The mail leaves
-through the outbox (kind `auto_ack`) with `Auto-Submitted: auto-replied`,
-`X-Auto-Response-Suppress: All`, In-Reply-To the customer's message, and the null envelope
-sender, so that nothing bounces or auto-replies back to the inbox.
+The window's claim (`AutoAcknowledgment`, unique per inbox and address), the outbox row and
+the acknowledgment as agents see it in the conversation (an automatic outbound message, with
+its Message-ID and delivery status) commit with the message, so a message that rolls back
+acknowledges nothing. The mail leaves through the outbox (kind `auto_ack`) with
+`Auto-Submitted: auto-replied`, `X-Auto-Response-Suppress: All`, In-Reply-To the customer's
+message, and the null envelope sender, so that nothing bounces or auto-replies back to the
+inbox.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from core import clock, outbox
 from core.outbox import Outcome
 from core.settings import InboxSettings, Settings
 from inbox.messages import InboundMessage
-from inbox.service import IngestResult
+from inbox.service import IngestResult, add_automatic_reply, record_delivery
 from tickets.service import ticket_for_conversation
 
 log = logging.getLogger(__name__)
@@ -129,11 +131,14 @@ async def maybe_acknowledge(session: AsyncSession, settings: Settings, message: 
     ticket = await ticket_for_conversation(session, result.conversation_id)
     thread = ([*message.references, message.external_id]
               if is_message_id(message.external_id) else [])
+    message_id = make_message_id(settings.secret_key, domain_of(from_address),
+                                 f"a{secrets.token_hex(8)}")
+    shown = await add_automatic_reply(session, result.conversation_id, text=conf.auto_ack_text,
+                                      external_id=message_id)
     await outbox.add(session, KIND, {
         "inbox": conf.slug, "conversation_id": result.conversation_id,
         "to": address, "to_name": message.sender_name, "subject": message.subject,
-        "message_id": make_message_id(settings.secret_key, domain_of(from_address),
-                                      f"a{secrets.token_hex(8)}"),
+        "message_id": message_id, "shown_as": shown.id,
         "thread_ids": thread, "ticket_number": ticket.number if ticket is not None else None,
     })
 
@@ -167,6 +172,9 @@ class AcknowledgmentDelivery:
 
     async def record(self, session: AsyncSession, payload: dict[str, Any],
                      outcome: Outcome) -> None:
+        if "shown_as" in payload:
+            status = {"sent": "sent", "failed": "failed", "retry": "retrying"}[outcome.result]
+            await record_delivery(session, payload["shown_as"], status, outcome.detail or None)
         if outcome.result != "sent":
             log.warning("acknowledgment to %s (conversation %s): %s %s", payload.get("to"),
                         payload.get("conversation_id"), outcome.result, outcome.detail)

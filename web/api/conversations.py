@@ -45,11 +45,18 @@ def conversation_json(row: queries.ConversationRow, ticket_id: int | None) -> di
     }
 
 
+def _author(m: Message) -> dict:
+    if m.author_id is not None:
+        return {"type": "agent", "id": m.author_id}
+    if m.direction == "inbound":
+        return {"type": "contact", "id": m.contact_id}
+    return {"type": "system", "id": None}  # sent by itself, e.g. an acknowledgment
+
+
 def message_json(m: Message, attachments: list[MessageAttachment] = ()) -> dict:
     return {
         "id": m.id, "direction": m.direction, "text": m.text, "html": m.html,
-        "author": ({"type": "agent", "id": m.author_id} if m.author_id is not None
-                   else {"type": "contact", "id": m.contact_id}),
+        "author": _author(m),
         "created_at": m.created_at.isoformat(), "external_id": m.external_id,
         "automatic": m.automatic, "quoted_text_start": m.quoted_text_start,
         "delivery_status": m.delivery_status, "delivery_error": m.delivery_error,

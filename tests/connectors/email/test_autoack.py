@@ -99,6 +99,14 @@ async def test_a_new_conversation_is_acknowledged(client, runtime, agent, relay,
     assert mail.get_body(("plain",)).get_content().strip() == ACK_TEXT
     [row] = await ack_rows(runtime)
     assert row.status == "sent"
+    shown = (await client.get(f"/api/conversations/{result.conversation_id}",
+                              headers=headers)).json()["messages"]
+    assert [(m["direction"], m["automatic"]) for m in shown] == [
+        ("inbound", False), ("outbound", True)]
+    assert shown[1]["text"] == ACK_TEXT
+    assert shown[1]["author"] == {"type": "system", "id": None}
+    assert shown[1]["external_id"] == mail["Message-ID"].strip("<>")
+    assert shown[1]["delivery_status"] == "sent"
 
     answer = raw_email(message_id="c2@mail.example.org", subject=mail["Subject"],
                        extra=(f"In-Reply-To: {mail['Message-ID']}",
@@ -247,3 +255,25 @@ async def test_mail_through_the_inbound_pipeline_is_acknowledged(runtime, relay,
     [ack] = relay.accepted
     assert ack.rcpt_tos == ["anna@example.org"]
     assert ack.parsed()["Auto-Submitted"] == "auto-replied"
+
+
+async def test_an_acknowledgment_answers_nothing_for_the_sla(client, runtime, admin, relay,
+                                                            email_out):
+    """The acknowledgment is not an agent's answer: the first response stays due, and the
+    customer's next mail does not start a next-response cycle."""
+    _, headers = admin
+    policy = {"goals": {"first_response": {"minutes": 60}, "next_response": {"minutes": 60}}}
+    assert (await client.put("/api/sla/settings", headers=headers,
+                             json=policy)).status_code == 200
+    result = await receive(runtime, raw_email())
+    follow_up = await receive(runtime, raw_email(
+        message_id="c2@mail.example.org", subject="Re: Printer on fire",
+        extra=("In-Reply-To: <c1@mail.example.org>",)))
+    assert follow_up.conversation_id == result.conversation_id and len(relay.accepted) == 1
+    ticket_id = (await client.get(f"/api/conversations/{result.conversation_id}",
+                                  headers=headers)).json()["ticket_id"]
+    ticket = (await client.get(f"/api/tickets/{ticket_id}", headers=headers)).json()
+    clocks = {c["goal"]: c for c in ticket["sla"]}
+    assert set(clocks) == {"first_response"}
+    assert clocks["first_response"]["status"] == "on_track"
+    assert ticket["status"] == "new"
