@@ -15,7 +15,8 @@ the same time.
 
 The bare server is measured before and after Frontdesk and the better rate is the peer, so
 a disturbance on the machine does not flatter Frontdesk. Printed: the rates, their ratios to
-the bare server, and the targets (accepted >= 0.7x, end to end >= 0.5x).
+the bare server, and the targets (accepted >= 0.7x, end to end >= 0.5x); and the CPU each
+side spent per message (Linux /proc), which bounds what the machine's cores can reach.
 """
 
 from __future__ import annotations
@@ -200,6 +201,16 @@ def counts(database: Path) -> dict[str, int]:
                 for table in ("raw_emails", "messages", "conversations", "tickets")}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+CPU_PER_MESSAGE: dict[str, float] = {}
+"""Milliseconds of CPU per message, by who spent them (filled in as the runs go)."""
+
+
 async def measure_frontdesk(messages: list[tuple[bytes, bytes]], env: dict[str, str]
                             ) -> tuple[float, float, dict[str, int], dict[str, int]]:
     with tempfile.TemporaryDirectory() as tmp:
@@ -214,10 +225,12 @@ async def measure_frontdesk(messages: list[tuple[bytes, bytes]], env: dict[str, 
             await hammer(smtp_port, WARMUP_SECONDS, messages)
             await settled(database)
             before = counts(database)
+            server_cpu = cpu_seconds(process.pid)
             started = time.perf_counter()
             sent = await hammer(smtp_port, SECONDS, messages)
             accept_rate = sent / (time.perf_counter() - started)
             end_to_end_rate = sent / (await settled(database) - started)
+            CPU_PER_MESSAGE["frontdesk"] = (cpu_seconds(process.pid) - server_cpu) / sent * 1e3
             after = counts(database)
             statuses = raw_statuses(database)
         except BaseException:
@@ -239,8 +252,12 @@ async def measure_bare(messages: list[tuple[bytes, bytes]], env: dict[str, str])
     try:
         await wait_smtp(port, process)
         await hammer(port, WARMUP_SECONDS, messages)
+        server_cpu, client_cpu = cpu_seconds(process.pid), time.process_time()
         started = time.perf_counter()
         sent = await hammer(port, SECONDS, messages)
+        CPU_PER_MESSAGE["bare"] = min(CPU_PER_MESSAGE.get("bare", float("inf")),
+                                      (cpu_seconds(process.pid) - server_cpu) / sent * 1e3)
+        CPU_PER_MESSAGE["client"] = (time.process_time() - client_cpu) / sent * 1e3
         return sent / (time.perf_counter() - started)
     finally:
         process.terminate()
@@ -263,6 +280,9 @@ async def main() -> None:
     print(f"  in the window: {grown['raw_emails']} raw mails -> {grown['messages']} messages, "
           f"{grown['conversations']} conversations, {grown['tickets']} tickets; "
           f"raw statuses now {statuses}")
+    print(f"  CPU per message (all threads): frontdesk {CPU_PER_MESSAGE['frontdesk']:.2f} ms "
+          f"(accept and processing), bare {CPU_PER_MESSAGE['bare']:.2f} ms, the client "
+          f"{CPU_PER_MESSAGE['client']:.2f} ms; {os.cpu_count()} cores")
     for name, rate, target in (("accepted", accepted, ACCEPT_TARGET),
                                ("end to end", end_to_end, END_TO_END_TARGET)):
         ratio = rate / bare
