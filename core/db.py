@@ -107,10 +107,12 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000) 
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     # The same patience for locks on PostgreSQL: a write waits at most this long, then
-    # fails (an SMTP sender then hears 451 and retries) instead of hanging.
+    # fails (an SMTP sender then hears 451 and retries) instead of hanging. A commit is on
+    # disk when it returns (whatever the server's default), since a `250` follows it.
     return create_async_engine(
         url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
-        connect_args={"server_settings": {"lock_timeout": str(int(busy_timeout_ms))}})
+        connect_args={"server_settings": {"lock_timeout": str(int(busy_timeout_ms)),
+                                          "synchronous_commit": "on"}})
 
 
 async def insert_rows(session: AsyncSession, model: type[Base],

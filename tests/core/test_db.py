@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core import clock
-from core.db import after_commit, insert_rows, savepoint, transaction
+from core.db import after_commit, insert_rows, make_engine, savepoint, transaction
 from inbox.models import Contact
 
 
@@ -48,3 +48,30 @@ async def test_insert_rows_returns_each_rows_id_in_order(runtime):
     async with transaction(runtime.sessions) as session:
         stored = dict((await session.execute(select(Contact.id, Contact.email))).all())
     assert [stored[contact_id] for contact_id in ids] == emails
+
+
+async def test_a_commit_is_durable_when_it_returns(runtime):
+    """SQLite: WAL with synchronous=FULL; PostgreSQL: synchronous_commit on, even where the
+    database's own default is off."""
+    async with runtime.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            assert (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+            assert (await connection.exec_driver_sql("PRAGMA synchronous")).scalar() == 2
+            return
+        database = (await connection.exec_driver_sql("SELECT current_database()")).scalar()
+    admin = make_engine(runtime.settings.database.url).execution_options(
+        isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.exec_driver_sql(
+            f'ALTER DATABASE "{database}" SET synchronous_commit = off')
+    try:
+        fresh = make_engine(runtime.settings.database.url)
+        async with fresh.connect() as connection:
+            setting = (await connection.exec_driver_sql("SHOW synchronous_commit")).scalar()
+        await fresh.dispose()
+        assert setting == "on"
+    finally:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(
+                f'ALTER DATABASE "{database}" RESET synchronous_commit')
+        await admin.dispose()
