@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.email.autoack import maybe_acknowledge
 from connectors.email.ids import is_ours
 from connectors.email.models import RawEmail
-from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits, parse_email
+from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits
+from connectors.email.parsers import parse_batch
 from connectors.ingest import retrying_in_savepoint
 from core import clock
 from core.db import insert_rows, transaction
@@ -229,7 +230,13 @@ async def _process_batch(runtime: Any, ids: Sequence[int]) -> Counter[str]:
     outcome = Counter({"skipped": len(ids) - len(batch)})
     if not batch:
         return outcome
-    await asyncio.to_thread(_parse_all, batch, raws, limits_for(runtime.settings))
+    parsed = await parse_batch([raws[pending.raw_id] for pending in batch],
+                               limits_for(runtime.settings))
+    for pending, result in zip(batch, parsed, strict=True):
+        if isinstance(result, EmailParseError):
+            pending.problem = result
+        else:
+            pending.parsed = result
     await _give_way(runtime)
     async with transaction(runtime.sessions) as session:
         outcome.update(await _ingest_batch(session, runtime, batch))
@@ -249,16 +256,6 @@ async def _claim(sessions: async_sessionmaker[AsyncSession], ids: Sequence[int]
                                   .values(attempts=RawEmail.attempts + 1))
     return ([_Pending(row.id, row.sha256) for row in rows],
             {row.id: (row.inbox, row.raw) for row in rows})
-
-
-def _parse_all(batch: Sequence[_Pending], raws: dict[int, tuple[str, bytes]],
-               limits: ParseLimits) -> None:
-    for pending in batch:
-        inbox_slug, raw = raws[pending.raw_id]
-        try:
-            pending.parsed = parse_email(raw, inbox=inbox_slug, limits=limits)
-        except EmailParseError as exc:
-            pending.problem = exc
 
 
 async def _give_way(runtime: Any) -> None:

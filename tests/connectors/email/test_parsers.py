@@ -1,0 +1,67 @@
+"""Parsing beside the event loop: in a worker process, or a thread when it died."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from connectors.email import parsers
+from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits
+
+MAIL = (b"From: Anna Berg <anna@example.org>\r\nTo: help@example.com\r\n"
+        b"Subject: Printer on fire\r\nMessage-ID: <p1@example.org>\r\n\r\nIt smokes.\r\n")
+
+
+async def test_each_item_is_parsed_or_its_error_given():
+    first, second = await parsers.parse_batch(
+        [("support", MAIL), ("support", b"\r\n\r\nno headers at all")], ParseLimits())
+    assert isinstance(first, ParsedEmail) and first.message.subject == "Printer on fire"
+    assert isinstance(second, EmailParseError)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: parsing runs in a thread")
+async def test_a_dead_worker_is_replaced_and_the_batch_still_parsed(caplog):
+    await parsers.parse_batch([("support", MAIL)], ParseLimits())  # the worker is up
+    pool = parsers._pool()
+    assert pool is not None
+    for pid in list(pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    with caplog.at_level(logging.WARNING, logger="connectors.email.parsers"):
+        [parsed] = await parsers.parse_batch([("support", MAIL)], ParseLimits())
+    assert isinstance(parsed, ParsedEmail)
+    assert "the mail parser process died" in caplog.text
+    [again] = await parsers.parse_batch([("support", MAIL)], ParseLimits())
+    assert isinstance(again, ParsedEmail) and parsers._pool() is not pool
+
+
+KILLED_PARENT = """
+import asyncio, os, signal
+from connectors.email import parsers
+from connectors.email.parse import ParseLimits
+
+async def main():
+    await parsers.parse_batch([("support", b"From: a@example.org\\r\\n\\r\\nhi")], ParseLimits())
+    print(*parsers._pool()._processes, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: parsing runs in a thread")
+def test_the_worker_does_not_outlive_a_killed_server():
+    done = subprocess.run([sys.executable, "-c", KILLED_PARENT], capture_output=True,
+                          text=True, timeout=60, cwd=Path(__file__).parents[3])
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    [worker] = [int(pid) for pid in done.stdout.split()]
+    deadline = time.monotonic() + 10 * parsers.PARENT_CHECK_SECONDS
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{worker}").exists()
