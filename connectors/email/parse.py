@@ -126,6 +126,8 @@ def parse_email(
         raise EmailParseError("MIME structure is nested too deeply to read") from exc
     except (MessageError, LookupError, ValueError, IndexError) as exc:
         raise EmailParseError(f"unreadable message: {exc}") from exc
+    except TypeError as exc:  # the email package's, on parameters it cannot decode
+        raise EmailParseError(f"unreadable message: {exc}") from exc
 
 
 def _parse(raw: bytes, inbox: str, limits: ParseLimits) -> ParsedEmail:
@@ -304,8 +306,23 @@ def _content_type(message: Message) -> str:
     return "application/octet-stream"
 
 
+def _raw_param(message: Message, name: str,
+               header: str) -> str | tuple[str | None, str | None, str] | None:
+    """`get_param`, or None where the header's parameters cannot be decoded (the standard
+    library raises TypeError on a parameter given both whole and in numbered parts)."""
+    try:
+        return message.get_param(name, None, header)
+    except TypeError:
+        return None
+
+
+def _charset(message: Message) -> str | None:
+    value = _raw_param(message, "charset", "content-type")
+    return str(value[2] if isinstance(value, tuple) else value).lower() if value else None
+
+
 def _param(message: Message, name: str, header: str = "content-type") -> str | None:
-    value = message.get_param(name, None, header)
+    value = _raw_param(message, name, header)
     if value is None:
         return None
     if isinstance(value, tuple):
@@ -581,9 +598,9 @@ _MAX_FILENAME = 255
 
 
 def _filename(message: Message) -> str | None:
-    value = message.get_param("filename", None, "content-disposition")
+    value = _raw_param(message, "filename", "content-disposition")
     if value is None:
-        value = message.get_param("name", None, "content-type")
+        value = _raw_param(message, "name", "content-type")
     if value is None:
         return None
     text = _rfc2231_text(value) if isinstance(value, tuple) else unquote_param(str(value))
@@ -683,7 +700,7 @@ def _part_text(part: _Part, limits: ParseLimits) -> tuple[str, bool]:
     """The decoded text of a part with \\n line endings, and whether it was cut."""
     data = _payload_bytes(part.message)
     byte_budget = limits.max_text_chars * 4
-    text = decode_text(data[:byte_budget], part.message.get_content_charset())
+    text = decode_text(data[:byte_budget], _charset(part.message))
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     text = text.removeprefix("\ufeff")
     if (_param(part.message, "format") or "").lower() == "flowed":
@@ -876,7 +893,7 @@ def _returned_message_id(report_parts: Sequence[_Part]) -> str | None:
         if part.content_type in _MESSAGE_PARTS:
             value = _nested_message_id(part.message)
         elif part.content_type in _HEADER_PARTS:
-            text = decode_text(_payload_bytes(part.message), part.message.get_content_charset())
+            text = decode_text(_payload_bytes(part.message), _charset(part.message))
             match = _MESSAGE_ID_FIELD.search(text)
             value = match.group(1) if match else None
         ids = parse_message_ids(value or "")

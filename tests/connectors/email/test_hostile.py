@@ -429,3 +429,32 @@ def test_random_mime_shaped_bytes(raw: bytes) -> None:
     else:
         assert_clean_strings(parsed)
     assert time.monotonic() - started < BOUND_SECONDS
+
+
+# A parameter given both whole and in numbered parts makes the standard library raise
+# TypeError while decoding the header's parameters (found by the test above).
+MIXED_CONTINUATIONS = b"filename*=utf-8''whole.txt; filename*0*=utf-8''part; filename*1*=s"
+
+
+def test_a_filename_in_whole_and_in_parts_is_dropped_not_fatal() -> None:
+    raw = HEAD + (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                  b"Content-Type: text/plain\r\n\r\nSee the file.\r\n--b\r\n"
+                  b"Content-Type: text/plain\r\nContent-Disposition: attachment; "
+                  + MIXED_CONTINUATIONS + b"\r\n\r\nfile body\r\n--b--\r\n")
+    parsed = parse_email(raw, inbox="support")
+    assert parsed.message.text.startswith("See the file.")
+    [attachment] = parsed.message.attachments
+    assert attachment.content == b"file body" and attachment.filename == "part-3.txt"
+
+
+def test_a_charset_in_whole_and_in_parts_falls_back_not_fatal() -> None:
+    raw = HEAD + (b"Content-Type: text/plain; charset*=utf-8''x; charset*0*=y\r\n\r\n"
+                  b"Hej d\xc3\xa5\r\n")
+    assert parse_email(raw, inbox="support").message.text.startswith("Hej d")
+
+
+def test_a_boundary_in_whole_and_in_parts_is_an_email_parse_error() -> None:
+    raw = HEAD + (b"Content-Type: multipart/mixed; boundary*=x; boundary*0*=y\r\n\r\n"
+                  b"--x\r\n\r\nhi\r\n--x--\r\n")
+    with pytest.raises(EmailParseError, match="unreadable message"):
+        parse_email(raw, inbox="support")
