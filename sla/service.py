@@ -185,6 +185,7 @@ class SlaTracker:
                                              .order_by(Ticket.id))).all():
             await replan_ticket(session, ticket, start_missing=("first_response", "close"),
                                 new=True)
+        await session.flush()  # the new tickets' clocks, written together
 
     async def on_message_added(self, session: AsyncSession, e: MessageAdded) -> None:
         # A message that opened its conversation has no clock to move yet (the new ticket
@@ -269,7 +270,8 @@ async def replan_ticket(session: AsyncSession, ticket: Ticket,
     that are not met, clocks dropped where no goal applies, `start_missing` kinds started
     (a next response starts a new cycle once the previous one was met), and first-response
     and close clocks that a newly applying goal calls for, counted from the ticket's start.
-    `new`: the ticket was created in this transaction, so it has no clocks yet."""
+    `new`: the ticket was created in this transaction, so it has no clocks yet; its new
+    clocks are left for the caller to flush."""
     policy, cal = await _context(session, ticket)
     goals = policy.goals_for(ticket_properties(ticket))
     now = wall.now()
@@ -290,7 +292,8 @@ async def replan_ticket(session: AsyncSession, ticket: Ticket,
                    if value.running else value, cal)
         elif row is None and kind != "next_response" and not start_missing:
             await _start_late(session, ticket, kind, goal.target, goal.warning, cal, policy)
-    await session.flush()
+    if not new:  # a new ticket's caller writes its clocks (with those of other new tickets)
+        await session.flush()
 
 
 async def _drop(session: AsyncSession, row: SlaClock) -> None:

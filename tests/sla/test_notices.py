@@ -6,7 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import server
 from core import clock
+from core.db import transaction
 from core.jobs import ArqQueue, InProcessQueue
+from inbox.messages import InboundMessage
+from inbox.service import ingest_many
 from sla import jobs
 from sla.events import SlaBreached, SlaDueSoon
 from tests.support import client_for, make_queue, run_jobs, submit_form
@@ -99,3 +102,42 @@ async def test_a_replan_makes_old_notices_moot(runtime, admin):
             manual.set(T0 + timedelta(hours=3, minutes=45))
             await settle(runtime)
     assert seen == [("SlaDueSoon", "first_response", T0 + timedelta(hours=3, minutes=45))]
+
+
+async def scheduled_notice_jobs(runtime) -> set[str]:
+    queue = runtime.queue
+    if isinstance(queue, InProcessQueue):
+        return {job_id for _, job_id in queue.scheduled() if job_id.startswith("sla:")}
+    prefix = f"{runtime.settings.jobs.queue_name}:"  # arq job ids are scoped to the queue
+    entries = await queue.pool.zrange(runtime.settings.jobs.queue_name, 0, -1)
+    job_ids = [entry.decode().removeprefix(prefix) for entry in entries]
+    return {job_id for job_id in job_ids if job_id.startswith("sla:")}
+
+
+async def test_tickets_opened_together_each_get_their_clock_and_notices(runtime, admin):
+    _, headers = admin
+    manual = clock.ManualClock(T0)
+    with clock.use(manual):
+        async with client_for(server.create_app(runtime=runtime)) as client:
+            response = await client.put("/api/sla/settings", headers=headers, json=SETTINGS)
+            assert response.status_code == 200
+            await run_jobs(runtime)
+            async with transaction(runtime.sessions) as session:
+                results = await ingest_many(session, [InboundMessage(
+                    inbox="support", channel="email", sender_email=f"c{n}@example.org",
+                    sender_name=None,
+                    subject=f"Question {n}", text="Help", external_id=f"q{n}@example.org")
+                    for n in range(3)])
+            numbers = []
+            for result in results:
+                conversation = (await client.get(f"/api/conversations/{result.conversation_id}",
+                                                 headers=headers)).json()
+                numbers.append(conversation["ticket_id"])
+            for number in numbers:
+                ticket = (await client.get(f"/api/tickets/{number}", headers=headers)).json()
+                [first] = ticket["sla"]
+                assert first["goal"] == "first_response"
+                assert datetime.fromisoformat(first["due_at"]) == T0 + timedelta(minutes=60)
+    jobs_scheduled = await scheduled_notice_jobs(runtime)
+    assert len(jobs_scheduled) == 6  # due-soon and breach for each of the three clocks
+    assert len({job_id.split(":")[1] for job_id in jobs_scheduled}) == 3
