@@ -3,9 +3,9 @@
 `parse_batch(items, limits)` parses (inbox, raw bytes) pairs and gives, for each, its
 `ParsedEmail` or its `EmailParseError`. Parsing is pure Python, so a thread would share the
 interpreter with the server; when the machine has a core to spare it runs in a worker
-process instead (spawned, and gone within PARENT_CHECK_SECONDS of this process, however
-this one ends). A worker that dies (a message that exhausts its memory, say) is replaced,
-and that batch is parsed in a thread.
+process instead (spawned, and gone as soon as this process is, however this one ends). A
+worker that dies (a message that exhausts its memory, say) is replaced, and that batch is
+parsed in a thread.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import logging
 import multiprocessing
 import os
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 
 from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits, parse_email
 
@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 Parsed = ParsedEmail | EmailParseError
 
 _workers: ProcessPoolExecutor | None = None
-PARENT_CHECK_SECONDS = 1.0
+_lifeline: Connection | None = None
+"""The sending end of the pipe the workers listen on: only this process holds it, so it
+closes (and they see the end of the pipe) exactly when this process ends."""
 
 
 def parse_each(items: Sequence[tuple[str, bytes]], limits: ParseLimits) -> list[Parsed]:
@@ -41,25 +43,28 @@ def parse_each(items: Sequence[tuple[str, bytes]], limits: ParseLimits) -> list[
     return results
 
 
-def _follow(parent: int) -> None:
-    """Worker initializer: end this worker once `parent` is gone. A worker holds both ends
-    of its task pipe, so it would never see the parent close it; a parent that was killed
-    (SIGKILL, the OOM killer) would leave it behind."""
+def _follow(lifeline: Connection) -> None:
+    """Worker initializer: end this worker when the server's end of `lifeline` closes. A
+    worker holds both ends of its task pipe, so it would never see the server close that
+    one; a server that was killed (SIGKILL, the OOM killer) would leave it behind."""
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK_SECONDS)
+        try:
+            lifeline.recv()  # nothing is ever sent: this returns when the server is gone
+        except EOFError:
+            pass
         os._exit(0)
 
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    threading.Thread(target=watch, name="server-watch", daemon=True).start()
 
 
 def _pool() -> ProcessPoolExecutor | None:
-    global _workers
+    global _workers, _lifeline
     if _workers is None and (os.cpu_count() or 1) > 1:
-        _workers = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_follow, initargs=(os.getpid(),))
+        context = multiprocessing.get_context("spawn")
+        listening, _lifeline = context.Pipe(duplex=False)
+        _workers = ProcessPoolExecutor(max_workers=1, mp_context=context,
+                                       initializer=_follow, initargs=(listening,))
     return _workers
 
 
