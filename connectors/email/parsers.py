@@ -14,13 +14,13 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 
 from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits, parse_email
+from core.lifeline import follow, lifeline
 
 log = logging.getLogger(__name__)
 
@@ -43,28 +43,13 @@ def parse_each(items: Sequence[tuple[str, bytes]], limits: ParseLimits) -> list[
     return results
 
 
-def _follow(lifeline: Connection) -> None:
-    """Worker initializer: end this worker when the server's end of `lifeline` closes. A
-    worker holds both ends of its task pipe, so it would never see the server close that
-    one; a server that was killed (SIGKILL, the OOM killer) would leave it behind."""
-
-    def watch() -> None:
-        try:
-            lifeline.recv()  # nothing is ever sent: this returns when the server is gone
-        except EOFError:
-            pass
-        os._exit(0)
-
-    threading.Thread(target=watch, name="server-watch", daemon=True).start()
-
-
 def _pool() -> ProcessPoolExecutor | None:
     global _workers, _lifeline
     if _workers is None and (os.cpu_count() or 1) > 1:
         context = multiprocessing.get_context("spawn")
-        listening, _lifeline = context.Pipe(duplex=False)
+        listening, _lifeline = lifeline(context)
         _workers = ProcessPoolExecutor(max_workers=1, mp_context=context,
-                                       initializer=_follow, initargs=(listening,))
+                                       initializer=follow, initargs=(listening,))
     return _workers
 
 
