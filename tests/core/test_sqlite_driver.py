@@ -293,8 +293,11 @@ async def test_where_statements_run(engine: AsyncEngine):
     loop_thread = threading.get_ident()
 
     def trace(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.driver_connection.set_trace_callback(
-            lambda sql: seen.append((sql.split()[0].upper(), threading.get_ident() == loop_thread)))
+        def traced(sql: str) -> None:
+            if not sql.startswith("PRAGMA busy_timeout"):  # how BEGIN IMMEDIATE polls
+                seen.append((sql.split()[0].upper(), threading.get_ident() == loop_thread))
+
+        dbapi_connection.driver_connection.set_trace_callback(traced)
 
     await engine.dispose()
     event.listen(engine.sync_engine, "connect", trace)
@@ -443,6 +446,28 @@ async def test_a_cancelled_waiter_leaves_no_lock_behind(sessions, db_path):
 async def _write(sessions: async_sessionmaker[AsyncSession], name: str) -> None:
     async with transaction(sessions) as session:
         session.add(Parent(name=name))
+
+
+async def test_a_write_lock_held_elsewhere_is_polled_for_then_taken(engine: AsyncEngine,
+                                                                     db_path: Path):
+    """Another process's lock is asked for again and again (SQLite's busy handler would
+    sleep up to 100 ms between tries), then taken; the busy timeout is as it was."""
+    begins: list[str] = []
+
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection.set_trace_callback(
+            lambda sql: begins.append(sql) if sql.startswith("BEGIN IMMEDIATE") else None)
+
+    await engine.dispose()
+    event.listen(engine.sync_engine, "connect", trace)
+    with held_write_lock(db_path, 0.3):
+        async with asyncio.timeout(5), engine.begin() as connection:
+            await connection.execute(Parent.__table__.insert().values(name="after"))
+    assert len(begins) > 2
+    async with engine.connect() as connection:
+        assert (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 30000
+        names = (await connection.execute(select(Parent.name))).scalars().all()
+    assert names == ["after"]
 
 
 async def test_busy_timeout_still_ends_in_an_error(tmp_path: Path):
