@@ -82,18 +82,18 @@ async def start_runtime(settings: Settings, **kwargs: Any) -> Runtime:
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Runtime]:
-    """A started runtime plus the SMTP receiver (when enabled), stopped on exit."""
-    from connectors.email.smtp_in import start_smtp, stop_smtp
+    """A started runtime plus the SMTP receiver process (when enabled), stopped on exit."""
+    from connectors.email.receiver import start_receiver, stop_receiver
 
     runtime = await start_runtime(settings)
-    smtp = None
+    receiver = None
     try:
         if settings.smtp_in.enabled:
-            smtp = await start_smtp(runtime)
+            receiver = await start_receiver(runtime)
         yield runtime
     finally:
-        if smtp is not None:
-            await stop_smtp(smtp)
+        if receiver is not None:
+            await stop_receiver(receiver)
         await runtime.close()
 
 

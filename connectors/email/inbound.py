@@ -28,7 +28,7 @@ from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits
 from connectors.email.parsers import parse_batch
 from connectors.ingest import retrying_in_savepoint
 from core import clock
-from core.db import insert_rows, transaction
+from core.db import insert_committed, insert_rows, transaction
 from core.jobs import enqueue_after_commit, registry
 from core.settings import Settings
 from inbox import service as inbox
@@ -83,11 +83,35 @@ async def add_raw(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list
     return ids
 
 
+async def commit_raw(sessions: async_sessionmaker[AsyncSession],
+                     rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Commit new raw emails (values from `raw_row`) in a transaction of their own, by the
+    shortest way the database allows (`core.db.insert_committed`); returns their ids in
+    order. The caller kicks their processing with `kick_raw` when it is ready to."""
+    return await insert_committed(sessions.kw["bind"], RawEmail, rows)
+
+
+async def kick_raw(sessions: async_sessionmaker[AsyncSession], raw_ids: Sequence[int]) -> None:
+    """Enqueue `email.process` for committed pending raw emails on the sessions' queue. A
+    failure is logged, not raised: `email.sweep` picks up whatever stays pending."""
+    queue = sessions.kw["info"].get("jobs")
+    if queue is None or not raw_ids:
+        return
+    try:
+        await queue.enqueue("email.process", list(raw_ids), job_id=_job_id(raw_ids, 0))
+    except Exception:
+        log.exception("could not enqueue email.process for %d raw mail(s)", len(raw_ids))
+
+
 def _kick(session: AsyncSession, raw_ids: Sequence[int], attempt: int = 0) -> None:
+    enqueue_after_commit(session, "email.process", list(raw_ids),
+                         job_id=_job_id(raw_ids, attempt))
+
+
+def _job_id(raw_ids: Sequence[int], attempt: int) -> str:
     # Job ids are remembered for a while (arq keeps results): each attempt gets its own.
     # A raw email is in one kick per attempt, so its first id names the kick.
-    enqueue_after_commit(session, "email.process", list(raw_ids),
-                         job_id=f"email:{raw_ids[0]}+{len(raw_ids)}:{attempt}")
+    return f"email:{raw_ids[0]}+{len(raw_ids)}:{attempt}"
 
 
 def limits_for(settings: Settings) -> ParseLimits:

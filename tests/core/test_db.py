@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
+from connectors.email.inbound import raw_row
+from connectors.email.models import RawEmail
 from core import clock
-from core.db import after_commit, insert_rows, make_engine, savepoint, transaction
+from core.db import (
+    after_commit,
+    insert_committed,
+    insert_rows,
+    make_engine,
+    savepoint,
+    transaction,
+)
 from inbox.models import Contact
 
 
@@ -48,6 +58,43 @@ async def test_insert_rows_returns_each_rows_id_in_order(runtime):
     async with transaction(runtime.sessions) as session:
         stored = dict((await session.execute(select(Contact.id, Contact.email))).all())
     assert [stored[contact_id] for contact_id in ids] == emails
+
+
+async def test_insert_committed_stores_what_the_orm_reads_back(runtime):
+    """Values go through the columns' own types (UTC datetimes, JSON, bytes), as the ORM
+    would store them; ids come back in the order of the rows."""
+    received = clock.now()
+    rows = [raw_row(inbox_slug="support", source="smtp", raw=f"mail {n}\r\n".encode(),
+                    mail_from=f"s{n}@example.org", rcpt_to=("help@example.com", "å@example.se"))
+            for n in range(50)]
+    for row in rows:
+        row["received_at"] = received
+    async with transaction(runtime.sessions) as session:  # something before them
+        await insert_rows(session, RawEmail, rows[:1])
+    ids = await insert_committed(runtime.engine, RawEmail, rows)
+    assert len(set(ids)) == len(rows)
+    async with transaction(runtime.sessions) as session:
+        stored = {raw.id: raw for raw in (await session.scalars(
+            select(RawEmail).where(RawEmail.id.in_(ids)))).all()}
+    for raw_id, row in zip(ids, rows, strict=True):
+        raw = stored[raw_id]
+        assert (raw.raw, raw.mail_from, raw.rcpt_to, raw.facts, raw.status) == (
+            row["raw"], row["mail_from"], row["rcpt_to"], {}, "pending")
+        assert raw.received_at == received
+
+
+async def test_insert_committed_stores_all_or_nothing(runtime):
+    good = raw_row(inbox_slug="support", source="imap", raw=b"good\r\n", source_key="k:1")
+    async with transaction(runtime.sessions) as session:
+        await insert_rows(session, RawEmail, [good])
+    again = raw_row(inbox_slug="support", source="imap", raw=b"new\r\n", source_key="k:2")
+    with pytest.raises(IntegrityError):
+        await insert_committed(runtime.engine, RawEmail, [again, good])  # k:1 is taken
+    async with transaction(runtime.sessions) as session:
+        keys = (await session.scalars(select(RawEmail.source_key))).all()
+    assert keys == ["k:1"]
+    # The engine is unharmed: a write goes through at once.
+    assert len(await insert_committed(runtime.engine, RawEmail, [again])) == 1
 
 
 async def test_a_commit_is_durable_when_it_returns(runtime):

@@ -22,10 +22,16 @@ from typing import Any
 
 import aiosmtplib
 import pytest
+from aiosmtpd.smtp import SMTP
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
 
 import server
+from connectors.email import smtp_in
+from connectors.email.inbound import commit_raw
 from connectors.email.models import RawEmail
 from connectors.email.smtp_in import (
     AcceptedMail,
@@ -33,6 +39,7 @@ from connectors.email.smtp_in import (
     GroupCommit,
     SmtpServer,
     StoreFailed,
+    plain_path,
     start_smtp,
     stop_smtp,
 )
@@ -262,19 +269,15 @@ async def test_several_messages_in_one_session(runtime, smtp):
     assert len(await raw_rows(runtime)) == 3
 
 
-async def test_mail_arriving_during_a_commit_shares_the_next_one(runtime, smtp):
-    commits = []  # commits of transactions that stored raw mail
+async def test_mail_arriving_during_a_commit_shares_the_next_one(runtime, smtp, monkeypatch):
+    commits = []  # the raw mail of each transaction that stored some
 
-    def executed(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.startswith("INSERT INTO raw_emails"):
-            conn.info["stored raw mail"] = True
+    async def counted(sessions: Any, rows: Any) -> list[int]:
+        ids = await commit_raw(sessions, rows)
+        commits.append(len(rows))
+        return ids
 
-    def committed(conn: Any) -> None:
-        if conn.info.pop("stored raw mail", False):
-            commits.append(1)
-
-    event.listen(runtime.engine.sync_engine, "after_cursor_execute", executed)
-    event.listen(runtime.engine.sync_engine, "commit", committed)
+    monkeypatch.setattr(smtp_in, "commit_raw", counted)
     raws = [mail(f"Question {n}") for n in range(8)]
     async with database_locked(runtime):
         first = asyncio.create_task(deliver(smtp, raws[0]))
@@ -284,7 +287,7 @@ async def test_mail_arriving_during_a_commit_shares_the_next_one(runtime, smtp):
             await asyncio.sleep(0.01)
     replies = await asyncio.gather(first, *rest)
     assert all(reply.code == 250 for reply in replies)
-    assert len(commits) == 2
+    assert commits == [1, 7]
     assert sorted(r.raw for r in await raw_rows(runtime)) == sorted(raws)
 
 
@@ -524,3 +527,35 @@ async def test_an_unknown_fault_point_stops_the_start(runtime, monkeypatch):
     monkeypatch.setenv("FRONTDESK_FAULT_POINT", "smtp-sometimes")
     with pytest.raises(ValueError, match="unknown fault point"):
         await start_smtp(runtime, port=0)
+
+
+_LOCAL = st.lists(st.sampled_from(["a", "Zz9", ".", "..", "-", "+", "{", "'", '"', "é", " ", "(",
+                                   "_", "%", "!", "\\"]), min_size=1, max_size=5).map("".join)
+_DOMAIN = st.lists(st.sampled_from(["ex", "ample", "-", ".", "..", "a-b", "9", "_", "é",
+                                    "[1.2.3.4]", " "]), min_size=1, max_size=5).map("".join)
+_AFTER = st.sampled_from(["", " ", "  ", "\t", "  SIZE=10", " BODY=8BITMIME SMTPUTF8", "(c)",
+                          " (c) X", "x", ">", " <", " \t X"])
+
+
+@examples(max_examples=3000, deadline=None)
+@given(local=_LOCAL, domain=_DOMAIN, after=_AFTER)
+def test_plain_paths_read_as_aiosmtpd_reads_them(local: str, domain: str, after: str):
+    """The short cut reads a path exactly as aiosmtpd's parser does, or leaves it to it."""
+    arg = f"<{local}@{domain}>{after}"
+    plain = plain_path(arg)
+    if plain is not None:
+        loop = asyncio.new_event_loop()
+        try:
+            assert plain == SMTP._getaddr(SMTP(None, loop=loop), arg)
+        finally:
+            loop.close()
+
+
+def test_the_usual_paths_take_the_short_cut():
+    assert plain_path("<anna.svensson+shop@mail.example.se>") == (
+        "anna.svensson+shop@mail.example.se", "")
+    assert plain_path("<a@b.example> SIZE=1000 BODY=8BITMIME") == (
+        "a@b.example", "SIZE=1000 BODY=8BITMIME")
+    assert plain_path("<>") is None
+    assert plain_path('<"quoted"@example.com>') is None
+    assert plain_path("<a@b.example> (comment) SIZE=1") is None

@@ -1,0 +1,259 @@
+"""The inbound SMTP server of `frontdesk serve`, in a process of its own.
+
+The server's process runs HTTP, the jobs and their database work, all in one interpreter;
+a sender waiting for its `250` would wait behind all of that. So `frontdesk serve` runs the
+SMTP receiver (`connectors.email.smtp_in`, unchanged) in a spawned child process:
+
+- The server binds the listening socket itself, so a port in use fails `serve` at start,
+  and connections that arrive while the receiver restarts wait in the socket's backlog.
+- The receiver has its own database engine. It commits raw mail exactly as in-process;
+  the jobs that a commit kicks (`email.process`) travel back over a pipe and the server
+  enqueues them on its own queue. If the server dies before enqueuing one, the mail is
+  still committed and `email.sweep` picks it up.
+- A shared flag tells the server when mail waits to be committed, so that processing gives
+  way to the receiver as it does in-process (`runtime.extras["smtp_in.commits"]`).
+- The receiver ends with the server however that ends (`core.lifeline`). If it dies on its
+  own, the server logs it and starts another one a second later.
+- `stop_receiver` asks it to stop (SIGTERM): it stops listening, lets the commits under
+  way finish, so their senders get their `250`, and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnProcess
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from core.db import make_engine
+from core.lifeline import follow, lifeline
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RESTART_DELAY = 1.0
+STOP_GRACE_SECONDS = 15.0
+QUIET_POLL_SECONDS = 0.001
+LISTEN_BACKLOG = 1024
+
+
+# ---------------------------------------------------------------- in the receiver
+
+
+class RelayQueue:
+    """A job queue that hands every job to the server's queue, over a pipe."""
+
+    def __init__(self, pipe: Connection):
+        self.pipe = pipe
+
+    async def start(self, ctx: dict[str, Any]) -> None:
+        """Nothing to start: the server runs the jobs."""
+
+    async def close(self) -> None:
+        self.pipe.close()
+
+    async def enqueue(self, name: str, *args: Any, job_id: str | None = None,
+                      defer_until: datetime | None = None) -> None:
+        """Send the job to the server; it enqueues it on its own queue."""
+        self.pipe.send((name, args, job_id, defer_until))
+
+
+@dataclass
+class ReceiverRuntime:
+    """What `start_smtp` needs of a runtime, and no more."""
+
+    settings: Settings
+    sessions: async_sessionmaker[Any]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _receive(settings: Settings, listener: socket.socket, jobs: Connection,
+             parent_end: Connection, busy: Any, server_pid: int) -> None:
+    """The receiver process: serve SMTP on `listener` until SIGTERM."""
+    follow(parent_end)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency of uvicorn[standard]
+        asyncio.run(_serve(settings, listener, jobs, busy, server_pid))
+    else:
+        uvloop.run(_serve(settings, listener, jobs, busy, server_pid))
+
+
+async def _serve(settings: Settings, listener: socket.socket, jobs: Connection, busy: Any,
+                 server_pid: int) -> None:
+    from connectors.email.smtp_in import start_smtp, stop_smtp
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    engine = make_engine(settings.database.url,
+                         busy_timeout_ms=settings.database.busy_timeout_ms)
+    queue = RelayQueue(jobs)
+    sessions = async_sessionmaker(engine, expire_on_commit=False,
+                                  info={"jobs": queue, "cache": {}})
+    try:
+        server = await start_smtp(ReceiverRuntime(settings, sessions), listener=listener,
+                                  busy=busy, fault_kills=(server_pid,))
+        await stopping.wait()
+        await stop_smtp(server)
+    finally:
+        await engine.dispose()
+        await queue.close()
+
+
+# ---------------------------------------------------------------- in the server
+
+
+class ReceiverCommits:
+    """The server's view of the receiver's pending commits (see GroupCommit.quiet)."""
+
+    def __init__(self, busy: Any):
+        self.busy = busy
+
+    async def quiet(self, patience: float) -> None:
+        """Return once the receiver has no mail waiting to be committed, or after
+        `patience` seconds."""
+        deadline = asyncio.get_running_loop().time() + patience
+        while self.busy.value and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(QUIET_POLL_SECONDS)
+
+
+class Receiver:
+    """The receiver process as seen from the server: started, restarted, stopped."""
+
+    def __init__(self, runtime: Any, listener: socket.socket):
+        self.runtime = runtime
+        self.listener = listener
+        self.context = multiprocessing.get_context("spawn")
+        self.busy = self.context.RawValue("b", 0)
+        self.process: SpawnProcess | None = None
+        self._jobs: Connection | None = None
+        self._lifeline: Connection | None = None
+        self._stopping = False
+        self._enqueues: set[asyncio.Task[None]] = set()
+        self._restart: asyncio.TimerHandle | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.listener.getsockname()[1])
+
+    def start(self) -> None:
+        """Spawn a receiver process on the listening socket."""
+        loop = asyncio.get_running_loop()
+        jobs_in, jobs_out = self.context.Pipe(duplex=False)
+        child_end, self._lifeline = lifeline(self.context)
+        process = self.context.Process(
+            target=_receive, name="frontdesk-smtp", daemon=True,
+            args=(self.runtime.settings, self.listener, jobs_out, child_end, self.busy,
+                  os.getpid()))
+        process.start()
+        jobs_out.close()
+        child_end.close()
+        self.process, self._jobs = process, jobs_in
+        loop.add_reader(jobs_in.fileno(), self._forward_jobs)
+        loop.add_reader(process.sentinel, self._ended)
+        log.info("inbound SMTP receiver started (pid %d) on port %d", process.pid, self.port)
+
+    def _forward_jobs(self) -> None:
+        """Enqueue on the server's queue every job the receiver sent."""
+        pipe = self._jobs
+        assert pipe is not None
+        try:
+            while pipe.poll():
+                name, args, job_id, defer_until = pipe.recv()
+                task = asyncio.create_task(self.runtime.queue.enqueue(
+                    name, *args, job_id=job_id, defer_until=defer_until))
+                self._enqueues.add(task)
+                task.add_done_callback(self._enqueued)
+        except (EOFError, OSError):  # the receiver is gone; its sentinel says so too
+            asyncio.get_running_loop().remove_reader(pipe.fileno())
+
+    def _enqueued(self, task: asyncio.Task[None]) -> None:
+        self._enqueues.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("could not enqueue a job of the SMTP receiver (email.sweep will "
+                      "pick up its mail)", exc_info=task.exception())
+
+    def _ended(self) -> None:
+        """The receiver process ended: forward what it sent last, restart unless stopping."""
+        process = self.process
+        assert process is not None
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(process.sentinel)
+        self._release()
+        self.busy.value = 0
+        if self._stopping:
+            return
+        log.error("inbound SMTP receiver (pid %d) ended with %s; starting another in %.0f s",
+                  process.pid, process.exitcode, RESTART_DELAY)
+        self._restart = loop.call_later(RESTART_DELAY, self.start)
+
+    def _release(self) -> None:
+        if self._jobs is not None:
+            self._forward_jobs()
+            asyncio.get_running_loop().remove_reader(self._jobs.fileno())
+            self._jobs.close()
+            self._jobs = None
+        if self._lifeline is not None:
+            self._lifeline.close()
+            self._lifeline = None
+
+    async def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Let the receiver finish its commits and exit (killed after `grace_seconds`),
+        enqueue the jobs it sent, and close the listening socket."""
+        self._stopping = True
+        if self._restart is not None:
+            self._restart.cancel()
+        process = self.process
+        if process is not None:
+            loop = asyncio.get_running_loop()
+            if process.exitcode is None:
+                process.terminate()
+                await loop.run_in_executor(None, process.join, grace_seconds)
+            if process.exitcode is None:
+                log.warning("inbound SMTP receiver did not stop in %.0f s; killed",
+                            grace_seconds)
+                process.kill()
+                await loop.run_in_executor(None, process.join)
+            loop.remove_reader(process.sentinel)
+            self._release()
+        if self._enqueues:
+            await asyncio.gather(*self._enqueues, return_exceptions=True)
+        self.listener.close()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket for the receiver (raises OSError: port in use...)."""
+    family, _, _, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    return socket.create_server(address, family=family, backlog=LISTEN_BACKLOG)
+
+
+async def start_receiver(runtime: Any, *, port: int | None = None) -> Receiver:
+    """Listen on `[smtp_in]` host and port (or `port`) and start the receiver process;
+    the server's processing gives way to its commits from now on."""
+    config = runtime.settings.smtp_in
+    listener = listening_socket(config.host, config.port if port is None else port)
+    receiver = Receiver(runtime, listener)
+    from connectors.email.smtp_in import RECEIVER_COMMITS
+
+    runtime.extras[RECEIVER_COMMITS] = ReceiverCommits(receiver.busy)
+    receiver.start()
+    return receiver
+
+
+async def stop_receiver(receiver: Receiver) -> None:
+    """Stop the receiver (see Receiver.stop)."""
+    await receiver.stop()
