@@ -194,7 +194,8 @@ async def _record_bounce(session: AsyncSession, parsed: ParsedEmail) -> None:
 BATCH_SIZE = 32
 """Raw emails a job parses at a time, and most that one transaction ingests together:
 enough to share the work and the commit, few enough that other writers (the SMTP receiver
-above all) wait for the write lock only a few milliseconds."""
+above all) wait for the write lock only a few milliseconds. The next batch is claimed and
+parsed while one is ingested."""
 GIVE_WAY_PATIENCE = 0.05
 """Seconds an ingest transaction waits for the SMTP receiver's commits before it starts
 anyway, so that under a flood of mail processing still goes on."""
@@ -242,29 +243,51 @@ async def process(ctx: dict[str, Any], raw_ids: int | Sequence[int]) -> dict[str
         return {"handed_over": len(ids)}
     outcome: Counter[str] = Counter()
     async with backlog.lock:
-        # A batch that fails as a whole (the database is down) stays pending for the
-        # sweep; what is still wanted waits for the next job.
-        while batch := backlog.take():
-            outcome.update(await _process_batch(runtime, batch))
+        # Two batches at a time: while one is ingested, the next is claimed and parsed
+        # (in the parser process). A batch that fails as a whole (the database is down)
+        # stays pending for the sweep; what is still wanted waits for the next job.
+        ahead = _prepare_next(runtime, backlog)
+        try:
+            while ahead is not None:
+                batch, skipped = await ahead
+                ahead = _prepare_next(runtime, backlog)
+                outcome.update(skipped=skipped)
+                if batch:
+                    outcome.update(await _ingest_prepared(runtime, batch))
+                if ahead is None:  # what was handed over meanwhile
+                    ahead = _prepare_next(runtime, backlog)
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
     return dict(outcome)
 
 
-async def _process_batch(runtime: Any, ids: Sequence[int]) -> Counter[str]:
+def _prepare_next(runtime: Any, backlog: _Backlog
+                  ) -> asyncio.Task[tuple[list[_Pending], int]] | None:
+    """The next batch of the backlog, being claimed and parsed; None when none is wanted."""
+    ids = backlog.take()
+    return asyncio.create_task(_prepare(runtime, ids)) if ids else None
+
+
+async def _prepare(runtime: Any, ids: Sequence[int]) -> tuple[list[_Pending], int]:
+    """The pending ones among `ids`, claimed and parsed, and how many were not pending."""
     batch, raws = await _claim(runtime.sessions, ids)
-    outcome = Counter({"skipped": len(ids) - len(batch)})
-    if not batch:
-        return outcome
-    parsed = await parse_batch([raws[pending.raw_id] for pending in batch],
-                               limits_for(runtime.settings))
-    for pending, result in zip(batch, parsed, strict=True):
-        if isinstance(result, EmailParseError):
-            pending.problem = result
-        else:
-            pending.parsed = result
+    if batch:
+        parsed = await parse_batch([raws[pending.raw_id] for pending in batch],
+                                   limits_for(runtime.settings))
+        for pending, result in zip(batch, parsed, strict=True):
+            if isinstance(result, EmailParseError):
+                pending.problem = result
+            else:
+                pending.parsed = result
+    return batch, len(ids) - len(batch)
+
+
+async def _ingest_prepared(runtime: Any, batch: Sequence[_Pending]) -> Counter[str]:
     await _give_way(runtime)
     async with transaction(runtime.sessions) as session:
-        outcome.update(await _ingest_batch(session, runtime, batch))
-    return outcome
+        return await _ingest_batch(session, runtime, batch)
 
 
 async def _claim(sessions: async_sessionmaker[AsyncSession], ids: Sequence[int]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from connectors.email import inbound
 from connectors.email.inbound import add_raw, process, store_raw
 from connectors.email.inbound import raw_row as inbound_row
 from connectors.email.models import RawEmail
@@ -269,6 +270,24 @@ async def test_a_job_that_finds_another_at_work_hands_its_mail_over(client, runt
         "processed", "processed"]
     assert sorted(c["subject"] for c in await conversations(client, headers)) == [
         "Mail 1", "Mail 2"]
+
+
+async def test_batches_prepared_ahead_still_ingest_in_order(client, runtime, agent,
+                                                          monkeypatch):
+    """While one batch is ingested the next is claimed and parsed; each reply still finds
+    the message it answers, ingested by the batch before."""
+    _, headers = agent
+    monkeypatch.setattr(inbound, "BATCH_SIZE", 2)
+    raws = [mail("chain-0@example.org", subject="Printer")] + [
+        mail(f"chain-{n}@example.org", subject="Re: Printer",
+             headers=f"In-Reply-To: <chain-{n - 1}@example.org>\r\n") for n in range(1, 7)]
+    async with transaction(runtime.sessions) as session:
+        session.info.pop("jobs")  # no kicks: this test runs the job itself
+        ids = await add_raw(session, [
+            inbound_row(inbox_slug="support", source="smtp", raw=raw) for raw in raws])
+    assert await process({"runtime": runtime}, ids) == {"skipped": 0, "processed": 7}
+    [conversation] = await conversations(client, headers)
+    assert len((await detail(client, headers, conversation["id"]))["messages"]) == 7
 
 
 @pytest.mark.parametrize("name", ["text_attachment.eml", "pdf_attachment.eml",
