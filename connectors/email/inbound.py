@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -191,12 +191,14 @@ async def _record_bounce(session: AsyncSession, parsed: ParsedEmail) -> None:
                                     parsed.bounce_reason or "bounced")
 
 
-BATCH_SIZE = 32
+BATCH_SIZE = 64
 """Raw emails a job parses at a time, and most that one transaction ingests together:
-enough to share the work and the commit, few enough that other writers (the SMTP receiver
-above all) wait for the write lock only a few milliseconds. The next batch is claimed and
-parsed while one is ingested."""
-GIVE_WAY_PATIENCE = 0.05
+enough to share a transaction's fixed cost (about half of it at 32), few enough that other
+writers wait for the write lock some tens of milliseconds at most. The next batch is
+claimed and parsed while one is ingested."""
+PREPARED_AHEAD = 2
+"""Batches claimed and parsed ahead of the one being ingested."""
+GIVE_WAY_PATIENCE = 0.5
 """Seconds an ingest transaction waits for the SMTP receiver's commits before it starts
 anyway, so that under a flood of mail processing still goes on."""
 
@@ -243,31 +245,31 @@ async def process(ctx: dict[str, Any], raw_ids: int | Sequence[int]) -> dict[str
         return {"handed_over": len(ids)}
     outcome: Counter[str] = Counter()
     async with backlog.lock:
-        # Two batches at a time: while one is ingested, the next is claimed and parsed
-        # (in the parser process). A batch that fails as a whole (the database is down)
-        # stays pending for the sweep; what is still wanted waits for the next job.
-        ahead = _prepare_next(runtime, backlog)
+        # While one batch is ingested, the next ones are claimed and parsed (in the parser
+        # processes), in order. A batch that fails as a whole (the database is down) stays
+        # pending for the sweep; what is still wanted waits for the next job.
+        ahead: deque[asyncio.Task[tuple[list[_Pending], int]]] = deque()
         try:
-            while ahead is not None:
-                batch, skipped = await ahead
-                ahead = _prepare_next(runtime, backlog)
+            _prepare_ahead(runtime, backlog, ahead)
+            while ahead:
+                batch, skipped = await ahead.popleft()
+                _prepare_ahead(runtime, backlog, ahead)
                 outcome.update(skipped=skipped)
                 if batch:
                     outcome.update(await _ingest_prepared(runtime, batch))
-                if ahead is None:  # what was handed over meanwhile
-                    ahead = _prepare_next(runtime, backlog)
+                _prepare_ahead(runtime, backlog, ahead)  # what was handed over meanwhile
         finally:
-            if ahead is not None:
-                ahead.cancel()
-                await asyncio.gather(ahead, return_exceptions=True)
+            for task in ahead:
+                task.cancel()
+            await asyncio.gather(*ahead, return_exceptions=True)
     return dict(outcome)
 
 
-def _prepare_next(runtime: Any, backlog: _Backlog
-                  ) -> asyncio.Task[tuple[list[_Pending], int]] | None:
-    """The next batch of the backlog, being claimed and parsed; None when none is wanted."""
-    ids = backlog.take()
-    return asyncio.create_task(_prepare(runtime, ids)) if ids else None
+def _prepare_ahead(runtime: Any, backlog: _Backlog,
+                   ahead: deque[asyncio.Task[tuple[list[_Pending], int]]]) -> None:
+    """Start claiming and parsing the next batches of the backlog, PREPARED_AHEAD at most."""
+    while len(ahead) < PREPARED_AHEAD and (ids := backlog.take()):
+        ahead.append(asyncio.create_task(_prepare(runtime, ids)))
 
 
 async def _prepare(runtime: Any, ids: Sequence[int]) -> tuple[list[_Pending], int]:

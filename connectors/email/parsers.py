@@ -2,10 +2,10 @@
 
 `parse_batch(items, limits)` parses (inbox, raw bytes) pairs and gives, for each, its
 `ParsedEmail` or its `EmailParseError`. Parsing is pure Python, so a thread would share the
-interpreter with the server; when the machine has a core to spare it runs in a worker
-process instead (spawned, and gone as soon as this process is, however this one ends). A
-worker that dies (a message that exhausts its memory, say) is replaced, and that batch is
-parsed in a thread.
+interpreter with the server; when the machine has a core to spare it runs in worker
+processes instead (spawned, and gone as soon as this process is, however this one ends),
+each batch split between them. A worker that dies (a message that exhausts its memory,
+say) is replaced, and that batch is parsed in a thread.
 """
 
 from __future__ import annotations
@@ -43,12 +43,20 @@ def parse_each(items: Sequence[tuple[str, bytes]], limits: ParseLimits) -> list[
     return results
 
 
+PARSER_PROCESSES = 2
+"""Worker processes on a machine with more than one core; a batch is split between them."""
+
+
+def _worker_count() -> int:
+    return PARSER_PROCESSES if (os.cpu_count() or 1) > 1 else 0
+
+
 def _pool() -> ProcessPoolExecutor | None:
     global _workers, _lifeline
-    if _workers is None and (os.cpu_count() or 1) > 1:
+    if _workers is None and _worker_count():
         context = multiprocessing.get_context("spawn")
         listening, _lifeline = lifeline(context)
-        _workers = ProcessPoolExecutor(max_workers=1, mp_context=context,
+        _workers = ProcessPoolExecutor(max_workers=_worker_count(), mp_context=context,
                                        initializer=follow, initargs=(listening,))
     return _workers
 
@@ -61,12 +69,20 @@ def _discard_pool() -> None:
 
 
 async def parse_batch(items: Sequence[tuple[str, bytes]], limits: ParseLimits) -> list[Parsed]:
-    """`parse_each` in the worker process (or a thread), without blocking the loop."""
+    """`parse_each` in the worker processes (or a thread), without blocking the loop; the
+    results in the order of `items`."""
     pool = _pool()
     if pool is not None:
+        loop = asyncio.get_running_loop()
+        count = _worker_count()
+        shares = [list(items[start::count]) for start in range(count)]
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                pool, parse_each, list(items), limits)
+            parts = await asyncio.gather(*(loop.run_in_executor(pool, parse_each, share, limits)
+                                           for share in shares if share))
+            results: list[Parsed] = [None] * len(items)  # type: ignore[list-item]
+            for start, part in enumerate(parts):
+                results[start::count] = part
+            return results
         except BrokenProcessPool:
             log.warning("the mail parser process died; parsing %d messages in a thread",
                         len(items))

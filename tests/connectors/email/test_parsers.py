@@ -26,6 +26,14 @@ async def test_each_item_is_parsed_or_its_error_given():
     assert isinstance(second, EmailParseError)
 
 
+async def test_a_batch_split_between_workers_comes_back_in_order():
+    items = [("support", MAIL.replace(b"Printer on fire", f"Mail {n}".encode()))
+             if n % 3 else ("support", b"\r\n\r\nno headers at all") for n in range(7)]
+    results = await parsers.parse_batch(items, ParseLimits())
+    assert [r.message.subject if isinstance(r, ParsedEmail) else None for r in results] == [
+        None if n % 3 == 0 else f"Mail {n}" for n in range(7)]
+
+
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: parsing runs in a thread")
 async def test_a_dead_worker_is_replaced_and_the_batch_still_parsed(caplog):
     await parsers.parse_batch([("support", MAIL)], ParseLimits())  # the worker is up
@@ -60,9 +68,11 @@ def test_the_worker_does_not_outlive_a_killed_server():
     done = subprocess.run([sys.executable, "-c", KILLED_PARENT], capture_output=True,
                           text=True, timeout=60, cwd=Path(__file__).parents[3])
     assert done.returncode == -signal.SIGKILL, done.stderr
-    [worker] = [int(pid) for pid in done.stdout.split()]
-    # The run ends once the worker let go of the output it shared; it is gone then.
+    workers = [int(pid) for pid in done.stdout.split()]
+    assert workers
+    # The run ends once the workers let go of the output they shared; they are gone then.
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and (
+            time.monotonic() < deadline):
         time.sleep(0.1)
-    assert not Path(f"/proc/{worker}").exists()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
