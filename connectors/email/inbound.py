@@ -98,20 +98,19 @@ async def kick_raw(sessions: async_sessionmaker[AsyncSession], raw_ids: Sequence
     if queue is None or not raw_ids:
         return
     try:
-        await queue.enqueue("email.process", list(raw_ids), job_id=_job_id(raw_ids, 0))
+        await queue.enqueue("email.process", list(raw_ids), job_id=_job_id(raw_ids))
     except Exception:
         log.exception("could not enqueue email.process for %d raw mail(s)", len(raw_ids))
 
 
-def _kick(session: AsyncSession, raw_ids: Sequence[int], attempt: int = 0) -> None:
-    enqueue_after_commit(session, "email.process", list(raw_ids),
-                         job_id=_job_id(raw_ids, attempt))
+def _kick(session: AsyncSession, raw_ids: Sequence[int]) -> None:
+    enqueue_after_commit(session, "email.process", list(raw_ids), job_id=_job_id(raw_ids))
 
 
-def _job_id(raw_ids: Sequence[int], attempt: int) -> str:
-    # Job ids are remembered for a while (arq keeps results): each attempt gets its own.
-    # A raw email is in one kick per attempt, so its first id names the kick.
-    return f"email:{raw_ids[0]}+{len(raw_ids)}:{attempt}"
+def _job_id(raw_ids: Sequence[int]) -> str:
+    # Job ids are remembered for a while (arq keeps results). A raw email is in one kick
+    # (a retry kicks it under an id of its own), so its first id names the kick.
+    return f"email:{raw_ids[0]}+{len(raw_ids)}"
 
 
 def limits_for(settings: Settings) -> ParseLimits:
@@ -196,6 +195,9 @@ BATCH_SIZE = 64
 enough to share a transaction's fixed cost (about half of it at 32), few enough that other
 writers wait for the write lock some tens of milliseconds at most. The next batch is
 claimed and parsed while one is ingested."""
+MAX_ATTEMPTS = 5
+"""Claims of a raw email that never finished before it is marked `failed`: with the sweep
+every minute, a message that kills its process each time is given up after some minutes."""
 PREPARED_AHEAD = 2
 """Batches claimed and parsed ahead of the one being ingested."""
 GIVE_WAY_PATIENCE = 0.5
@@ -294,12 +296,22 @@ async def _ingest_prepared(runtime: Any, batch: Sequence[_Pending]) -> Counter[s
 
 async def _claim(sessions: async_sessionmaker[AsyncSession], ids: Sequence[int]
                  ) -> tuple[list[_Pending], dict[int, tuple[str, bytes]]]:
-    """The pending ones among `ids`, their attempt counted, and their inbox and bytes."""
+    """The pending ones among `ids`, their attempt counted, and their inbox and bytes. One
+    that was claimed MAX_ATTEMPTS times already and never finished (its process died with
+    it each time, say) is marked `failed` instead, for an admin to look at."""
     async with transaction(sessions) as session:
         rows = (await session.execute(
-            select(RawEmail.id, RawEmail.sha256, RawEmail.inbox, RawEmail.raw)
+            select(RawEmail.id, RawEmail.sha256, RawEmail.inbox, RawEmail.raw,
+                   RawEmail.attempts)
             .where(RawEmail.id.in_(ids), RawEmail.status == "pending")
             .order_by(RawEmail.id))).all()
+        exhausted = [row.id for row in rows if row.attempts >= MAX_ATTEMPTS]
+        rows = [row for row in rows if row.attempts < MAX_ATTEMPTS]
+        if exhausted:
+            log.error("giving up on raw emails %s after %d attempts", exhausted, MAX_ATTEMPTS)
+            await session.execute(update(RawEmail).where(RawEmail.id.in_(exhausted)).values(
+                status="failed",
+                error=f"processing did not finish in {MAX_ATTEMPTS} attempts"))
         if rows:
             await session.execute(update(RawEmail).where(RawEmail.id.in_([r.id for r in rows]))
                                   .values(attempts=RawEmail.attempts + 1))
@@ -384,13 +396,15 @@ def _facts(parsed: ParsedEmail, message: InboundMessage, result: inbox.IngestRes
 
 
 async def retry(sessions: async_sessionmaker[AsyncSession], raw_id: int) -> bool:
-    """Put a failed or quarantined email back in line; False when there is none to retry."""
+    """Put a failed or quarantined email back in line, its attempts counted from zero
+    again; False when there is none to retry."""
     async with transaction(sessions) as session:
         row = await session.get(RawEmail, raw_id)
         if row is None or row.status not in ("failed", "quarantined"):
             return False
-        row.status, row.error = "pending", None
-        _kick(session, [row.id], row.attempts)
+        row.status, row.error, row.attempts = "pending", None, 0
+        enqueue_after_commit(session, "email.process", [row.id],
+                             job_id=f"email-retry:{row.id}:{clock.now().isoformat()}")
     return True
 
 

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from connectors.email import inbound
 from connectors.email.inbound import add_raw, process, store_raw
@@ -202,6 +202,33 @@ async def test_unreadable_mail_is_quarantined_listed_and_retried(client, runtime
     assert (await raw_row(runtime, raw_id)).status == "quarantined"
     again = await client.post("/api/admin/failed-inbound/999/retry", headers=admin_headers)
     assert again.status_code == 409
+
+
+async def test_mail_that_never_finishes_processing_is_given_up_then_retried(client, runtime,
+                                                                          admin):
+    """A raw email whose processing died with its process again and again (each claim
+    counted, none finished) is marked failed, listed, and processed after a retry."""
+    _, admin_headers = admin
+    async with transaction(runtime.sessions) as session:
+        session.info.pop("jobs")  # no kicks: the sweep finds it
+        [raw_id] = await add_raw(session, [inbound_row(
+            inbox_slug="support", source="smtp", raw=mail("doomed@example.org"))])
+        await session.execute(update(RawEmail).where(RawEmail.id == raw_id)
+                              .values(attempts=inbound.MAX_ATTEMPTS))
+    await inbound.sweep({"runtime": runtime})
+    await run_jobs(runtime)
+    row = await raw_row(runtime, raw_id)
+    assert (row.status, row.attempts) == ("failed", inbound.MAX_ATTEMPTS)
+    assert f"{inbound.MAX_ATTEMPTS} attempts" in row.error
+    assert (await counts(runtime))[0] == 0
+    listed = (await client.get("/api/admin/failed-inbound", headers=admin_headers)).json()
+    assert [item["id"] for item in listed["items"]] == [raw_id]
+    retried = await client.post(f"/api/admin/failed-inbound/{raw_id}/retry",
+                                headers=admin_headers)
+    assert retried.status_code == 202
+    await run_jobs(runtime)
+    row = await raw_row(runtime, raw_id)
+    assert (row.status, row.attempts) == ("processed", 1)
 
 
 async def test_one_bad_message_does_not_block_the_others(client, runtime, agent):
