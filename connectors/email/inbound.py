@@ -201,8 +201,10 @@ every minute, a message that kills its process each time is given up after some 
 PREPARED_AHEAD = 2
 """Batches claimed and parsed ahead of the one being ingested."""
 GIVE_WAY_PATIENCE = 0.5
-"""Seconds an ingest transaction waits for the SMTP receiver's commits before it starts
-anyway, so that under a flood of mail processing still goes on."""
+"""Seconds each write of processing (a claim, an ingest) waits for the SMTP receiver to
+fall quiet before it goes anyway: SQLite has one writer at a time, and a sender waiting for
+its `250` comes first. Under a flood processing still goes on, a batch every so often, and
+catches up at full speed once the flood ends."""
 
 
 @dataclasses.dataclass
@@ -276,6 +278,7 @@ def _prepare_ahead(runtime: Any, backlog: _Backlog,
 
 async def _prepare(runtime: Any, ids: Sequence[int]) -> tuple[list[_Pending], int]:
     """The pending ones among `ids`, claimed and parsed, and how many were not pending."""
+    await _give_way(runtime)
     batch, raws = await _claim(runtime.sessions, ids)
     if batch:
         parsed = await parse_batch([raws[pending.raw_id] for pending in batch],
@@ -320,8 +323,8 @@ async def _claim(sessions: async_sessionmaker[AsyncSession], ids: Sequence[int]
 
 
 async def _give_way(runtime: Any) -> None:
-    """Let the SMTP receiver of this process commit first: its senders wait for their
-    `250`, processing can wait a little (GIVE_WAY_PATIENCE at most, so it never starves)."""
+    """Let the SMTP receiver commit first: its senders wait for their `250`, processing
+    can wait a little (GIVE_WAY_PATIENCE at most, so it never starves)."""
     receiver_commits = runtime.extras.get("smtp_in.commits")
     if receiver_commits is not None:
         await receiver_commits.quiet(GIVE_WAY_PATIENCE)

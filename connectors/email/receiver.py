@@ -41,8 +41,10 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 RESTART_DELAY = 1.0
+EXIT_STATUS_WAIT = 1.0
 STOP_GRACE_SECONDS = 15.0
 QUIET_POLL_SECONDS = 0.001
+QUIET_SECONDS = 0.005
 LISTEN_BACKLOG = 1024
 
 
@@ -123,10 +125,19 @@ class ReceiverCommits:
         self.busy = busy
 
     async def quiet(self, patience: float) -> None:
-        """Return once the receiver has no mail waiting to be committed, or after
-        `patience` seconds."""
-        deadline = asyncio.get_running_loop().time() + patience
-        while self.busy.value and asyncio.get_running_loop().time() < deadline:
+        """Return once the receiver has had no mail waiting to be committed for
+        QUIET_SECONDS, or after `patience` seconds. Senders whose `250` just went out send
+        their next message within milliseconds: a moment's pause is not the end of them."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        quiet_since = None if self.busy.value else loop.time()
+        while loop.time() < deadline:
+            if self.busy.value:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = loop.time()
+            elif loop.time() - quiet_since >= QUIET_SECONDS:
+                return
             await asyncio.sleep(QUIET_POLL_SECONDS)
 
 
@@ -196,6 +207,7 @@ class Receiver:
         self.busy.value = 0
         if self._stopping:
             return
+        process.join(EXIT_STATUS_WAIT)  # its end of the pipe may close just before it is reaped
         log.error("inbound SMTP receiver (pid %d) ended with %s; starting another in %.0f s",
                   process.pid, process.exitcode, RESTART_DELAY)
         self._restart = loop.call_later(RESTART_DELAY, self.start)
