@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -45,6 +46,7 @@ EXIT_STATUS_WAIT = 1.0
 STOP_GRACE_SECONDS = 15.0
 QUIET_POLL_SECONDS = 0.001
 QUIET_SECONDS = 0.005
+LONG_AGO = 1.0
 LISTEN_BACKLOG = 1024
 
 
@@ -79,7 +81,7 @@ class ReceiverRuntime:
 
 
 def _receive(settings: Settings, listener: socket.socket, jobs: Connection,
-             parent_end: Connection, busy: Any, server_pid: int) -> None:
+             parent_end: Connection, quiet_since: Any, server_pid: int) -> None:
     """The receiver process: serve SMTP on `listener` until SIGTERM."""
     follow(parent_end)
     logging.basicConfig(level=logging.INFO,
@@ -87,13 +89,13 @@ def _receive(settings: Settings, listener: socket.socket, jobs: Connection,
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency of uvicorn[standard]
-        asyncio.run(_serve(settings, listener, jobs, busy, server_pid))
+        asyncio.run(_serve(settings, listener, jobs, quiet_since, server_pid))
     else:
-        uvloop.run(_serve(settings, listener, jobs, busy, server_pid))
+        uvloop.run(_serve(settings, listener, jobs, quiet_since, server_pid))
 
 
-async def _serve(settings: Settings, listener: socket.socket, jobs: Connection, busy: Any,
-                 server_pid: int) -> None:
+async def _serve(settings: Settings, listener: socket.socket, jobs: Connection,
+                 quiet_since: Any, server_pid: int) -> None:
     from connectors.email.smtp_in import start_smtp, stop_smtp
 
     stopping = asyncio.Event()
@@ -107,7 +109,7 @@ async def _serve(settings: Settings, listener: socket.socket, jobs: Connection, 
                                   info={"jobs": queue, "cache": {}})
     try:
         server = await start_smtp(ReceiverRuntime(settings, sessions), listener=listener,
-                                  busy=busy, fault_kills=(server_pid,))
+                                  quiet_since=quiet_since, fault_kills=(server_pid,))
         await stopping.wait()
         await stop_smtp(server)
     finally:
@@ -121,22 +123,17 @@ async def _serve(settings: Settings, listener: socket.socket, jobs: Connection, 
 class ReceiverCommits:
     """The server's view of the receiver's pending commits (see GroupCommit.quiet)."""
 
-    def __init__(self, busy: Any):
-        self.busy = busy
+    def __init__(self, quiet_since: Any):
+        self.quiet_since = quiet_since
 
     async def quiet(self, patience: float) -> None:
         """Return once the receiver has had no mail waiting to be committed for
         QUIET_SECONDS, or after `patience` seconds. Senders whose `250` just went out send
         their next message within milliseconds: a moment's pause is not the end of them."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + patience
-        quiet_since = None if self.busy.value else loop.time()
-        while loop.time() < deadline:
-            if self.busy.value:
-                quiet_since = None
-            elif quiet_since is None:
-                quiet_since = loop.time()
-            elif loop.time() - quiet_since >= QUIET_SECONDS:
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            since = self.quiet_since.value
+            if since and time.monotonic() - since >= QUIET_SECONDS:
                 return
             await asyncio.sleep(QUIET_POLL_SECONDS)
 
@@ -148,7 +145,9 @@ class Receiver:
         self.runtime = runtime
         self.listener = listener
         self.context = multiprocessing.get_context("spawn")
-        self.busy = self.context.RawValue("b", 0)
+        self.quiet_since = self.context.RawValue("d", LONG_AGO)
+        """0 while the receiver has mail waiting to be committed, else since when it has
+        had none (`time.monotonic()`, one clock for all processes on Linux)."""
         self.process: SpawnProcess | None = None
         self._jobs: Connection | None = None
         self._lifeline: Connection | None = None
@@ -167,8 +166,8 @@ class Receiver:
         child_end, self._lifeline = lifeline(self.context)
         process = self.context.Process(
             target=_receive, name="frontdesk-smtp", daemon=True,
-            args=(self.runtime.settings, self.listener, jobs_out, child_end, self.busy,
-                  os.getpid()))
+            args=(self.runtime.settings, self.listener, jobs_out, child_end,
+                  self.quiet_since, os.getpid()))
         process.start()
         jobs_out.close()
         child_end.close()
@@ -204,7 +203,7 @@ class Receiver:
         loop = asyncio.get_running_loop()
         loop.remove_reader(process.sentinel)
         self._release()
-        self.busy.value = 0
+        self.quiet_since.value = LONG_AGO
         if self._stopping:
             return
         process.join(EXIT_STATUS_WAIT)  # its end of the pipe may close just before it is reaped
@@ -261,7 +260,7 @@ async def start_receiver(runtime: Any, *, port: int | None = None) -> Receiver:
     receiver = Receiver(runtime, listener)
     from connectors.email.smtp_in import RECEIVER_COMMITS
 
-    runtime.extras[RECEIVER_COMMITS] = ReceiverCommits(receiver.busy)
+    runtime.extras[RECEIVER_COMMITS] = ReceiverCommits(receiver.quiet_since)
     receiver.start()
     return receiver
 

@@ -39,6 +39,7 @@ import re
 import signal
 import socket
 import ssl
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -143,13 +144,14 @@ class GroupCommit:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
                  max_messages: int = GROUP_MAX_MESSAGES, max_bytes: int = GROUP_MAX_BYTES,
-                 busy: Any = None):
+                 quiet_since: Any = None):
         self.sessions = sessions
         self.max_messages = max_messages
         self.max_bytes = max_bytes
-        self.busy = busy
-        """Optional shared integer (a `multiprocessing` RawValue): 1 while mail waits to be
-        committed, 0 once quiet, for another process to see what `quiet` tells here."""
+        self.quiet_since = quiet_since
+        """Optional shared number (a `multiprocessing` RawValue of a double): 0 while mail
+        waits to be committed, else the `time.monotonic()` at which the last of it was, for
+        another process to see what `quiet` tells here."""
         self._queue: deque[_Waiting] = deque()
         self._worker: asyncio.Task[None] | None = None
         self._quiet = asyncio.Event()
@@ -159,8 +161,8 @@ class GroupCommit:
         """Commit `mail` (one row per delivery); returns the row ids. Raises StoreFailed."""
         waiting = _Waiting(mail, asyncio.get_running_loop().create_future())
         self._quiet.clear()
-        if self.busy is not None:
-            self.busy.value = 1
+        if self.quiet_since is not None:
+            self.quiet_since.value = 0.0
         self._queue.append(waiting)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._run(), name="smtp-group-commit")
@@ -207,8 +209,8 @@ class GroupCommit:
         finally:
             if not self._queue:
                 self._quiet.set()
-                if self.busy is not None:
-                    self.busy.value = 0
+                if self.quiet_since is not None:
+                    self.quiet_since.value = time.monotonic()
 
     async def _commit_or_split(self, group: list[_Waiting]) -> None:
         try:
@@ -372,11 +374,11 @@ class SmtpServer:
 
 
 async def start_smtp(runtime: Any, *, port: int | None = None,
-                     listener: socket.socket | None = None, busy: Any = None,
+                     listener: socket.socket | None = None, quiet_since: Any = None,
                      fault_kills: tuple[int, ...] = ()) -> SmtpServer:
     """Serve SMTP in the running event loop: on `listener` (a bound, listening socket)
     when given, else on `[smtp_in]` host and port (or `port`). `runtime` needs only
-    `settings`, `sessions` and `extras`. `busy` and `fault_kills`: see GroupCommit and
+    `settings`, `sessions` and `extras`. `quiet_since` and `fault_kills`: see GroupCommit and
     InboundHandler (for a receiver in a process of its own)."""
     settings: Settings = runtime.settings
     config = settings.smtp_in
@@ -391,7 +393,7 @@ async def start_smtp(runtime: Any, *, port: int | None = None,
     if mail_log.level == logging.NOTSET:
         mail_log.setLevel(logging.WARNING)
 
-    committer = GroupCommit(runtime.sessions, busy=busy)
+    committer = GroupCommit(runtime.sessions, quiet_since=quiet_since)
     runtime.extras[RECEIVER_COMMITS] = committer
     handler = InboundHandler(settings, committer, fault_point=fault_point,
                              fault_kills=fault_kills)

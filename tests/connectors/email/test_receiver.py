@@ -104,17 +104,20 @@ async def test_a_port_in_use_fails_the_start(runtime):
 async def test_processing_gives_way_while_the_receiver_has_mail_to_commit(runtime, receiver):
     commits = runtime.extras[RECEIVER_COMMITS]
     assert isinstance(commits, ReceiverCommits)
-    busy = multiprocessing.get_context("spawn").RawValue("b", 1)
-    waiting = asyncio.create_task(ReceiverCommits(busy).quiet(10.0))
+    quiet_since = multiprocessing.get_context("spawn").RawValue("d", 0.0)  # mail waiting
+    waiting = asyncio.create_task(ReceiverCommits(quiet_since).quiet(10.0))
     await asyncio.sleep(0.1)
     assert not waiting.done()
-    busy.value = 0
+    quiet_since.value = time.monotonic()  # committed; quiet from now on
     async with asyncio.timeout(5):
         await waiting
-    busy.value = 1
+    quiet_since.value = 0.0
     started = time.monotonic()
-    await ReceiverCommits(busy).quiet(0.05)  # patience runs out: processing goes on
+    await ReceiverCommits(quiet_since).quiet(0.05)  # patience runs out: processing goes on
     assert time.monotonic() - started < 5
+    quiet_since.value = time.monotonic() - 60  # quiet for long: no wait at all
+    async with asyncio.timeout(0.5):
+        await ReceiverCommits(quiet_since).quiet(10.0)
 
 
 KILLED_SERVER = """
