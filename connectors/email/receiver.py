@@ -13,7 +13,8 @@ SMTP receiver (`connectors.email.smtp_in`, unchanged) in a spawned child process
 - A shared flag tells the server when mail waits to be committed, so that processing gives
   way to the receiver as it does in-process (`runtime.extras["smtp_in.commits"]`).
 - The receiver ends with the server however that ends (`core.lifeline`). If it dies on its
-  own, the server logs it and starts another one a second later.
+  own, the server logs it and starts another one a second later; one that keeps dying
+  young (a database it cannot open, say) is restarted ever later, a minute apart at most.
 - `stop_receiver` asks it to stop (SIGTERM): it stops listening, lets the commits under
   way finish, so their senders get their `250`, and exits.
 """
@@ -42,6 +43,8 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 RESTART_DELAY = 1.0
+MAX_RESTART_DELAY = 60.0
+STABLE_SECONDS = 60.0
 EXIT_STATUS_WAIT = 1.0
 STOP_GRACE_SECONDS = 15.0
 QUIET_POLL_SECONDS = 0.001
@@ -154,6 +157,8 @@ class Receiver:
         self._stopping = False
         self._enqueues: set[asyncio.Task[None]] = set()
         self._restart: asyncio.TimerHandle | None = None
+        self._started_at = 0.0
+        self._early_deaths = 0
 
     @property
     def port(self) -> int:
@@ -172,6 +177,7 @@ class Receiver:
         jobs_out.close()
         child_end.close()
         self.process, self._jobs = process, jobs_in
+        self._started_at = loop.time()
         loop.add_reader(jobs_in.fileno(), self._forward_jobs)
         loop.add_reader(process.sentinel, self._ended)
         log.info("inbound SMTP receiver started (pid %d) on port %d", process.pid, self.port)
@@ -207,9 +213,18 @@ class Receiver:
         if self._stopping:
             return
         process.join(EXIT_STATUS_WAIT)  # its end of the pipe may close just before it is reaped
+        delay = self._restart_delay(loop.time())
         log.error("inbound SMTP receiver (pid %d) ended with %s; starting another in %.0f s",
-                  process.pid, process.exitcode, RESTART_DELAY)
-        self._restart = loop.call_later(RESTART_DELAY, self.start)
+                  process.pid, process.exitcode, delay)
+        self._restart = loop.call_later(delay, self.start)
+
+    def _restart_delay(self, now: float) -> float:
+        """RESTART_DELAY, doubled for each restart in a row of a receiver that died young
+        (within STABLE_SECONDS of its start), up to MAX_RESTART_DELAY."""
+        if now - self._started_at >= STABLE_SECONDS:
+            self._early_deaths = 0
+        self._early_deaths += 1
+        return float(min(RESTART_DELAY * 2 ** (self._early_deaths - 1), MAX_RESTART_DELAY))
 
     def _release(self) -> None:
         if self._jobs is not None:

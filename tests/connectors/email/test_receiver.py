@@ -15,11 +15,14 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from connectors.email.receiver import (
+    MAX_RESTART_DELAY,
     RESTART_DELAY,
+    STABLE_SECONDS,
     Receiver,
     ReceiverCommits,
     start_receiver,
@@ -79,6 +82,16 @@ async def test_a_receiver_that_dies_is_replaced(runtime, receiver, caplog):
     assert reply.code == 250
     assert "ended with -9" in caplog.text
     await processed(runtime, 1)
+
+
+def test_a_receiver_that_keeps_dying_young_is_restarted_ever_later():
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        receiver = Receiver(SimpleNamespace(), listener)
+        receiver._started_at = 100.0
+        delays = [receiver._restart_delay(101.0) for _ in range(8)]
+        assert delays == [RESTART_DELAY * 2 ** n for n in range(6)] + [MAX_RESTART_DELAY] * 2
+        receiver._started_at = 200.0  # this one ran a good while before it died
+        assert receiver._restart_delay(200.0 + STABLE_SECONDS) == RESTART_DELAY
 
 
 async def test_stopping_lets_the_last_commits_through_and_frees_the_port(runtime):
