@@ -42,15 +42,20 @@ async def settle(runtime) -> None:
     await jobs.sweep({"runtime": runtime})
 
 
+async def set_goals(client, headers: dict[str, str], runtime) -> None:
+    """Put the SLA settings of these tests in force (and the re-plan they start done)."""
+    response = await client.put("/api/sla/settings", headers=headers, json=SETTINGS)
+    assert response.status_code == 200
+    await run_jobs(runtime)
+
+
 async def test_due_soon_and_breach_at_their_instants_across_a_restart(runtime, admin):
     _, headers = admin
     seen: list = []
     manual = clock.ManualClock(T0)
     with clock.use(manual):
         async with client_for(server.create_app(runtime=runtime)) as client:
-            response = await client.put("/api/sla/settings", headers=headers, json=SETTINGS)
-            assert response.status_code == 200
-            await run_jobs(runtime)
+            await set_goals(client, headers, runtime)
             record_into(runtime, seen)
             await submit_form(client)
         due_soon, breach = T0 + timedelta(minutes=45), T0 + timedelta(minutes=60)
@@ -88,8 +93,7 @@ async def test_a_replan_makes_old_notices_moot(runtime, admin):
     manual = clock.ManualClock(T0)
     with clock.use(manual):
         async with client_for(server.create_app(runtime=runtime)) as client:
-            await client.put("/api/sla/settings", headers=headers, json=SETTINGS)
-            await run_jobs(runtime)
+            await set_goals(client, headers, runtime)
             record_into(runtime, seen)
             number = (await submit_form(client)).json()["ticket_number"]
             await client.patch(f"/api/tickets/{number}", headers=headers,
@@ -119,9 +123,7 @@ async def test_tickets_opened_together_each_get_their_clock_and_notices(runtime,
     manual = clock.ManualClock(T0)
     with clock.use(manual):
         async with client_for(server.create_app(runtime=runtime)) as client:
-            response = await client.put("/api/sla/settings", headers=headers, json=SETTINGS)
-            assert response.status_code == 200
-            await run_jobs(runtime)
+            await set_goals(client, headers, runtime)
             async with transaction(runtime.sessions) as session:
                 results = await ingest_many(session, [InboundMessage(
                     inbox="support", channel="email", sender_email=f"c{n}@example.org",
