@@ -11,7 +11,8 @@ the same time.
   raw bytes (WAL, synchronous=FULL).
 - end to end /s: messages sent in the window, divided by the time from the window's start
   until the last of them is through `email.process` (parsed, threaded, conversation and
-  ticket committed), read from the database file.
+  ticket committed), read from the database files (raw mail is marked processed once
+  its conversation and ticket are committed).
 
 The bare server is measured before and after each Frontdesk run and the better rate is
 that run's peer, so a disturbance on the machine does not flatter Frontdesk. There are
@@ -36,6 +37,10 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from core.db import raw_store_url
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -184,8 +189,13 @@ async def wait_smtp(port: int, process: subprocess.Popen) -> None:
     raise RuntimeError(f"nothing takes SMTP on port {port}")
 
 
+def raw_store(database: Path) -> str:
+    """The file Frontdesk keeps raw mail in, beside its database."""
+    return make_url(raw_store_url(f"sqlite:///{database}")).database
+
+
 def raw_statuses(database: Path) -> dict[str, int]:
-    with sqlite3.connect(database, timeout=30) as db:
+    with sqlite3.connect(raw_store(database), timeout=30) as db:
         return dict(db.execute("SELECT status, count(*) FROM raw_emails GROUP BY status"))
 
 
@@ -201,8 +211,11 @@ async def settled(database: Path) -> float:
 
 def counts(database: Path) -> dict[str, int]:
     with sqlite3.connect(database, timeout=30) as db:
-        return {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                for table in ("raw_emails", "messages", "conversations", "tickets")}
+        found = {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                 for table in ("messages", "conversations", "tickets")}
+    with sqlite3.connect(raw_store(database), timeout=30) as db:
+        found["raw_emails"] = db.execute("SELECT count(*) FROM raw_emails").fetchone()[0]
+    return found
 
 
 def cpu_seconds(pid: int) -> float:

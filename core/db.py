@@ -44,6 +44,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class RawBase(DeclarativeBase):
+    """Tables of the raw store (`raw_store_url`): inbound mail as it was accepted."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite keeps no zone; we store UTC)."""
 
@@ -81,6 +87,20 @@ def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front: two deferred transactions that both read and
     # then write would deadlock and one would fail at once instead of waiting its turn.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def raw_store_url(url: str) -> str:
+    """Where raw inbound mail is kept for the database at `url`. A SQLite file keeps it
+    in a file of its own beside it (`frontdesk.db` -> `frontdesk.raw.db`), so that
+    accepting mail never waits for SQLite's one write lock on the main file; any other
+    database keeps it in its own tables."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not (
+            parsed.database and sqlite_driver.is_file_database(parsed)):
+        return url
+    path = Path(parsed.database)
+    return parsed.set(database=str(path.with_name(f"{path.stem}.raw{path.suffix}"))
+                      ).render_as_string(hide_password=False)
 
 
 def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000) -> AsyncEngine:

@@ -4,6 +4,8 @@
 subscribes the rooms' rules on the bus (the server wires them; core knows no domain).
 Sessions from `runtime.sessions` carry the bus, the queue and a small cache of rows that do
 not change while running (inbox ids, the default pipeline) in `session.info`.
+`runtime.raw_sessions` reach the raw store (`core.db.raw_store_url`), with the same info: on
+a SQLite file a database of its own, elsewhere the main one (then they are the same).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.db import make_engine
+from core.db import make_engine, raw_store_url
 from core.events import EventBus
 from core.jobs import ArqQueue, InProcessQueue, JobQueue
 from core.settings import Settings
@@ -27,6 +29,8 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     queue: JobQueue
     bus: EventBus
+    raw_engine: AsyncEngine
+    raw_sessions: async_sessionmaker[AsyncSession]
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -41,9 +45,15 @@ class Runtime:
             redis_url = settings.jobs.redis_url
             queue = ArqQueue(redis_url, settings.jobs.queue_name) if redis_url else InProcessQueue()
         bus = EventBus()
-        sessions = async_sessionmaker(engine, expire_on_commit=False,
-                                      info={"bus": bus, "jobs": queue, "cache": {}})
-        runtime = cls(settings=settings, engine=engine, sessions=sessions, queue=queue, bus=bus)
+        info = {"bus": bus, "jobs": queue, "cache": {}}
+        sessions = async_sessionmaker(engine, expire_on_commit=False, info=info)
+        raw_engine, raw_sessions = engine, sessions
+        if raw_store_url(settings.database.url) != settings.database.url:
+            raw_engine = make_engine(raw_store_url(settings.database.url),
+                                     busy_timeout_ms=settings.database.busy_timeout_ms)
+            raw_sessions = async_sessionmaker(raw_engine, expire_on_commit=False, info=info)
+        runtime = cls(settings=settings, engine=engine, sessions=sessions, queue=queue, bus=bus,
+                      raw_engine=raw_engine, raw_sessions=raw_sessions)
         install(runtime)
         if start_queue:
             await queue.start({"runtime": runtime})
@@ -55,6 +65,8 @@ class Runtime:
         self.sessions.kw["info"][name] = value
 
     async def close(self) -> None:
-        """Stop the job queue and dispose of the engine."""
+        """Stop the job queue and dispose of the engines."""
         await self.queue.close()
         await self.engine.dispose()
+        if self.raw_engine is not self.engine:
+            await self.raw_engine.dispose()

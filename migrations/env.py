@@ -13,13 +13,18 @@ import core.outbox  # noqa: F401
 import inbox.models  # noqa: F401
 import sla.models  # noqa: F401
 import tickets.models  # noqa: F401
-from core.db import Base, make_engine
+from core.db import Base, RawBase, make_engine, raw_store_url
 
-target_metadata = Base.metadata
+
+def target_metadata(url: str) -> list:
+    """The tables of the database at `url`: the raw store's too, unless it is a file of
+    its own (revision 0004 creates it there)."""
+    return [Base.metadata] + ([RawBase.metadata] if raw_store_url(url) == url else [])
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata,
+    url = connection.engine.url.render_as_string(hide_password=False)
+    context.configure(connection=connection, target_metadata=target_metadata(url),
                       render_as_batch=True, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
@@ -38,7 +43,7 @@ async def _run_async(url: str) -> None:
 def run() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     if context.is_offline_mode():
-        context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+        context.configure(url=url, target_metadata=target_metadata(url), literal_binds=True)
         with context.begin_transaction():
             context.run_migrations()
     else:

@@ -51,6 +51,8 @@ def database_url(migrated_database: str, tmp_path: Path) -> str:
         return migrated_database
     copy = tmp_path / "frontdesk.db"
     shutil.copyfile(migrated_database, copy)
+    template_raw = Path(migrated_database).with_name("frontdesk.raw.db")
+    shutil.copyfile(template_raw, copy.with_name(template_raw.name))
     return f"sqlite+aiosqlite:///{copy}"
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from accounts.service import create_api_token, create_user
-from core.db import Base, transaction
+from core.db import Base, RawBase, transaction
 from core.jobs import ArqQueue, InProcessQueue, registry
 from core.runtime import Runtime
 from core.settings import Settings, settings_from_dict
@@ -116,7 +116,8 @@ async def drop_postgres_database(admin_url: str, database_url: str) -> None:
 
 async def truncate_all(runtime: Runtime) -> None:
     """Empty every table (PostgreSQL: one statement, identities restarted)."""
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    tables = [*Base.metadata.sorted_tables, *RawBase.metadata.sorted_tables]
+    names = ", ".join(f'"{t.name}"' for t in tables)
     async with runtime.engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 

@@ -447,9 +447,13 @@ def _state(runtime: Any, name: str) -> _MailboxState:
 class _Import:
     """One poll of one mailbox: the steps of the module docstring, in order."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], conf: ImapSettings,
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 raw_sessions: async_sessionmaker[AsyncSession], conf: ImapSettings,
                  state: _MailboxState) -> None:
         self.sessions = sessions
+        """The main database: the cursor and the poll's turn."""
+        self.raw_sessions = raw_sessions
+        """The raw store: the imported mail."""
         self.conf = conf
         self.state = state
 
@@ -481,7 +485,7 @@ class _Import:
     async def _batch(self, imap: ImapSession, batch: list[Listed], report: PollReport) -> None:
         keys = {m.uid: source_key(self.conf.name, self.conf.folder, report.uidvalidity, m.uid)
                 for m in batch}
-        known = await _known(self.sessions, keys.values())
+        known = await _known(self.raw_sessions, keys.values())
         to_settle = []
         for message in batch:
             key = keys[message.uid]
@@ -515,10 +519,10 @@ class _Import:
             await self._quarantine(
                 key, oversize_reason(len(raw), self.conf.max_message_bytes, b""), report)
             return False
-        if await _stored_before(self.sessions, self.conf.name, hashlib.sha256(raw).hexdigest()):
+        if await _stored_before(self.raw_sessions, self.conf.name, hashlib.sha256(raw).hexdigest()):
             report.duplicates += 1
             return True
-        stored = await store_raw(self.sessions, inbox_slug=self.conf.inbox, source="imap",
+        stored = await store_raw(self.raw_sessions, inbox_slug=self.conf.inbox, source="imap",
                                  raw=raw, source_key=key)
         report.imported += stored is not None
         return True
@@ -532,7 +536,7 @@ class _Import:
         except MessageRefused:
             fields = b""
         reason = oversize_reason(message.size, self.conf.max_message_bytes, fields)
-        if await _quarantined_before(self.sessions, self.conf.name, reason):
+        if await _quarantined_before(self.raw_sessions, self.conf.name, reason):
             report.duplicates += 1
             return
         await self._quarantine(key, reason, report)
@@ -551,7 +555,7 @@ class _Import:
 
     async def _quarantine(self, key: str, reason: str, report: PollReport) -> None:
         self.state.fetch_failures.pop(key, None)
-        await store_raw(self.sessions, inbox_slug=self.conf.inbox, source="imap", raw=b"",
+        await store_raw(self.raw_sessions, inbox_slug=self.conf.inbox, source="imap", raw=b"",
                         source_key=key, status="quarantined", error=reason)
         report.quarantined += 1
         log.warning("IMAP mailbox %s: %s quarantined: %s", self.conf.name, key, reason)
@@ -593,7 +597,8 @@ async def _poll_turn(runtime: Any, conf: ImapSettings, state: _MailboxState
                           name, conf.password_env)
                 return None
             try:
-                report = await _Import(runtime.sessions, conf, state).run(password)
+                report = await _Import(runtime.sessions, runtime.raw_sessions, conf,
+                                       state).run(password)
             except ImapError as exc:
                 log.warning("IMAP mailbox %s (%s:%s): %s", name, conf.host, conf.port, exc)
                 return None

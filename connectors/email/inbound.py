@@ -1,10 +1,13 @@
 """Inbound email after the wire: durable accept, then parse, route and ingest in a job.
 
 `store_raw` is what the SMTP server (before its `250`) and the IMAP poller (before any flag)
-call: it commits the raw bytes and kicks `email.process`. The job parses, applies the loop
-rules and hands the message to the inbox. Whatever fails stays stored with its reason:
-`quarantined` (not an email we can read) or `failed` (anything else; retry from the admin
-API). Nothing accepted is ever lost, and processing the same raw mail twice is harmless.
+call: it commits the raw bytes to the raw store (`runtime.raw_sessions`) and kicks
+`email.process`. The job parses, applies the loop rules and hands the message to the inbox
+(the main database); once that is committed, the raw row is marked with what became of it.
+Whatever fails stays stored with its reason: `quarantined` (not an email we can read) or
+`failed` (anything else; retry from the admin API). Nothing accepted is ever lost, and
+processing the same raw mail twice is harmless: a process that dies between the two
+commits leaves the raw row pending, and processing it again finds its message ingested.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ async def store_raw(
     mail_from: str = "", rcpt_to: Sequence[str] = (), source_key: str | None = None,
     status: str = "pending", error: str | None = None,
 ) -> int | None:
-    """Commit one raw email and schedule its processing; returns its id, or None when
-    `source_key` was stored before (an IMAP message imported already)."""
+    """Commit one raw email to the raw store (`sessions` are `runtime.raw_sessions`) and
+    schedule its processing; returns its id, or None when `source_key` was stored before
+    (an IMAP message imported already)."""
     try:
         async with transaction(sessions) as session:
             [raw_id] = await add_raw(session, [raw_row(
@@ -85,9 +89,10 @@ async def add_raw(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list
 
 async def commit_raw(sessions: async_sessionmaker[AsyncSession],
                      rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Commit new raw emails (values from `raw_row`) in a transaction of their own, by the
-    shortest way the database allows (`core.db.insert_committed`); returns their ids in
-    order. The caller kicks their processing with `kick_raw` when it is ready to."""
+    """Commit new raw emails (values from `raw_row`) to the raw store (`sessions` are
+    `runtime.raw_sessions`) in a transaction of their own, by the shortest way the database
+    allows (`core.db.insert_committed`); returns their ids in order. The caller kicks
+    their processing with `kick_raw` when it is ready to."""
     return await insert_committed(sessions.kw["bind"], RawEmail, rows)
 
 
@@ -147,10 +152,12 @@ def route(parsed: ParsedEmail, settings: Settings) -> InboundMessage:
     return message
 
 
-async def _distinct_ids(session: AsyncSession, messages: Sequence[InboundMessage],
+async def _distinct_ids(session: AsyncSession, raw_sessions: async_sessionmaker[AsyncSession],
+                        messages: Sequence[InboundMessage],
                         sha256s: Sequence[str]) -> list[InboundMessage]:
     """A Message-ID we hold for different bytes is reused, not a resend: keep both (the
-    message gets an id of its own, from its bytes)."""
+    message gets an id of its own, from its bytes). The bytes we hold are in the raw
+    store, read in a transaction of its own."""
     wanted = {message.external_id for message in messages if message.external_id}
     if not wanted:
         return list(messages)
@@ -164,10 +171,11 @@ async def _distinct_ids(session: AsyncSession, messages: Sequence[InboundMessage
     if not held:
         return list(messages)
     sources: dict[int, set[str]] = {}
-    for message_id, sha256 in await session.execute(
-            select(RawEmail.message_id, RawEmail.sha256)
-            .where(RawEmail.message_id.in_(set(held.values())))):
-        sources.setdefault(message_id, set()).add(sha256)
+    async with transaction(raw_sessions) as raw:
+        for message_id, sha256 in await raw.execute(
+                select(RawEmail.message_id, RawEmail.sha256)
+                .where(RawEmail.message_id.in_(set(held.values())))):
+            sources.setdefault(message_id, set()).add(sha256)
     distinct = []
     for message, sha256 in zip(messages, sha256s, strict=True):
         known = sources.get(held.get((message.inbox, message.external_id), 0))
@@ -201,10 +209,10 @@ every minute, a message that kills its process each time is given up after some 
 PREPARED_AHEAD = 2
 """Batches claimed and parsed ahead of the one being ingested."""
 GIVE_WAY_PATIENCE = 0.5
-"""Seconds each write of processing (a claim, an ingest) waits for the SMTP receiver to
-fall quiet before it goes anyway: SQLite has one writer at a time, and a sender waiting for
-its `250` comes first. Under a flood processing still goes on, a batch every so often, and
-catches up at full speed once the flood ends."""
+"""Seconds each step of processing (a claim, an ingest) waits for the SMTP receiver to
+fall quiet before it goes anyway: a sender waiting for its `250` comes first, and the
+machine's cores are shared. Under a flood processing still goes on, a batch every so often,
+and catches up at full speed once the flood ends."""
 
 
 @dataclasses.dataclass
@@ -279,7 +287,7 @@ def _prepare_ahead(runtime: Any, backlog: _Backlog,
 async def _prepare(runtime: Any, ids: Sequence[int]) -> tuple[list[_Pending], int]:
     """The pending ones among `ids`, claimed and parsed, and how many were not pending."""
     await _give_way(runtime)
-    batch, raws = await _claim(runtime.sessions, ids)
+    batch, raws = await _claim(runtime.raw_sessions, ids)
     if batch:
         parsed = await parse_batch([raws[pending.raw_id] for pending in batch],
                                    limits_for(runtime.settings))
@@ -292,17 +300,29 @@ async def _prepare(runtime: Any, ids: Sequence[int]) -> tuple[list[_Pending], in
 
 
 async def _ingest_prepared(runtime: Any, batch: Sequence[_Pending]) -> Counter[str]:
+    """Ingest a claimed, parsed batch in one transaction of the main database, then mark
+    each raw row with what became of it in one of the raw store."""
     await _give_way(runtime)
     async with transaction(runtime.sessions) as session:
-        return await _ingest_batch(session, runtime, batch)
+        finished = await _ingest_batch(session, runtime, batch)
+    try:
+        async with transaction(runtime.raw_sessions) as raw:
+            await raw.execute(_FINISHED, finished)
+    except Exception:
+        log.exception("%d raw emails were ingested but could not be marked so; they stay "
+                      "pending and their processing again will find them ingested",
+                      len(finished))
+        raise
+    return Counter(row["new_status"] for row in finished)
 
 
-async def _claim(sessions: async_sessionmaker[AsyncSession], ids: Sequence[int]
+async def _claim(raw_sessions: async_sessionmaker[AsyncSession], ids: Sequence[int]
                  ) -> tuple[list[_Pending], dict[int, tuple[str, bytes]]]:
-    """The pending ones among `ids`, their attempt counted, and their inbox and bytes. One
+    """The pending ones among `ids` in the raw store, their attempt counted, and their
+    inbox and bytes. One
     that was claimed MAX_ATTEMPTS times already and never finished (its process died with
     it each time, say) is marked `failed` instead, for an admin to look at."""
-    async with transaction(sessions) as session:
+    async with transaction(raw_sessions) as session:
         rows = (await session.execute(
             select(RawEmail.id, RawEmail.sha256, RawEmail.inbox, RawEmail.raw,
                    RawEmail.attempts)
@@ -331,62 +351,66 @@ async def _give_way(runtime: Any) -> None:
 
 
 async def _ingest_batch(session: AsyncSession, runtime: Any,
-                        batch: Sequence[_Pending]) -> Counter[str]:
+                        batch: Sequence[_Pending]) -> list[dict[str, Any]]:
     """In the caller's transaction: the readable messages ingested together; if that
     fails, each alone, so that one bad message is marked `failed` with its reason and the
-    others are kept. Unreadable ones are marked `quarantined`."""
-    outcome: Counter[str] = Counter()
+    others are kept. Unreadable ones are marked `quarantined`. Returns the marks for the
+    raw rows (`_FINISHED` parameters), one per message of `batch`."""
+    finished = [_finished(pending.raw_id, "quarantined", error=str(pending.problem))
+                for pending in batch if pending.parsed is None]
     readable = [pending for pending in batch if pending.parsed is not None]
-    for pending in batch:
-        if pending.parsed is None:
-            await _mark(session, pending.raw_id, "quarantined", str(pending.problem))
-            outcome["quarantined"] += 1
     if not readable:
-        return outcome
+        return finished
     try:
-        await retrying_in_savepoint(session, lambda: _ingest(session, runtime, readable))
+        return finished + await retrying_in_savepoint(
+            session, lambda: _ingest(session, runtime, readable))
     except Exception as exc:
         if len(readable) == 1:
             log.exception("processing raw email %s failed", readable[0].raw_id)
-            await _mark(session, readable[0].raw_id, "failed", f"{type(exc).__name__}: {exc}")
-            outcome["failed"] += 1
-            return outcome
+            return [*finished, _finished(readable[0].raw_id, "failed",
+                                         error=f"{type(exc).__name__}: {exc}")]
         log.info("%d raw emails failed together (%s); taking them one by one",
                  len(readable), type(exc).__name__)
         for pending in readable:
-            outcome.update(await _ingest_batch(session, runtime, [pending]))
-        return outcome
-    outcome["processed"] += len(readable)
-    return outcome
+            finished += await _ingest_batch(session, runtime, [pending])
+        return finished
 
 
-async def _mark(session: AsyncSession, raw_id: int, status: str, error: str | None) -> None:
-    await session.execute(update(RawEmail).where(RawEmail.id == raw_id)
-                          .values(status=status, error=error))
+_FINISHED = (update(RawEmail.__table__)
+             .where(RawEmail.__table__.c.id == bindparam("raw_id"))
+             .values(status=bindparam("new_status"), error=bindparam("new_error"),
+                     message_id=bindparam("stored_as"),
+                     facts=bindparam("raw_facts", type_=RawEmail.__table__.c.facts.type)))
 
 
-_PROCESSED = (update(RawEmail.__table__)
-              .where(RawEmail.__table__.c.id == bindparam("raw_id"))
-              .values(status="processed", error=None, message_id=bindparam("stored_as"),
-                      facts=bindparam("raw_facts", type_=RawEmail.__table__.c.facts.type)))
+def _finished(raw_id: int, status: str, *, error: str | None = None,
+              stored_as: int | None = None, facts: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+    """What became of a raw email, as parameters of `_FINISHED`."""
+    return {"raw_id": raw_id, "new_status": status, "new_error": error,
+            "stored_as": stored_as, "raw_facts": facts or {}}
 
 
-async def _ingest(session: AsyncSession, runtime: Any, batch: Sequence[_Pending]) -> None:
+async def _ingest(session: AsyncSession, runtime: Any,
+                  batch: Sequence[_Pending]) -> list[dict[str, Any]]:
     """Route and ingest parsed emails together, then what follows each: a bounce marks
-    the message that bounced, an acknowledgment may be queued, the raw row is processed."""
+    the message that bounced, an acknowledgment may be queued. Returns the raw rows'
+    marks (`processed`), for once this is committed."""
     settings = runtime.settings
     parsed = [pending.parsed for pending in batch if pending.parsed is not None]
-    messages = await _distinct_ids(session, [route(p, settings) for p in parsed],
+    messages = await _distinct_ids(session, runtime.raw_sessions,
+                                   [route(p, settings) for p in parsed],
                                    [pending.sha256 for pending in batch])
     results = await inbox.ingest_many(session, messages)
-    processed = []
+    finished = []
     for pending, mail, message, result in zip(batch, parsed, messages, results, strict=True):
         await _record_bounce(session, mail)
         await maybe_acknowledge(session, settings, message, result,
                                 mailing_list=mail.mailing_list)
-        processed.append({"raw_id": pending.raw_id, "stored_as": result.message_id,
-                          "raw_facts": _facts(mail, message, result, settings.secret_key)})
-    await session.execute(_PROCESSED, processed)
+        finished.append(_finished(
+            pending.raw_id, "processed", stored_as=result.message_id,
+            facts=_facts(mail, message, result, settings.secret_key)))
+    return finished
 
 
 def _facts(parsed: ParsedEmail, message: InboundMessage, result: inbox.IngestResult,
@@ -398,10 +422,10 @@ def _facts(parsed: ParsedEmail, message: InboundMessage, result: inbox.IngestRes
             "oversized_attachments": list(parsed.oversized_attachments)}
 
 
-async def retry(sessions: async_sessionmaker[AsyncSession], raw_id: int) -> bool:
-    """Put a failed or quarantined email back in line, its attempts counted from zero
-    again; False when there is none to retry."""
-    async with transaction(sessions) as session:
+async def retry(raw_sessions: async_sessionmaker[AsyncSession], raw_id: int) -> bool:
+    """Put a failed or quarantined email of the raw store back in line, its attempts
+    counted from zero again; False when there is none to retry."""
+    async with transaction(raw_sessions) as session:
         row = await session.get(RawEmail, raw_id)
         if row is None or row.status not in ("failed", "quarantined"):
             return False
@@ -414,7 +438,7 @@ async def retry(sessions: async_sessionmaker[AsyncSession], raw_id: int) -> bool
 async def sweep(ctx: dict[str, Any]) -> int:
     """Periodic job: process raw mail left pending (its kick was lost in a restart)."""
     now = clock.now()
-    async with transaction(ctx["runtime"].sessions) as session:
+    async with transaction(ctx["runtime"].raw_sessions) as session:
         ids = (await session.scalars(select(RawEmail.id).where(RawEmail.status == "pending")
                                      .order_by(RawEmail.id).limit(1000))).all()
     for start in range(0, len(ids), BATCH_SIZE):

@@ -3,6 +3,9 @@
 Every email is committed here (raw bytes and envelope) before the sender gets its `250`
 or the IMAP server gets its flag. Parsing and threading happen later in a job; mail that
 fails them stays here as `failed` or `quarantined` with the reason, for an admin to retry.
+
+`RawEmail` lives in the raw store (`core.db.raw_store_url`: beside a SQLite file, a file of
+its own), reached through `runtime.raw_sessions`; the other tables are in the main database.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    ForeignKey,
     Integer,
     LargeBinary,
     String,
@@ -22,12 +24,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, UTCDateTime
+from core.db import Base, RawBase, UTCDateTime
 
 RAW_STATUSES = ("pending", "processed", "failed", "quarantined")
 
 
-class RawEmail(Base):
+class RawEmail(RawBase):
     __tablename__ = "raw_emails"
     __table_args__ = (UniqueConstraint("source_key"),)
 
@@ -46,7 +48,8 @@ class RawEmail(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
+    message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The message it became (`messages.id` in the main database)."""
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 

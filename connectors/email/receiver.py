@@ -6,12 +6,14 @@ SMTP receiver (`connectors.email.smtp_in`, unchanged) in a spawned child process
 
 - The server binds the listening socket itself, so a port in use fails `serve` at start,
   and connections that arrive while the receiver restarts wait in the socket's backlog.
-- The receiver has its own database engine. It commits raw mail exactly as in-process;
+- The receiver has its own engine on the raw store, the only database it writes (on a
+  SQLite file, a file of its own, so the server's writes never hold it up). It commits
+  raw mail exactly as in-process;
   the jobs that a commit kicks (`email.process`) travel back over a pipe and the server
   enqueues them on its own queue. If the server dies before enqueuing one, the mail is
   still committed and `email.sweep` picks it up.
 - A shared flag tells the server when mail waits to be committed, so that processing gives
-  way to the receiver as it does in-process (`runtime.extras["smtp_in.commits"]`).
+  way to the receiver (its cores) as it does in-process (`runtime.extras["smtp_in.commits"]`).
 - The receiver ends with the server however that ends (`core.lifeline`). If it dies on its
   own, the server logs it and starts another one a second later; one that keeps dying
   young (a database it cannot open, say) is restarted ever later, a minute apart at most.
@@ -36,7 +38,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from core.db import make_engine
+from core.db import make_engine, raw_store_url
 from core.lifeline import follow, lifeline
 from core.settings import Settings
 
@@ -79,7 +81,7 @@ class ReceiverRuntime:
     """What `start_smtp` needs of a runtime, and no more."""
 
     settings: Settings
-    sessions: async_sessionmaker[Any]
+    raw_sessions: async_sessionmaker[Any]
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -105,7 +107,7 @@ async def _serve(settings: Settings, listener: socket.socket, jobs: Connection,
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    engine = make_engine(settings.database.url,
+    engine = make_engine(raw_store_url(settings.database.url),
                          busy_timeout_ms=settings.database.busy_timeout_ms)
     queue = RelayQueue(jobs)
     sessions = async_sessionmaker(engine, expire_on_commit=False,

@@ -378,7 +378,8 @@ async def start_smtp(runtime: Any, *, port: int | None = None,
                      fault_kills: tuple[int, ...] = ()) -> SmtpServer:
     """Serve SMTP in the running event loop: on `listener` (a bound, listening socket)
     when given, else on `[smtp_in]` host and port (or `port`). `runtime` needs only
-    `settings`, `sessions` and `extras`. `quiet_since` and `fault_kills`: see GroupCommit and
+    `settings`, `raw_sessions` (the raw store, where accepted mail is committed) and
+    `extras`. `quiet_since` and `fault_kills`: see GroupCommit and
     InboundHandler (for a receiver in a process of its own)."""
     settings: Settings = runtime.settings
     config = settings.smtp_in
@@ -393,7 +394,7 @@ async def start_smtp(runtime: Any, *, port: int | None = None,
     if mail_log.level == logging.NOTSET:
         mail_log.setLevel(logging.WARNING)
 
-    committer = GroupCommit(runtime.sessions, quiet_since=quiet_since)
+    committer = GroupCommit(runtime.raw_sessions, quiet_since=quiet_since)
     runtime.extras[RECEIVER_COMMITS] = committer
     handler = InboundHandler(settings, committer, fault_point=fault_point,
                              fault_kills=fault_kills)

@@ -69,11 +69,11 @@ async def test_insert_committed_stores_what_the_orm_reads_back(runtime):
             for n in range(50)]
     for row in rows:
         row["received_at"] = received
-    async with transaction(runtime.sessions) as session:  # something before them
+    async with transaction(runtime.raw_sessions) as session:  # something before them
         await insert_rows(session, RawEmail, rows[:1])
-    ids = await insert_committed(runtime.engine, RawEmail, rows)
+    ids = await insert_committed(runtime.raw_engine, RawEmail, rows)
     assert len(set(ids)) == len(rows)
-    async with transaction(runtime.sessions) as session:
+    async with transaction(runtime.raw_sessions) as session:
         stored = {raw.id: raw for raw in (await session.scalars(
             select(RawEmail).where(RawEmail.id.in_(ids)))).all()}
     for raw_id, row in zip(ids, rows, strict=True):
@@ -85,16 +85,16 @@ async def test_insert_committed_stores_what_the_orm_reads_back(runtime):
 
 async def test_insert_committed_stores_all_or_nothing(runtime):
     good = raw_row(inbox_slug="support", source="imap", raw=b"good\r\n", source_key="k:1")
-    async with transaction(runtime.sessions) as session:
+    async with transaction(runtime.raw_sessions) as session:
         await insert_rows(session, RawEmail, [good])
     again = raw_row(inbox_slug="support", source="imap", raw=b"new\r\n", source_key="k:2")
     with pytest.raises(IntegrityError):
-        await insert_committed(runtime.engine, RawEmail, [again, good])  # k:1 is taken
-    async with transaction(runtime.sessions) as session:
+        await insert_committed(runtime.raw_engine, RawEmail, [again, good])  # k:1 is taken
+    async with transaction(runtime.raw_sessions) as session:
         keys = (await session.scalars(select(RawEmail.source_key))).all()
     assert keys == ["k:1"]
     # The engine is unharmed: a write goes through at once.
-    assert len(await insert_committed(runtime.engine, RawEmail, [again])) == 1
+    assert len(await insert_committed(runtime.raw_engine, RawEmail, [again])) == 1
 
 
 async def test_a_commit_is_durable_when_it_returns(runtime):

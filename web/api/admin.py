@@ -35,7 +35,7 @@ async def failed_inbound(admin: CurrentAdmin, runtime: RuntimeDep, limit: Limit 
                          cursor: IdQuery = None) -> dict:
     """Accepted mail that failed parsing or ingest (oldest first); it waits for a retry."""
     failed = select(RawEmail).where(RawEmail.status.in_(("failed", "quarantined")))
-    async with transaction(runtime.sessions) as session:
+    async with transaction(runtime.raw_sessions) as session:
         items, next_cursor = await id_page(session, failed, RawEmail.id, limit, cursor)
     return page([raw_json(r) for r in items], next_cursor)
 
@@ -43,6 +43,6 @@ async def failed_inbound(admin: CurrentAdmin, runtime: RuntimeDep, limit: Limit 
 @router.post("/api/admin/failed-inbound/{raw_id}/retry", status_code=202)
 async def retry_inbound(raw_id: IdPath, admin: CurrentAdmin, runtime: RuntimeDep) -> dict:
     """Process a failed or quarantined email again."""
-    if not await inbound.retry(runtime.sessions, raw_id):
+    if not await inbound.retry(runtime.raw_sessions, raw_id):
         raise Conflict(f"no failed inbound email {raw_id}")
     return {"id": raw_id, "status": "pending"}

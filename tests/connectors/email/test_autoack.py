@@ -11,11 +11,11 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from connectors.email import autoack, inbound
 from connectors.email.ids import is_ours
-from connectors.email.models import AutoAcknowledgment
+from connectors.email.models import AutoAcknowledgment, RawEmail
 from connectors.email.parse import parse_email
 from connectors.ingest import accept_then
 from core import clock
@@ -248,7 +248,7 @@ def test_who_may_be_acknowledged(sender, expected):
 async def test_mail_through_the_inbound_pipeline_is_acknowledged(runtime, relay, email_out):
     for raw in (raw_email(), raw_email(sender="bo@example.org", message_id="b1@x.example.org",
                                        extra=("Auto-Submitted: auto-replied",))):
-        await inbound.store_raw(runtime.sessions, inbox_slug="support", source="smtp", raw=raw,
+        await inbound.store_raw(runtime.raw_sessions, inbox_slug="support", source="smtp", raw=raw,
                                 rcpt_to=["help@example.com"])
         await run_jobs(runtime)
         await run_jobs(runtime)
@@ -277,3 +277,29 @@ async def test_an_acknowledgment_answers_nothing_for_the_sla(client, runtime, ad
     assert set(clocks) == {"first_response"}
     assert clocks["first_response"]["status"] == "on_track"
     assert ticket["status"] == "new"
+
+
+async def test_mail_ingested_but_not_marked_so_is_processed_again_harmlessly(
+        runtime, relay, email_out, monkeypatch):
+    """Raw mail lives in its own store and is marked processed after the ingest commits.
+    When that mark is lost (the process dies in between), the raw mail stays pending and
+    its next processing finds it ingested: one conversation, one acknowledgment."""
+    raw_id = await inbound.store_raw(runtime.raw_sessions, inbox_slug="support",
+                                     source="smtp", raw=raw_email(),
+                                     rcpt_to=["help@example.com"])
+    with monkeypatch.context() as patched:
+        patched.setattr(inbound, "_FINISHED", text("UPDATE raw_emails SET nothing = 1"))
+        await run_jobs(runtime)
+    async with transaction(runtime.raw_sessions) as session:
+        raw = await session.get(RawEmail, raw_id)
+        assert (raw.status, raw.attempts) == ("pending", 1)
+    await inbound.sweep({"runtime": runtime})
+    await run_jobs(runtime)
+    await run_jobs(runtime)
+    async with transaction(runtime.raw_sessions) as session:
+        raw = await session.get(RawEmail, raw_id)
+    async with transaction(runtime.sessions) as session:
+        conversations = await session.scalar(select(func.count()).select_from(Conversation))
+    assert (raw.status, raw.facts["duplicate"], conversations) == ("processed", True, 1)
+    assert raw.message_id is not None
+    assert len(relay.accepted) == 1

@@ -7,6 +7,7 @@ adds more.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +21,6 @@ from connectors.email.models import ImapCursor, ImapPoll, RawEmail
 from core import clock
 from core.db import transaction
 from core.jobs import registry
-from core.runtime import Runtime
 from inbox.models import Conversation, Message
 from tests.connectors.email.dovecot import (  # noqa: F401
     Account,
@@ -80,7 +80,7 @@ async def poll(runtime, name: str = "desk") -> PollReport | None:
 
 
 async def raw_rows(runtime) -> list[RawEmail]:
-    async with transaction(runtime.sessions) as session:
+    async with transaction(runtime.raw_sessions) as session:
         return list((await session.scalars(select(RawEmail).order_by(RawEmail.id))).all())
 
 
@@ -428,9 +428,7 @@ async def test_poll_all_keeps_each_mailboxs_interval_and_survives_a_broken_one(
 def another_process(runtime) -> dict[str, Any]:
     """A job context like that of another worker process: the same database, nothing in
     memory."""
-    return {"runtime": Runtime(settings=runtime.settings, engine=runtime.engine,
-                               sessions=runtime.sessions, queue=runtime.queue,
-                               bus=runtime.bus)}
+    return {"runtime": dataclasses.replace(runtime, extras={})}
 
 
 async def test_workers_share_each_mailboxs_interval(runtime, account):

@@ -35,14 +35,14 @@ def mail(message_id: str, *, subject: str = "Printer on fire", body: str = "It s
 
 
 async def deliver(runtime, raw: bytes) -> int:
-    raw_id = await store_raw(runtime.sessions, inbox_slug="support", source="smtp", raw=raw,
+    raw_id = await store_raw(runtime.raw_sessions, inbox_slug="support", source="smtp", raw=raw,
                              mail_from="anna@example.org", rcpt_to=["help@example.com"])
     await run_jobs(runtime)
     return raw_id
 
 
 async def raw_row(runtime, raw_id: int) -> RawEmail:
-    async with transaction(runtime.sessions) as session:
+    async with transaction(runtime.raw_sessions) as session:
         row = await session.get(RawEmail, raw_id)
         assert row is not None
         return row
@@ -209,7 +209,7 @@ async def test_mail_that_never_finishes_processing_is_given_up_then_retried(clie
     """A raw email whose processing died with its process again and again (each claim
     counted, none finished) is marked failed, listed, and processed after a retry."""
     _, admin_headers = admin
-    async with transaction(runtime.sessions) as session:
+    async with transaction(runtime.raw_sessions) as session:
         session.info.pop("jobs")  # no kicks: the sweep finds it
         [raw_id] = await add_raw(session, [inbound_row(
             inbox_slug="support", source="smtp", raw=mail("doomed@example.org"))])
@@ -233,15 +233,15 @@ async def test_mail_that_never_finishes_processing_is_given_up_then_retried(clie
 
 async def test_one_bad_message_does_not_block_the_others(client, runtime, agent):
     _, headers = agent
-    await store_raw(runtime.sessions, inbox_slug="support", source="smtp", raw=b"\x00\xff")
-    await store_raw(runtime.sessions, inbox_slug="support", source="smtp",
+    await store_raw(runtime.raw_sessions, inbox_slug="support", source="smtp", raw=b"\x00\xff")
+    await store_raw(runtime.raw_sessions, inbox_slug="support", source="smtp",
                     raw=(CORPUS / "backslashes_8bit.eml").read_bytes())
-    await store_raw(runtime.sessions, inbox_slug="nope", source="smtp",
+    await store_raw(runtime.raw_sessions, inbox_slug="nope", source="smtp",
                     raw=mail("x@example.org"))
-    await store_raw(runtime.sessions, inbox_slug="support", source="smtp",
+    await store_raw(runtime.raw_sessions, inbox_slug="support", source="smtp",
                     raw=mail("after@example.org"))
     await run_jobs(runtime)
-    async with transaction(runtime.sessions) as session:
+    async with transaction(runtime.raw_sessions) as session:
         statuses = (await session.scalars(select(RawEmail.status).order_by(RawEmail.id))).all()
     assert statuses == ["quarantined", "processed", "failed", "processed"]
     texts = [m["text"] for c in await conversations(client, headers)
@@ -264,7 +264,7 @@ async def test_a_batch_keeps_the_good_and_rolls_back_the_bad_alone(client, runti
     raws = [mail("one@example.org", subject="First"),
             mail("two@example.org", subject="Explode", sender="bo@example.net"),
             mail("three@example.org", subject="Third")]
-    async with transaction(runtime.sessions) as session:
+    async with transaction(runtime.raw_sessions) as session:
         ids = await add_raw(session, [
             inbound_row(inbox_slug="support", source="smtp", raw=raw) for raw in raws])
     await run_jobs(runtime)
@@ -283,7 +283,7 @@ async def test_a_job_that_finds_another_at_work_hands_its_mail_over(client, runt
     """Mail kicked while a job is processing joins that job's next batch instead of
     queueing a second writer."""
     _, headers = agent
-    async with transaction(runtime.sessions) as session:
+    async with transaction(runtime.raw_sessions) as session:
         session.info.pop("jobs")  # no kicks: this test runs the jobs itself
         first, second = await add_raw(session, [
             inbound_row(inbox_slug="support", source="smtp", raw=mail(f"{n}@example.org",
@@ -308,7 +308,7 @@ async def test_batches_prepared_ahead_still_ingest_in_order(client, runtime, age
     raws = [mail("chain-0@example.org", subject="Printer")] + [
         mail(f"chain-{n}@example.org", subject="Re: Printer",
              headers=f"In-Reply-To: <chain-{n - 1}@example.org>\r\n") for n in range(1, 7)]
-    async with transaction(runtime.sessions) as session:
+    async with transaction(runtime.raw_sessions) as session:
         session.info.pop("jobs")  # no kicks: this test runs the job itself
         ids = await add_raw(session, [
             inbound_row(inbox_slug="support", source="smtp", raw=raw) for raw in raws])

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from connectors.email.smtp_in import FAULT_POINT_VARIABLE, FAULT_POINTS
+from core.db import raw_store_url
 from tests.support import (
     BIN,
     TEST_DATABASE_URL,
@@ -142,7 +143,7 @@ def send(port: int, raw: bytes) -> tuple[int, bytes]:
 async def pending_raw_mail(database_url: str) -> int:
     """Raw rows not yet through `email.process`, read from the database itself."""
     if database_url.startswith("sqlite"):
-        with sqlite3.connect(make_url(database_url).database) as db:
+        with sqlite3.connect(make_url(raw_store_url(database_url)).database) as db:
             return int(db.execute("SELECT count(*) FROM raw_emails WHERE status = 'pending'"
                                   ).fetchone()[0])
     import asyncpg

@@ -10,6 +10,7 @@ another connection holds `LOCK TABLE raw_emails`) the sender hears a clean `451`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import ssl
 import uuid
@@ -41,7 +42,7 @@ from connectors.email.smtp_in import (
     start_smtp,
     stop_smtp,
 )
-from core.db import make_engine
+from core.db import make_engine, raw_store_url
 from core.runtime import Runtime
 from inbox.models import Conversation, Message
 from tests.support import make_certificate, make_queue, run_jobs
@@ -112,7 +113,7 @@ async def data_refused(server: SmtpServer, raw: bytes, **kwargs: Any) -> aiosmtp
 
 async def raw_rows(runtime: Runtime) -> list[RawEmail]:
     """The raw rows as another engine sees them (committed, nothing cached)."""
-    engine = make_engine(runtime.settings.database.url)
+    engine = make_engine(raw_store_url(runtime.settings.database.url))
     try:
         async with engine.connect() as connection:
             result = await connection.execute(select(RawEmail).order_by(RawEmail.id))
@@ -132,7 +133,7 @@ async def count(runtime: Runtime, model: Any) -> int:
 @asynccontextmanager
 async def database_locked(runtime: Runtime) -> AsyncIterator[None]:
     """Another connection holds the lock every raw mail insert needs, until the block ends."""
-    url = runtime.settings.database.url
+    url = raw_store_url(runtime.settings.database.url)
     if url.startswith("sqlite"):
         holder = sqlite3.connect(make_url(url).database, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
@@ -285,14 +286,14 @@ def watch_raw_commits(runtime: Runtime) -> list[int]:
 
         dbapi_connection.driver_connection.set_trace_callback(seen)
 
-    event.listen(runtime.engine.sync_engine, "connect", trace)
+    event.listen(runtime.raw_engine.sync_engine, "connect", trace)
     return commits
 
 
 async def raw_commits_by_transaction_id(runtime: Runtime) -> list[int]:
     """On PostgreSQL, from each row's `xmin` (the transaction that wrote it): how many raw
     rows each transaction inserted, in the order of their ids."""
-    async with runtime.engine.connect() as connection:
+    async with runtime.raw_engine.connect() as connection:
         rows = await connection.execute(text(
             "SELECT count(*) FROM raw_emails GROUP BY xmin::text ORDER BY min(id)"))
         return [count for (count,) in rows]
@@ -319,7 +320,7 @@ async def test_mail_arriving_during_a_commit_shares_the_next_one(runtime, smtp):
 
 
 async def test_one_bad_message_does_not_fail_the_others_in_its_group(runtime):
-    committer = GroupCommit(runtime.sessions)
+    committer = GroupCommit(runtime.raw_sessions)
     good = AcceptedMail("anna@example.se", (Delivery("support", ("help@example.com",)),),
                         mail())
     bad = AcceptedMail("anna@example.se", (Delivery(None, ("help@example.com",)),),  # type: ignore[arg-type]
@@ -340,7 +341,7 @@ async def test_one_bad_message_does_not_fail_the_others_in_its_group(runtime):
 async def test_quiet_waits_for_queued_mail_but_no_longer_than_its_patience(runtime):
     """Processing gives way to the receiver: `quiet` returns once no mail waits to be
     committed, and while the database is held it gives up after its patience."""
-    committer = GroupCommit(runtime.sessions)
+    committer = GroupCommit(runtime.raw_sessions)
     await committer.quiet(patience=60)  # nothing queued: returns at once
     good = AcceptedMail("anna@example.se", (Delivery("support", ("help@example.com",)),),
                         mail())
@@ -512,8 +513,7 @@ async def test_starttls_when_a_certificate_is_configured(runtime, certificate):
     cert, key = certificate
     settings = runtime.settings.model_copy(update={"smtp_in": runtime.settings.smtp_in.model_copy(
         update={"starttls_cert": cert, "starttls_key": key})})
-    tls_runtime = Runtime(settings=settings, engine=runtime.engine, sessions=runtime.sessions,
-                          queue=runtime.queue, bus=runtime.bus)
+    tls_runtime = dataclasses.replace(runtime, settings=settings, extras={})
     server = await start_smtp(tls_runtime, port=0)
     try:
         context = ssl.create_default_context(cafile=cert)
