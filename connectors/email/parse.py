@@ -35,6 +35,7 @@ from email.parser import BytesFeedParser
 from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from email.utils import unquote as unquote_param
+from typing import Any
 
 from connectors.email.quotes import find_quoted_text_start
 from connectors.email.sanitize import html_to_text, sanitize_html
@@ -200,6 +201,9 @@ class _RawMessage(Message):
     decodes text itself, so it reads the payload through `raw_payload` only.
     """
 
+    params_by_header: dict[str, list[tuple[str, Any]] | None] | None = None
+    """`_params` of each header asked for so far (a part is read only once parsed)."""
+
     def raw_payload(self) -> bytes:
         payload = getattr(self, "_payload", None)  # the parser's own, undecoded storage
         return _to_bytes(payload) if isinstance(payload, str) else b""
@@ -308,12 +312,29 @@ def _content_type(message: Message) -> str:
 
 def _raw_param(message: Message, name: str,
                header: str) -> str | tuple[str | None, str | None, str] | None:
-    """`get_param`, or None where the header's parameters cannot be decoded (the standard
-    library raises TypeError on a parameter given both whole and in numbered parts)."""
-    try:
-        return message.get_param(name, None, header)
-    except TypeError:
-        return None
+    """`get_param(name, None, header)`, or None where the header's parameters cannot be
+    decoded (the standard library raises TypeError on a parameter given both whole and in
+    numbered parts)."""
+    for key, value in _params(message, header) or ():
+        if key == name:  # the standard library gives them in lower case
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def _params(message: Message, header: str) -> list[tuple[str, Any]] | None:
+    """`get_params(None, header)` (None also where they cannot be decoded), parsed once per
+    part and header: the charset, format and file name all come from the same headers."""
+    cache: dict[str, list[tuple[str, Any]] | None] = {}
+    if isinstance(message, _RawMessage):
+        if message.params_by_header is None:
+            message.params_by_header = {}
+        cache = message.params_by_header
+    if header not in cache:
+        try:
+            cache[header] = message.get_params(None, header)
+        except TypeError:
+            cache[header] = None
+    return cache[header]
 
 
 def _charset(message: Message) -> str | None:

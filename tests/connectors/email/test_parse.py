@@ -12,11 +12,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from connectors.email.parse import (
     EmailParseError,
     ParsedEmail,
     ParseLimits,
+    _parse_tree,
+    _raw_param,
     decode_encoded_words,
     decode_text,
     header_text,
@@ -757,3 +762,29 @@ def test_parse_limits_must_be_positive() -> None:
 def test_parse_email_wants_bytes() -> None:
     with pytest.raises(TypeError):
         parse_email("From: a@x\n\nbody", inbox="support")  # type: ignore[arg-type]
+
+
+_PARAMS = st.lists(st.sampled_from([
+    "; charset=utf-8", "; CHARSET=\"ISO-8859-1\"", "; name=a.txt", "; name*=UTF-8''%C3%A5.txt",
+    "; name*0=lo; name*1=ng.txt", "; name*0*=utf-8''%C3; name=x", "; format=flowed",
+    "; delsp=yes", ";", "; =x", "; charset", ' ; name="q\\"uote"', "; filename=f.pdf"]),
+    max_size=5).map("".join)
+
+
+@examples(max_examples=1000, deadline=None)
+@given(content_type=_PARAMS, disposition=_PARAMS,
+       name=st.sampled_from(["charset", "name", "filename", "format", "delsp"]))
+def test_parameters_read_once_are_those_the_standard_library_reads(content_type, disposition,
+                                                                   name):
+    """Each header's parameters are parsed once per part; what a part's parameter reads
+    is what `Message.get_param` gives (None where the standard library cannot decode)."""
+    raw = (f"Content-Type: text/plain{content_type}\r\n"
+           f"Content-Disposition: attachment{disposition}\r\n\r\nbody\r\n").encode()
+    message = _parse_tree(raw, ParseLimits())[0]
+    for header in ("content-type", "content-disposition", "x-absent"):
+        try:
+            expected = message.get_param(name, None, header)
+        except TypeError:
+            expected = None
+        assert _raw_param(message, name, header) == expected
+        assert _raw_param(message, name, header) == expected  # read again, from the table
