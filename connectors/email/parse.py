@@ -537,11 +537,30 @@ def parse_addresses(value: str) -> tuple[tuple[str | None, str], ...]:
     """
     found: list[tuple[str | None, str]] = []
     text = _CONTROL.sub("", _from_raw(_FOLDING.sub("", value)))
-    for name, address in getaddresses([text]):
+    for name, address in mailboxes(text):
         address = address.strip().lower()
         if _ADDRESS.fullmatch(address):
             found.append((header_text(name) or None, address))
     return tuple(found)
+
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_PLAIN_MAILBOX = re.compile(
+    rf"[ \t]*(?:(?:(?P<name>{_ATOM}(?: {_ATOM})*) ?)?<(?P<angled>{_PLAIN_ADDRESS})>"
+    rf"|(?P<bare>{_PLAIN_ADDRESS}))[ \t]*")
+
+
+def mailboxes(text: str) -> list[tuple[str, str]]:
+    """`email.utils.getaddresses([text])`. Most headers name one mailbox plainly (`a@b`,
+    `Name Words <a@b>`); those are read with one regular expression, as the standard
+    library reads them, and the rest by the standard library."""
+    plain = _PLAIN_MAILBOX.fullmatch(text)
+    if plain is None:
+        return getaddresses([text])
+    if plain["bare"] is not None:
+        return [("", plain["bare"])]
+    return [(plain["name"] or "", plain["angled"])]
 
 
 def _addresses(root: Message, name: str) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
+from connectors.email import parse as parse_module
 from connectors.email.parse import (
     EmailParseError,
     ParsedEmail,
@@ -25,6 +27,7 @@ from connectors.email.parse import (
     decode_encoded_words,
     decode_text,
     header_text,
+    mailboxes,
     parse_addresses,
     parse_date,
     parse_email,
@@ -788,3 +791,30 @@ def test_parameters_read_once_are_those_the_standard_library_reads(content_type,
             expected = None
         assert _raw_param(message, name, header) == expected
         assert _raw_param(message, name, header) == expected  # read again, from the table
+
+
+_WORD = st.sampled_from(["Anna", "Berg", "=?utf-8?q?Bj=C3=B6rn?=", "J.", "o'Neil", "a_b", '"Q"',
+                         "(c)", "é", ",", "{x}", "<", ""])
+_NAME = st.lists(st.tuples(_WORD, st.sampled_from([" ", "  ", "\t", ""])), max_size=3).map(
+    lambda words: "".join(word + space for word, space in words))
+_ADDRESS_PARTS = st.one_of(
+    st.sampled_from(["a@ex", "anna.berg@example.org", "x+y@a-b.c", "o'n@ex", "a@b..c"]),
+    st.lists(st.sampled_from(["a", "Zz9", ".", "..", "-", "+", "@", "ex", "é", "_", "[1.2.3.4]",
+                              " ", "'", "#", "!", "%"]), min_size=1, max_size=6).map("".join))
+_AROUND = st.sampled_from(["", " ", "\t", "  ", ",", ", b@c", " (c)"])
+
+
+@examples(max_examples=3000, deadline=None)
+@given(name=_NAME, address=_ADDRESS_PARTS, angled=st.booleans(), before=_AROUND,
+       after=_AROUND)
+def test_mailboxes_read_as_the_standard_library_reads_them(name, address, angled, before,
+                                                           after):
+    text = f"{before}{name} <{address}>{after}" if angled else f"{before}{address}{after}"
+    assert mailboxes(text) == getaddresses([text])
+
+
+def test_the_usual_mailboxes_are_read_without_the_standard_library(monkeypatch):
+    monkeypatch.setattr(parse_module, "getaddresses", None)  # would fail if called
+    assert mailboxes("Anna Berg <anna.berg@example.org>") == [("Anna Berg",
+                                                              "anna.berg@example.org")]
+    assert mailboxes(" help@example.com ") == [("", "help@example.com")]
