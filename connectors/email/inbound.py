@@ -208,13 +208,15 @@ The next batches are claimed and parsed while one is ingested."""
 MAX_ATTEMPTS = 5
 """Claims of a raw email that never finished before it is marked `failed`: with the sweep
 every minute, a message that kills its process each time is given up after some minutes."""
-PREPARED_AHEAD = 2
-"""Batches claimed and parsed ahead of the one being ingested."""
+PREPARED_AHEAD = 8
+"""Batches claimed and parsed ahead of the one being ingested (2,048 messages at most held
+parsed). Under a flood the parser processes, at the lowest priority, parse ahead with the
+cores the SMTP receiver leaves idle, so that ingest alone is left once the flood ends."""
 GIVE_WAY_PATIENCE = 0.5
-"""Seconds each step of processing (a claim, an ingest) waits for the SMTP receiver to
-fall quiet before it goes anyway: a sender waiting for its `250` comes first, and the
-machine's cores are shared. Under a flood processing still goes on, a batch every so often,
-and catches up at full speed once the flood ends."""
+"""Seconds each ingest waits for the SMTP receiver to fall quiet before it goes anyway: a
+sender waiting for its `250` comes first, and the machine's cores are shared. Under a flood
+processing still goes on, a batch every so often, and catches up at full speed once the
+flood ends."""
 
 
 @dataclasses.dataclass
@@ -288,7 +290,6 @@ def _prepare_ahead(runtime: Any, backlog: _Backlog,
 
 async def _prepare(runtime: Any, ids: Sequence[int]) -> tuple[list[_Pending], int]:
     """The pending ones among `ids`, claimed and parsed, and how many were not pending."""
-    await _give_way(runtime)
     batch, raws = await _claim(runtime.raw_sessions, ids)
     if batch:
         parsed = await parse_batch([raws[pending.raw_id] for pending in batch],

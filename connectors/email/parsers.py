@@ -4,8 +4,8 @@
 `ParsedEmail` or its `EmailParseError`. Parsing is pure Python, so a thread would share the
 interpreter with the server; when the machine has a core to spare it runs in worker
 processes instead (spawned, and gone as soon as this process is, however this one ends),
-each batch split between them. A worker that dies (a message that exhausts its memory,
-say) is replaced, and that batch is parsed in a thread.
+each batch split between them, at the lowest priority. A worker that dies (a message that
+exhausts its memory, say) is replaced, and that batch is parsed in a thread.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ def parse_each(items: Sequence[tuple[str, bytes]], limits: ParseLimits) -> list[
 
 PARSER_PROCESSES = 2
 """Worker processes on a machine with more than one core; a batch is split between them."""
+WORKER_NICENESS = 19
+"""How much the workers lower their priority (19, the lowest)."""
 
 
 def _worker_count() -> int:
@@ -57,8 +59,16 @@ def _pool() -> ProcessPoolExecutor | None:
         context = multiprocessing.get_context("spawn")
         listening, _lifeline = lifeline(context)
         _workers = ProcessPoolExecutor(max_workers=_worker_count(), mp_context=context,
-                                       initializer=follow, initargs=(listening,))
+                                       initializer=_start_worker, initargs=(listening,))
     return _workers
+
+
+def _start_worker(listening: Connection) -> None:
+    """In a new worker: end with the server, and parse only with what the machine's cores
+    have to spare (the lowest priority): parsing runs ahead of ingest, and a sender
+    waiting for its `250` comes first."""
+    follow(listening)
+    os.nice(WORKER_NICENESS)
 
 
 def _discard_pool() -> None:

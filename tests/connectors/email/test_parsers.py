@@ -49,6 +49,20 @@ async def test_a_dead_worker_is_replaced_and_the_batch_still_parsed(caplog):
     assert isinstance(again, ParsedEmail) and parsers._pool() is not pool
 
 
+async def test_workers_parse_at_the_lowest_priority():
+    """They use what the cores have to spare: the SMTP receiver and the server come first."""
+    await parsers.parse_batch([("support", MAIL)] * 2, ParseLimits())
+    pool = parsers._pool()
+    assert pool is not None and pool._processes
+    for pid in pool._processes:  # a worker just spawned may not have started yet
+        deadline = time.monotonic() + 10
+        while (os.getpriority(os.PRIO_PROCESS, pid) != parsers.WORKER_NICENESS
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == parsers.WORKER_NICENESS
+    assert os.getpriority(os.PRIO_PROCESS, 0) < parsers.WORKER_NICENESS  # not the server
+
+
 KILLED_PARENT = """
 import asyncio, os, signal
 from connectors.email import parsers

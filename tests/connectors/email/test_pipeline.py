@@ -361,3 +361,39 @@ async def test_a_forged_reference_to_one_of_our_ids_threads_nowhere(client, runt
                                        headers=f"In-Reply-To: <{genuine}>\r\n"))
     assert len(await conversations(client, headers)) == 2
     assert (await raw_row(runtime, real)).facts["forged_references"] == []
+
+
+class _Flood:
+    """Stands for the SMTP receiver's commits while senders keep it busy."""
+
+    def __init__(self) -> None:
+        self.over = asyncio.Event()
+
+    async def quiet(self, patience: float) -> None:
+        await self.over.wait()
+
+
+async def test_under_a_flood_mail_is_parsed_ahead_and_ingested_once_it_is_over(
+        runtime, monkeypatch):
+    """While the receiver is busy, processing claims and parses the backlog ahead (in the
+    parser processes) but ingests nothing; once it falls quiet, all of it is ingested."""
+    monkeypatch.setattr(inbound, "BATCH_SIZE", 2)
+    flood = _Flood()
+    runtime.extras["smtp_in.commits"] = flood
+    async with transaction(runtime.raw_sessions) as session:
+        session.info.pop("jobs")
+        ids = await add_raw(session, [inbound_row(inbox_slug="support", source="smtp",
+                                                  raw=mail(f"f{n}@example.org"))
+                                      for n in range(6)])
+    processing = asyncio.create_task(process({"runtime": runtime}, ids))
+    for _ in range(400):
+        rows = [await raw_row(runtime, raw_id) for raw_id in ids]
+        if all(row.attempts == 1 for row in rows):
+            break
+        await asyncio.sleep(0.025)
+    assert [row.attempts for row in rows] == [1] * 6  # all claimed, three batches ahead
+    assert {row.status for row in rows} == {"pending"}
+    assert (await counts(runtime))[0] == 0 and not processing.done()
+    flood.over.set()
+    assert (await processing)["processed"] == 6
+    assert (await counts(runtime)) == (6, 6, 6)
