@@ -132,10 +132,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
-        """The database answers."""
+        """The database answers, and so does the raw store where it is one of its own."""
+        runtime = app.state.runtime
+        probes = {runtime.engine: "SELECT 1",
+                  runtime.raw_engine: "SELECT 1 FROM raw_emails LIMIT 1"}
         try:
-            async with app.state.runtime.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            for engine, probe in probes.items():
+                async with engine.connect() as connection:
+                    await connection.execute(text(probe))
         except Exception as exc:
             log.warning("readiness check failed: %s", exc)
             return JSONResponse({"status": "unavailable"}, status_code=503)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core.db import transaction
 from inbox.models import Conversation, Message
@@ -20,6 +20,19 @@ async def counts(runtime) -> tuple[int, int, int, int]:
 async def test_health_and_readiness(client):
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).json() == {"status": "ok"}
+
+
+async def test_not_ready_without_a_raw_store_to_accept_mail_into(client, runtime):
+    """Inbound mail is accepted into the raw store: the server is not ready without it."""
+    async with runtime.raw_engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE raw_emails RENAME TO raw_emails_away"))
+    try:
+        answer = await client.get("/readyz")
+    finally:
+        async with runtime.raw_engine.begin() as connection:
+            await connection.execute(text("ALTER TABLE raw_emails_away RENAME TO raw_emails"))
+    assert (answer.status_code, answer.json()) == (503, {"status": "unavailable"})
+    assert (await client.get("/readyz")).status_code == 200
 
 
 async def test_openapi_and_docs_are_served(client):
