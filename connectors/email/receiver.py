@@ -18,7 +18,8 @@ SMTP receiver (`connectors.email.smtp_in`, unchanged) in a spawned child process
   own, the server logs it and starts another one a second later; one that keeps dying
   young (a database it cannot open, say) is restarted ever later, a minute apart at most.
 - `stop_receiver` asks it to stop (SIGTERM): it stops listening, lets the commits under
-  way finish, so their senders get their `250`, and exits.
+  way finish, so their senders get their `250`, and exits. It ignores SIGINT, which a
+  Ctrl-C sends to the server and it alike: the server stops it.
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def _receive(settings: Settings, listener: socket.socket, jobs: Connection,
              parent_end: Connection, quiet_since: Any, server_pid: int) -> None:
     """The receiver process: serve SMTP on `listener` until SIGTERM."""
     follow(parent_end)
+    # Ctrl-C in a terminal reaches the whole process group; the server stops the receiver
+    # itself (SIGTERM), once it stopped taking work.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -105,8 +109,7 @@ async def _serve(settings: Settings, listener: socket.socket, jobs: Connection,
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
+    loop.add_signal_handler(signal.SIGTERM, stopping.set)
     engine = make_engine(raw_store_url(settings.database.url),
                          busy_timeout_ms=settings.database.busy_timeout_ms)
     queue = RelayQueue(jobs)

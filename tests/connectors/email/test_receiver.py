@@ -84,6 +84,18 @@ async def test_a_receiver_that_dies_is_replaced(runtime, receiver, caplog):
     await processed(runtime, 1)
 
 
+async def test_a_ctrl_c_is_left_to_the_server(runtime, receiver):
+    """SIGINT (a Ctrl-C reaches the whole process group) does not stop the receiver: the
+    server stops it, once it stopped taking work itself."""
+    first = receiver.process
+    assert first is not None
+    assert (await deliver(receiver, mail("Before a Ctrl-C"))).code == 250  # it is serving
+    os.kill(first.pid, signal.SIGINT)
+    await asyncio.sleep(0.5)
+    assert receiver.process is first and first.is_alive()
+    assert (await deliver(receiver, mail("After a Ctrl-C"))).code == 250
+
+
 def test_a_receiver_that_keeps_dying_young_is_restarted_ever_later():
     with socket.create_server(("127.0.0.1", 0)) as listener:
         receiver = Receiver(SimpleNamespace(), listener)
