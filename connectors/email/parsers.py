@@ -14,6 +14,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -64,9 +65,11 @@ def _pool() -> ProcessPoolExecutor | None:
 
 
 def _start_worker(listening: Connection) -> None:
-    """In a new worker: end with the server, and parse only with what the machine's cores
-    have to spare (the lowest priority): parsing runs ahead of ingest, and a sender
-    waiting for its `250` comes first."""
+    """In a new worker: end with the server (not with a Ctrl-C, which reaches the whole
+    process group: the server ends the workers itself), and parse only with what the
+    machine's cores have to spare (the lowest priority): parsing runs ahead of ingest, and
+    a sender waiting for its `250` comes first."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     follow(listening)
     os.nice(WORKER_NICENESS)
 

@@ -49,18 +49,38 @@ async def test_a_dead_worker_is_replaced_and_the_batch_still_parsed(caplog):
     assert isinstance(again, ParsedEmail) and parsers._pool() is not pool
 
 
+def started(pid: int) -> None:
+    """Wait until worker `pid` has run its start (its priority is lowered last)."""
+    deadline = time.monotonic() + 10
+    while (os.getpriority(os.PRIO_PROCESS, pid) != parsers.WORKER_NICENESS
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
+
+
 async def test_workers_parse_at_the_lowest_priority():
     """They use what the cores have to spare: the SMTP receiver and the server come first."""
     await parsers.parse_batch([("support", MAIL)] * 2, ParseLimits())
     pool = parsers._pool()
     assert pool is not None and pool._processes
-    for pid in pool._processes:  # a worker just spawned may not have started yet
-        deadline = time.monotonic() + 10
-        while (os.getpriority(os.PRIO_PROCESS, pid) != parsers.WORKER_NICENESS
-               and time.monotonic() < deadline):
-            time.sleep(0.01)
+    for pid in pool._processes:
+        started(pid)
         assert os.getpriority(os.PRIO_PROCESS, pid) == parsers.WORKER_NICENESS
     assert os.getpriority(os.PRIO_PROCESS, 0) < parsers.WORKER_NICENESS  # not the server
+
+
+async def test_a_ctrl_c_is_left_to_the_server():
+    """SIGINT (a Ctrl-C reaches the whole process group) does not end a worker."""
+    await parsers.parse_batch([("support", MAIL)] * 2, ParseLimits())
+    pool = parsers._pool()
+    assert pool is not None
+    workers = dict(pool._processes)
+    for pid in workers:
+        started(pid)
+        os.kill(pid, signal.SIGINT)
+    time.sleep(0.5)
+    assert all(worker.is_alive() for worker in workers.values())
+    [parsed] = await parsers.parse_batch([("support", MAIL)], ParseLimits())
+    assert isinstance(parsed, ParsedEmail) and parsers._pool() is pool
 
 
 KILLED_PARENT = """
