@@ -12,8 +12,9 @@ SMTP receiver (`connectors.email.smtp_in`, unchanged) in a spawned child process
   the jobs that a commit kicks (`email.process`) travel back over a pipe and the server
   enqueues them on its own queue. If the server dies before enqueuing one, the mail is
   still committed and `email.sweep` picks it up.
-- A shared flag tells the server when mail waits to be committed, so that processing gives
-  way to the receiver (its cores) as it does in-process (`runtime.extras["smtp_in.commits"]`).
+- The receiver also tells the server, over the same pipe, when mail starts waiting to be
+  committed and when none is left, so that processing gives way to the receiver (its
+  cores) as it does in-process (`runtime.extras["smtp_in.commits"]`).
 - The receiver ends with the server however that ends (`core.lifeline`). If it dies on its
   own, the server logs it and starts another one a second later; one that keeps dying
   young (a database it cannot open, say) is restarted ever later, a minute apart at most.
@@ -30,7 +31,6 @@ import multiprocessing
 import os
 import signal
 import socket
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -50,9 +50,9 @@ MAX_RESTART_DELAY = 60.0
 STABLE_SECONDS = 60.0
 EXIT_STATUS_WAIT = 1.0
 STOP_GRACE_SECONDS = 15.0
-QUIET_POLL_SECONDS = 0.001
 QUIET_SECONDS = 0.005
-LONG_AGO = 1.0
+JOB, QUIET = "job", "quiet"
+"""The kinds of message on the pipe from the receiver to the server."""
 LISTEN_BACKLOG = 1024
 
 
@@ -60,7 +60,8 @@ LISTEN_BACKLOG = 1024
 
 
 class RelayQueue:
-    """A job queue that hands every job to the server's queue, over a pipe."""
+    """A job queue that hands every job to the server's queue, over a pipe; the same pipe
+    tells the server whether mail waits to be committed (`tell_quiet`)."""
 
     def __init__(self, pipe: Connection):
         self.pipe = pipe
@@ -74,7 +75,11 @@ class RelayQueue:
     async def enqueue(self, name: str, *args: Any, job_id: str | None = None,
                       defer_until: datetime | None = None) -> None:
         """Send the job to the server; it enqueues it on its own queue."""
-        self.pipe.send((name, args, job_id, defer_until))
+        self.pipe.send((JOB, (name, args, job_id, defer_until)))
+
+    def tell_quiet(self, quiet: bool) -> None:
+        """Tell the server that no mail waits to be committed (True) or that some does."""
+        self.pipe.send((QUIET, quiet))
 
 
 @dataclass
@@ -87,7 +92,7 @@ class ReceiverRuntime:
 
 
 def _receive(settings: Settings, listener: socket.socket, jobs: Connection,
-             parent_end: Connection, quiet_since: Any, server_pid: int) -> None:
+             parent_end: Connection, server_pid: int) -> None:
     """The receiver process: serve SMTP on `listener` until SIGTERM."""
     follow(parent_end)
     # Ctrl-C in a terminal reaches the whole process group; the server stops the receiver
@@ -98,13 +103,13 @@ def _receive(settings: Settings, listener: socket.socket, jobs: Connection,
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency of uvicorn[standard]
-        asyncio.run(_serve(settings, listener, jobs, quiet_since, server_pid))
+        asyncio.run(_serve(settings, listener, jobs, server_pid))
     else:
-        uvloop.run(_serve(settings, listener, jobs, quiet_since, server_pid))
+        uvloop.run(_serve(settings, listener, jobs, server_pid))
 
 
 async def _serve(settings: Settings, listener: socket.socket, jobs: Connection,
-                 quiet_since: Any, server_pid: int) -> None:
+                 server_pid: int) -> None:
     from connectors.email.smtp_in import start_smtp, stop_smtp
 
     stopping = asyncio.Event()
@@ -117,7 +122,7 @@ async def _serve(settings: Settings, listener: socket.socket, jobs: Connection,
                                   info={"jobs": queue, "cache": {}})
     try:
         server = await start_smtp(ReceiverRuntime(settings, sessions), listener=listener,
-                                  quiet_since=quiet_since, fault_kills=(server_pid,))
+                                  on_quiet=queue.tell_quiet, fault_kills=(server_pid,))
         await stopping.wait()
         await stop_smtp(server)
     finally:
@@ -129,21 +134,44 @@ async def _serve(settings: Settings, listener: socket.socket, jobs: Connection,
 
 
 class ReceiverCommits:
-    """The server's view of the receiver's pending commits (see GroupCommit.quiet)."""
+    """The server's view of the receiver's pending commits (see GroupCommit.quiet), kept
+    from what the receiver tells over its pipe."""
 
-    def __init__(self, quiet_since: Any):
-        self.quiet_since = quiet_since
+    def __init__(self) -> None:
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        self._busy = asyncio.Event()
+        self._quiet_at = -QUIET_SECONDS  # loop time since when it has been quiet
+
+    def tell(self, quiet: bool) -> None:
+        """The receiver has no mail waiting to be committed any more (True), or has some."""
+        if quiet:
+            self._quiet_at = asyncio.get_running_loop().time()
+            self._busy.clear()
+            self._quiet.set()
+        else:
+            self._quiet.clear()
+            self._busy.set()
 
     async def quiet(self, patience: float) -> None:
         """Return once the receiver has had no mail waiting to be committed for
         QUIET_SECONDS, or after `patience` seconds. Senders whose `250` just went out send
         their next message within milliseconds: a moment's pause is not the end of them."""
-        deadline = time.monotonic() + patience
-        while time.monotonic() < deadline:
-            since = self.quiet_since.value
-            if since and time.monotonic() - since >= QUIET_SECONDS:
-                return
-            await asyncio.sleep(QUIET_POLL_SECONDS)
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(patience):
+                while True:
+                    await self._quiet.wait()
+                    left = self._quiet_at + QUIET_SECONDS - loop.time()
+                    if left <= 0:
+                        return
+                    try:
+                        async with asyncio.timeout(left):
+                            await self._busy.wait()  # busy again: wait for the next pause
+                    except TimeoutError:
+                        return
+        except TimeoutError:
+            pass
 
 
 class Receiver:
@@ -153,9 +181,8 @@ class Receiver:
         self.runtime = runtime
         self.listener = listener
         self.context = multiprocessing.get_context("spawn")
-        self.quiet_since = self.context.RawValue("d", LONG_AGO)
-        """0 while the receiver has mail waiting to be committed, else since when it has
-        had none (`time.monotonic()`, one clock for all processes on Linux)."""
+        self.commits = ReceiverCommits()
+        """Whether the receiver has mail waiting to be committed, as it tells."""
         self.process: SpawnProcess | None = None
         self._jobs: Connection | None = None
         self._lifeline: Connection | None = None
@@ -177,7 +204,7 @@ class Receiver:
         process = self.context.Process(
             target=_receive, name="frontdesk-smtp", daemon=True,
             args=(self.runtime.settings, self.listener, jobs_out, child_end,
-                  self.quiet_since, os.getpid()))
+                  os.getpid()))
         process.start()
         jobs_out.close()
         child_end.close()
@@ -188,12 +215,17 @@ class Receiver:
         log.info("inbound SMTP receiver started (pid %d) on port %d", process.pid, self.port)
 
     def _forward_jobs(self) -> None:
-        """Enqueue on the server's queue every job the receiver sent."""
+        """Enqueue on the server's queue every job the receiver sent; note what it told
+        of its pending commits."""
         pipe = self._jobs
         assert pipe is not None
         try:
             while pipe.poll():
-                name, args, job_id, defer_until = pipe.recv()
+                kind, message = pipe.recv()
+                if kind == QUIET:
+                    self.commits.tell(message)
+                    continue
+                name, args, job_id, defer_until = message
                 task = asyncio.create_task(self.runtime.queue.enqueue(
                     name, *args, job_id=job_id, defer_until=defer_until))
                 self._enqueues.add(task)
@@ -214,7 +246,7 @@ class Receiver:
         loop = asyncio.get_running_loop()
         loop.remove_reader(process.sentinel)
         self._release()
-        self.quiet_since.value = LONG_AGO
+        self.commits.tell(True)
         if self._stopping:
             return
         process.join(EXIT_STATUS_WAIT)  # its end of the pipe may close just before it is reaped
@@ -280,7 +312,7 @@ async def start_receiver(runtime: Any, *, port: int | None = None) -> Receiver:
     receiver = Receiver(runtime, listener)
     from connectors.email.smtp_in import RECEIVER_COMMITS
 
-    runtime.extras[RECEIVER_COMMITS] = ReceiverCommits(receiver.quiet_since)
+    runtime.extras[RECEIVER_COMMITS] = receiver.commits
     receiver.start()
     return receiver
 

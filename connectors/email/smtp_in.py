@@ -39,9 +39,8 @@ import re
 import signal
 import socket
 import ssl
-import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,14 +143,13 @@ class GroupCommit:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
                  max_messages: int = GROUP_MAX_MESSAGES, max_bytes: int = GROUP_MAX_BYTES,
-                 quiet_since: Any = None):
+                 on_quiet: Callable[[bool], None] | None = None):
         self.sessions = sessions
         self.max_messages = max_messages
         self.max_bytes = max_bytes
-        self.quiet_since = quiet_since
-        """Optional shared number (a `multiprocessing` RawValue of a double): 0 while mail
-        waits to be committed, else the `time.monotonic()` at which the last of it was, for
-        another process to see what `quiet` tells here."""
+        self.on_quiet = on_quiet
+        """Optional: told False when mail starts waiting to be committed and True once none
+        is left, for another process to learn what `quiet` tells here."""
         self._queue: deque[_Waiting] = deque()
         self._worker: asyncio.Task[None] | None = None
         self._quiet = asyncio.Event()
@@ -160,9 +158,10 @@ class GroupCommit:
     async def store(self, mail: AcceptedMail) -> list[int]:
         """Commit `mail` (one row per delivery); returns the row ids. Raises StoreFailed."""
         waiting = _Waiting(mail, asyncio.get_running_loop().create_future())
-        self._quiet.clear()
-        if self.quiet_since is not None:
-            self.quiet_since.value = 0.0
+        if self._quiet.is_set():
+            self._quiet.clear()
+            if self.on_quiet is not None:
+                self.on_quiet(False)
         self._queue.append(waiting)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._run(), name="smtp-group-commit")
@@ -209,8 +208,8 @@ class GroupCommit:
         finally:
             if not self._queue:
                 self._quiet.set()
-                if self.quiet_since is not None:
-                    self.quiet_since.value = time.monotonic()
+                if self.on_quiet is not None:
+                    self.on_quiet(True)
 
     async def _commit_or_split(self, group: list[_Waiting]) -> None:
         try:
@@ -374,12 +373,13 @@ class SmtpServer:
 
 
 async def start_smtp(runtime: Any, *, port: int | None = None,
-                     listener: socket.socket | None = None, quiet_since: Any = None,
+                     listener: socket.socket | None = None,
+                     on_quiet: Callable[[bool], None] | None = None,
                      fault_kills: tuple[int, ...] = ()) -> SmtpServer:
     """Serve SMTP in the running event loop: on `listener` (a bound, listening socket)
     when given, else on `[smtp_in]` host and port (or `port`). `runtime` needs only
     `settings`, `raw_sessions` (the raw store, where accepted mail is committed) and
-    `extras`. `quiet_since` and `fault_kills`: see GroupCommit and
+    `extras`. `on_quiet` and `fault_kills`: see GroupCommit and
     InboundHandler (for a receiver in a process of its own)."""
     settings: Settings = runtime.settings
     config = settings.smtp_in
@@ -394,7 +394,7 @@ async def start_smtp(runtime: Any, *, port: int | None = None,
     if mail_log.level == logging.NOTSET:
         mail_log.setLevel(logging.WARNING)
 
-    committer = GroupCommit(runtime.raw_sessions, quiet_since=quiet_since)
+    committer = GroupCommit(runtime.raw_sessions, on_quiet=on_quiet)
     runtime.extras[RECEIVER_COMMITS] = committer
     handler = InboundHandler(settings, committer, fault_point=fault_point,
                              fault_kills=fault_kills)
