@@ -385,12 +385,20 @@ async def test_under_a_flood_mail_is_parsed_ahead_and_ingested_once_it_is_over(
         ids = await add_raw(session, [inbound_row(inbox_slug="support", source="smtp",
                                                   raw=mail(f"f{n}@example.org"))
                                       for n in range(6)])
+    parsed_ahead = asyncio.Semaphore(0)
+    parse_batch = inbound.parse_batch
+
+    async def parsing(items, limits):
+        results = await parse_batch(items, limits)
+        parsed_ahead.release()
+        return results
+
+    monkeypatch.setattr(inbound, "parse_batch", parsing)
     processing = asyncio.create_task(process({"runtime": runtime}, ids))
-    for _ in range(400):
-        rows = [await raw_row(runtime, raw_id) for raw_id in ids]
-        if all(row.attempts == 1 for row in rows):
-            break
-        await asyncio.sleep(0.025)
+    async with asyncio.timeout(30):
+        for _ in range(3):
+            await parsed_ahead.acquire()
+    rows = [await raw_row(runtime, raw_id) for raw_id in ids]
     assert [row.attempts for row in rows] == [1] * 6  # all claimed, three batches ahead
     assert {row.status for row in rows} == {"pending"}
     assert (await counts(runtime))[0] == 0 and not processing.done()
