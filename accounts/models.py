@@ -33,6 +33,7 @@ class Team(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -46,7 +47,8 @@ class TeamMember(Base):
 
 
 class ApiToken(Base):
-    """A bearer token; only its SHA-256 is stored, the token is shown once."""
+    """A bearer token; only its SHA-256 is stored, the token is shown once. It stops
+    working at `expires_at` (never when None) or once revoked."""
 
     __tablename__ = "api_tokens"
 
@@ -56,6 +58,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class LoginSession(Base):

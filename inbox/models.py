@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
@@ -22,6 +32,25 @@ class Inbox(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class InboxMember(Base):
+    """Who may see an inbox besides the admins: a team (its active members) or one user."""
+
+    __tablename__ = "inbox_members"
+    __table_args__ = (
+        UniqueConstraint("inbox_id", "team_id"),
+        UniqueConstraint("inbox_id", "user_id"),
+        CheckConstraint("(team_id IS NULL) <> (user_id IS NULL)", name="team_or_user"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"),
+                                          index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"),
+                                                nullable=True, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                                nullable=True, index=True)
 
 
 class Contact(Base):

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from core.pagination import decode_cursor, encode_cursor
+from inbox.access import Scope
 from inbox.models import (
     CHANNELS,
     CONVERSATION_STATUSES,
@@ -90,15 +91,16 @@ def _after(column: ColumnElement[Any], descending: bool, cursor: str) -> ColumnE
 
 
 async def list_conversations(
-    session: AsyncSession, f: ConversationFilter, *, limit: int, cursor: str | None
+    session: AsyncSession, f: ConversationFilter, *, scope: Scope, limit: int,
+    cursor: str | None
 ) -> tuple[list[ConversationRow], str | None]:
-    """Live conversations in the filter's order (most recent activity first by default);
-    returns (rows, next cursor)."""
+    """Live conversations in `scope`, in the filter's order (most recent activity first by
+    default); returns (rows, next cursor)."""
     column, descending = _sort_key(f)
     query = (select(Conversation, Contact, Inbox.slug, column)
              .join(Contact, Contact.id == Conversation.contact_id)
              .join(Inbox, Inbox.id == Conversation.inbox_id)
-             .where(Conversation.deleted_at.is_(None)))
+             .where(Conversation.deleted_at.is_(None), scope.covers(Conversation.inbox_id)))
     query = _filtered(query, f)
     if cursor:
         query = query.where(_after(column, descending, cursor))
@@ -114,15 +116,35 @@ async def list_conversations(
     return items, next_cursor
 
 
-async def conversation_row(session: AsyncSession, conversation_id: int) -> ConversationRow | None:
-    """One live conversation with its contact and inbox slug, or None."""
+async def conversation_row(session: AsyncSession, conversation_id: int, *,
+                           scope: Scope) -> ConversationRow:
+    """One live conversation in `scope` with its contact and inbox slug; NotFound for one
+    that does not exist, is in trash or is out of scope alike."""
     row = (await session.execute(
         select(Conversation, Contact, Inbox.slug)
         .join(Contact, Contact.id == Conversation.contact_id)
         .join(Inbox, Inbox.id == Conversation.inbox_id)
-        .where(Conversation.id == conversation_id, Conversation.deleted_at.is_(None))
+        .where(Conversation.id == conversation_id, Conversation.deleted_at.is_(None),
+               scope.covers(Conversation.inbox_id))
     )).first()
-    return None if row is None else ConversationRow(row[0], row[1], row[2])
+    if row is None:
+        raise NotFound(f"no conversation {conversation_id}")
+    return ConversationRow(row[0], row[1], row[2])
+
+
+async def visible_attachment(session: AsyncSession, attachment_id: int, *,
+                             scope: Scope) -> MessageAttachment:
+    """The attachment `attachment_id` of a live conversation in `scope`; NotFound
+    otherwise."""
+    found = await session.scalar(
+        select(MessageAttachment)
+        .join(Message, Message.id == MessageAttachment.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(MessageAttachment.id == attachment_id, Conversation.deleted_at.is_(None),
+               scope.covers(Conversation.inbox_id)))
+    if found is None:
+        raise NotFound(f"no attachment {attachment_id}")
+    return found
 
 
 async def messages_of(session: AsyncSession, conversation_id: int) -> list[Message]:

@@ -12,11 +12,13 @@ from sqlalchemy import ColumnElement, and_, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import UTCDateTime
+from inbox.access import Scope
 from inbox.models import Conversation
 from sla import clock as clocks
 from sla.models import SlaClock
 from sla.service import calendar_for, current_policy, to_clock
 from tickets.models import Ticket, TicketConversation
+from tickets.queries import in_scope as ticket_in_scope
 
 FAR_FUTURE = datetime.fromisoformat("9999-01-01T00:00:00+00:00")
 GROUPS = {"priority": Ticket.priority, "team": Ticket.team_id, "channel": Ticket.source_channel}
@@ -98,14 +100,15 @@ def _bucket(row: SlaClock, now: datetime) -> str | None:
 
 
 async def report(session: AsyncSession, start: datetime, end: datetime, group_by: str | None,
-                 now: datetime) -> list[dict[str, Any]]:
-    """Attainment per goal (and group) for clocks started in [start, end): met, met late,
-    breached (overdue and not met), percent met, median working minutes to meet."""
+                 now: datetime, *, scope: Scope) -> list[dict[str, Any]]:
+    """Attainment per goal (and group) for clocks of tickets in `scope` started in
+    [start, end): met, met late, breached (overdue and not met), percent met, median
+    working minutes to meet."""
     group_column = GROUPS[group_by] if group_by else literal(None)
     rows = (await session.execute(
         select(SlaClock, group_column).join(Ticket, Ticket.id == SlaClock.ticket_id)
         .where(SlaClock.started_at >= start, SlaClock.started_at < end,
-               Ticket.deleted_at.is_(None)))).all()
+               Ticket.deleted_at.is_(None), ticket_in_scope(scope)))).all()
     counts: dict[tuple[str, Any], dict[str, Any]] = defaultdict(
         lambda: {"met": 0, "met_late": 0, "breached": 0, "minutes": []})
     for row, group in rows:

@@ -20,6 +20,7 @@ from core.migrations import upgrade
 from core.runtime import Runtime
 from tests.support import (
     TEST_DATABASE_URL,
+    add_to_inbox,
     add_user,
     client_for,
     create_postgres_database,
@@ -87,4 +88,7 @@ async def admin(runtime: Runtime) -> tuple[int, dict[str, str]]:
 
 @pytest.fixture
 async def agent(runtime: Runtime) -> tuple[int, dict[str, str]]:
-    return await add_user(runtime, "agent@example.com", "agent", "Al Agent")
+    """An agent who is a member of the inbox `support`."""
+    user_id, headers = await add_user(runtime, "agent@example.com", "agent", "Al Agent")
+    await add_to_inbox(runtime, "support", user_ids=(user_id,))
+    return user_id, headers

@@ -173,8 +173,20 @@ async def add_user(runtime: Runtime, email: str, role: str = "agent",
     async with transaction(runtime.sessions) as session:
         user = await create_user(session, email=email, name=name or email.split("@")[0],
                                  role=role, password=PASSWORD)
-        token = await create_api_token(session, user)
-    return user.id, {"Authorization": f"Bearer {token}"}
+        issued = await create_api_token(session, user)
+    return user.id, {"Authorization": f"Bearer {issued.token}"}
+
+
+async def add_to_inbox(runtime: Runtime, slug: str, *, user_ids: tuple[int, ...] = (),
+                       team_ids: tuple[int, ...] = ()) -> None:
+    """Make these users and teams members of the inbox `slug` (besides its members)."""
+    from inbox import access
+
+    async with transaction(runtime.sessions) as session:
+        inbox = await access.require_inbox(session, access.EVERY_INBOX, slug)
+        members = (await access.members_of(session, [inbox.id]))[inbox.id]
+        await access.set_members(session, inbox.id, team_ids=[*members.team_ids, *team_ids],
+                                 user_ids=[*members.user_ids, *user_ids])
 
 
 @asynccontextmanager

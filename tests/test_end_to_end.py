@@ -186,6 +186,10 @@ async def work_the_ticket(api: Api, client: httpx.AsyncClient, number: int) -> N
     agent = await api.send("POST", "/api/users", {"email": "al@example.com", "name": "Al",
                                                   "role": "agent", "password": "agent password"},
                            expect=201)
+    refused = await client.patch(f"/api/tickets/{number}", json={"owner_id": agent["id"]},
+                                 headers={"X-CSRF-Token": api.csrf})
+    assert refused.status_code == 422  # Al does not see the inbox yet
+    await api.send("PUT", "/api/inboxes/support/members", {"user_ids": [agent["id"]]})
     await api.send("PATCH", f"/api/tickets/{number}", {"owner_id": agent["id"]})
     assert (await api.get(f"/api/conversations/{conv}"))["owner_id"] == me["id"]
 

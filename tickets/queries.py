@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from core.pagination import decode_cursor, encode_cursor
+from inbox.access import Scope
 from inbox.models import Contact, Conversation
 from tickets.models import Ticket, TicketConversation, TicketHistory
 from tickets.state import PRIORITIES, PRIORITY_RANK
@@ -94,14 +95,65 @@ def _cursor_for(sort: str, ticket: Ticket, sort_value: Any) -> str:
     return encode_cursor(getattr(ticket, name).isoformat(), ticket.id)
 
 
+def in_scope(scope: Scope) -> ColumnElement[bool]:
+    """A SQL condition on `Ticket`: one of its live conversations is in `scope` (a ticket
+    is seen by whoever sees one of its conversations)."""
+    if scope.inbox_ids is None:
+        return true()
+    return exists().where(TicketConversation.ticket_id == Ticket.id,
+                          Conversation.id == TicketConversation.conversation_id,
+                          Conversation.deleted_at.is_(None), scope.covers(Conversation.inbox_id))
+
+
+async def visible_ticket(session: AsyncSession, ticket_id: int, *, scope: Scope) -> Ticket:
+    """The live ticket `ticket_id` when it is in `scope`; NotFound otherwise, saying where
+    a merged ticket went when the caller sees that one."""
+    ticket = await session.scalar(select(Ticket).where(Ticket.id == ticket_id, in_scope(scope),
+                                                       Ticket.deleted_at.is_(None)))
+    if ticket is not None:
+        return ticket
+    # A merged ticket holds no conversations any more: it is in scope when where it went is.
+    merged_into = await session.scalar(select(Ticket.merged_into_id).where(Ticket.id == ticket_id))
+    if merged_into is not None and await session.scalar(
+            select(Ticket.id).where(Ticket.id == merged_into, in_scope(scope))):
+        raise NotFound(f"no ticket {ticket_id}; it was merged into #{merged_into}")
+    raise NotFound(f"no ticket {ticket_id}")
+
+
+async def visible_conversation_ids(session: AsyncSession, ticket_ids: Sequence[int], *,
+                                   scope: Scope) -> dict[int, list[int]]:
+    """Ids of each ticket's live conversations in `scope`, oldest first."""
+    rows = await session.execute(
+        select(TicketConversation.ticket_id, TicketConversation.conversation_id)
+        .join(Conversation, Conversation.id == TicketConversation.conversation_id)
+        .where(TicketConversation.ticket_id.in_(ticket_ids), Conversation.deleted_at.is_(None),
+               scope.covers(Conversation.inbox_id))
+        .order_by(TicketConversation.conversation_id))
+    found: dict[int, list[int]] = {ticket_id: [] for ticket_id in ticket_ids}
+    for ticket_id, conversation_id in rows:
+        found[ticket_id].append(conversation_id)
+    return found
+
+
+async def inbox_ids_of_ticket(session: AsyncSession, ticket_id: int) -> set[int]:
+    """The inboxes of the ticket's live conversations."""
+    return set((await session.scalars(
+        select(Conversation.inbox_id)
+        .join(TicketConversation, TicketConversation.conversation_id == Conversation.id)
+        .where(TicketConversation.ticket_id == ticket_id,
+               Conversation.deleted_at.is_(None)))).all())
+
+
 async def list_tickets(
-    session: AsyncSession, f: TicketFilter, *, limit: int, cursor: str | None
+    session: AsyncSession, f: TicketFilter, *, scope: Scope, limit: int, cursor: str | None
 ) -> tuple[list[Ticket], str | None]:
-    """Live tickets in the order `f.sort` asks (ties by id); returns (tickets, next cursor)."""
+    """Live tickets in `scope`, in the order `f.sort` asks (ties by id); returns (tickets,
+    next cursor)."""
     if f.sort not in SORTS:
         raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", field="sort")
     column = _sort_column(f)
-    query = _filtered(select(Ticket, column).where(Ticket.deleted_at.is_(None)), f)
+    query = _filtered(select(Ticket, column).where(Ticket.deleted_at.is_(None),
+                                                   in_scope(scope)), f)
     if cursor:
         query = query.where(_after(f, cursor))
     if f.sort.startswith("-"):

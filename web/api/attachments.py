@@ -9,8 +9,9 @@ from fastapi.responses import Response
 
 from core.db import transaction
 from core.errors import NotFound
-from inbox.models import Conversation, Message, MessageAttachment
-from web.api.common import CurrentUser, IdPath, RuntimeDep
+from inbox.models import MessageAttachment
+from inbox.queries import visible_attachment
+from web.api.common import CurrentCaller, IdPath, RuntimeDep
 
 router = APIRouter(tags=["attachments"])
 
@@ -22,14 +23,12 @@ def attachment_json(a: MessageAttachment) -> dict:
 
 
 @router.get("/api/attachments/{attachment_id}")
-async def download(attachment_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> Response:
-    """The file as a download (`Content-Disposition: attachment`, `nosniff`)."""
+async def download(attachment_id: IdPath, caller: CurrentCaller,
+                   runtime: RuntimeDep) -> Response:
+    """The file as a download (`Content-Disposition: attachment`, `nosniff`), for an
+    attachment of a conversation the caller sees."""
     async with transaction(runtime.sessions) as session:
-        found = await session.get(MessageAttachment, attachment_id)
-        message = found and await session.get(Message, found.message_id)
-        conversation = message and await session.get(Conversation, message.conversation_id)
-    if found is None or conversation is None or conversation.deleted_at is not None:
-        raise NotFound(f"no attachment {attachment_id}")
+        found = await visible_attachment(session, attachment_id, scope=caller.scope)
     store = runtime.sessions.kw["info"]["attachments"]
     try:
         content = store.read(found.sha256)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
 from accounts.service import resolve_login_session, user_for_api_token
@@ -14,6 +16,7 @@ from core.db import transaction
 from core.errors import Forbidden, Unauthenticated
 from core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from core.runtime import Runtime
+from inbox.access import Scope, visible_inboxes
 
 SESSION_COOKIE = "frontdesk_session"
 CSRF_COOKIE = "frontdesk_csrf"
@@ -46,27 +49,21 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def _user_from_bearer(runtime: Runtime, header: str) -> User:
+async def _user_from_bearer(session: AsyncSession, header: str) -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("use 'Authorization: Bearer <token>'")
-    async with transaction(runtime.sessions) as session:
-        user = await user_for_api_token(session, token.strip())
+    user = await user_for_api_token(session, token.strip())
     if user is None:
-        raise Unauthenticated("invalid or revoked token")
+        raise Unauthenticated("invalid, expired or revoked token")
     return user
 
 
-async def current_user(request: Request, runtime: RuntimeDep) -> User:
-    """The authenticated agent: a bearer token, or a session cookie (+ CSRF on writes)."""
-    header = request.headers.get("authorization")
-    if header:
-        return await _user_from_bearer(runtime, header)
+async def _user_from_cookie(session: AsyncSession, request: Request) -> User:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise Unauthenticated("log in first (POST /api/session) or send a bearer token")
-    async with transaction(runtime.sessions) as session:
-        found = await resolve_login_session(session, cookie)
+    found = await resolve_login_session(session, cookie)
     if found is None:
         raise Unauthenticated("your session has expired; log in again")
     user, login = found
@@ -74,6 +71,35 @@ async def current_user(request: Request, runtime: RuntimeDep) -> User:
     if request.method not in SAFE_METHODS and not hmac.compare_digest(sent, login.csrf_token):
         raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")
     return user
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: the signed-in user, and the inboxes they may see."""
+
+    user: User
+    scope: Scope
+
+
+async def current_caller(request: Request, runtime: RuntimeDep) -> Caller:
+    """The authenticated user (a bearer token, or a session cookie plus CSRF on writes)
+    and their scope, read in one transaction."""
+    header = request.headers.get("authorization")
+    async with transaction(runtime.sessions) as session:
+        if header:
+            user = await _user_from_bearer(session, header)
+        else:
+            user = await _user_from_cookie(session, request)
+        scope = await visible_inboxes(session, user)
+    return Caller(user, scope)
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+async def current_user(caller: CurrentCaller) -> User:
+    """The authenticated user."""
+    return caller.user
 
 
 async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:

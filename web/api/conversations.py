@@ -7,19 +7,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from accounts.service import get_active_user
 from core import clock
 from core.db import transaction
-from core.errors import InvalidInput, NotFound
-from inbox import queries
+from core.errors import InvalidInput
+from inbox import access, queries
 from inbox import service as inbox
+from inbox.access import Scope
 from inbox.models import Message, MessageAttachment
 from sla.queries import conversation_due_expression, conversation_status_condition
 from tickets.queries import ticket_ids_for_conversations
 from web.api.attachments import attachment_json
 from web.api.common import (
     DEFAULT_PAGE,
-    CurrentUser,
+    CurrentCaller,
     Cursor,
     IdPath,
     IdQuery,
@@ -76,7 +76,7 @@ class NewMessage(BaseModel):
 
 @router.get("/api/conversations")
 async def list_conversations(
-    user: CurrentUser, runtime: RuntimeDep,
+    caller: CurrentCaller, runtime: RuntimeDep,
     status: Annotated[Literal["open", "closed", "spam", "all"] | None, Query()] = None,
     owner_id: IdQuery = None, inbox_slug: Annotated[str | None, Query(alias="inbox",
                                                                       max_length=64)] = None,
@@ -86,25 +86,24 @@ async def list_conversations(
     sort: Annotated[Literal["-last_message_at", "sla_due_at", "-sla_due_at"],
                     Query()] = "-last_message_at",
 ) -> dict:
-    """Conversations, most recent activity first (`sla_due_at`: soonest SLA deadline of
-    their ticket first); `sla_status` keeps those whose ticket has a clock in that status."""
+    """Conversations of the inboxes the caller sees, most recent activity first
+    (`sla_due_at`: soonest SLA deadline of their ticket first); `sla_status` keeps those
+    whose ticket has a clock in that status."""
     where = () if sla_status is None else (
         conversation_status_condition(sla_status, clock.now()),)
     f = queries.ConversationFilter(status=status, owner_id=owner_id, inbox=inbox_slug,
                                    channel=channel, q=q, where=where, sort=sort,
                                    due_at=conversation_due_expression())
     async with transaction(runtime.sessions) as session:
-        rows, next_cursor = await queries.list_conversations(session, f, limit=limit,
-                                                             cursor=cursor)
+        rows, next_cursor = await queries.list_conversations(session, f, scope=caller.scope,
+                                                             limit=limit, cursor=cursor)
         tickets = await ticket_ids_for_conversations(session, [r.conversation.id for r in rows])
     return page([conversation_json(r, tickets.get(r.conversation.id)) for r in rows], next_cursor)
 
 
-async def _detail(runtime: RuntimeDep, conversation_id: int) -> dict:
+async def _detail(runtime: RuntimeDep, conversation_id: int, scope: Scope) -> dict:
     async with transaction(runtime.sessions) as session:
-        row = await queries.conversation_row(session, conversation_id)
-        if row is None:
-            raise NotFound(f"no conversation {conversation_id}")
+        row = await queries.conversation_row(session, conversation_id, scope=scope)
         messages = await queries.messages_of(session, conversation_id)
         files = await queries.attachments_of(session, [m.id for m in messages])
         tickets = await ticket_ids_for_conversations(session, [conversation_id])
@@ -114,47 +113,56 @@ async def _detail(runtime: RuntimeDep, conversation_id: int) -> dict:
 
 
 @router.get("/api/conversations/{conversation_id}")
-async def get_conversation(conversation_id: IdPath, user: CurrentUser,
+async def get_conversation(conversation_id: IdPath, caller: CurrentCaller,
                            runtime: RuntimeDep) -> dict:
     """One conversation with its messages and its ticket id."""
-    return await _detail(runtime, conversation_id)
+    return await _detail(runtime, conversation_id, caller.scope)
 
 
 @router.patch("/api/conversations/{conversation_id}")
-async def patch_conversation(conversation_id: IdPath, body: ConversationPatch, user: CurrentUser,
-                             runtime: RuntimeDep) -> dict:
-    """Assign (`owner_id`, null unassigns) and/or move (`status`) a conversation."""
+async def patch_conversation(conversation_id: IdPath, body: ConversationPatch,
+                             caller: CurrentCaller, runtime: RuntimeDep) -> dict:
+    """Assign (`owner_id`: a user who sees the inbox; null unassigns) and/or move
+    (`status`) a conversation."""
     fields = body.model_fields_set
     if not fields:
         raise InvalidInput("send owner_id and/or status")
     if "status" in fields and body.status is None:
         raise InvalidInput("status cannot be null", field="status")
+    actor_id = caller.user.id
     async with transaction(runtime.sessions) as session:
+        conversation = await access.require_conversation(session, caller.scope,
+                                                         conversation_id)
         if "owner_id" in fields:
             if body.owner_id is not None:
-                await get_active_user(session, body.owner_id)
-            await inbox.set_owner(session, conversation_id, body.owner_id, actor_id=user.id,
+                await access.require_assignable(session, body.owner_id,
+                                                [conversation.inbox_id])
+            await inbox.set_owner(session, conversation_id, body.owner_id, actor_id=actor_id,
                                   cause="agent")
         if body.status is not None:
-            await inbox.set_status(session, conversation_id, body.status, actor_id=user.id,
+            await inbox.set_status(session, conversation_id, body.status, actor_id=actor_id,
                                    cause="agent")
-    return await _detail(runtime, conversation_id)
+    return await _detail(runtime, conversation_id, caller.scope)
 
 
 @router.delete("/api/conversations/{conversation_id}", status_code=204)
-async def delete_conversation(conversation_id: IdPath, user: CurrentUser,
+async def delete_conversation(conversation_id: IdPath, caller: CurrentCaller,
                               runtime: RuntimeDep) -> Response:
     """Move the conversation to trash; its ticket goes with it."""
     async with transaction(runtime.sessions) as session:
-        await inbox.delete_conversation(session, conversation_id, actor_id=user.id, cause="agent")
+        await access.require_conversation(session, caller.scope, conversation_id)
+        await inbox.delete_conversation(session, conversation_id, actor_id=caller.user.id,
+                                        cause="agent")
     return Response(status_code=204)
 
 
 @router.post("/api/conversations/{conversation_id}/messages", status_code=201)
-async def post_message(conversation_id: IdPath, body: NewMessage, user: CurrentUser,
+async def post_message(conversation_id: IdPath, body: NewMessage, caller: CurrentCaller,
                        runtime: RuntimeDep) -> dict:
     """Reply to the contact (sent through the outbox) or add an internal comment."""
     async with transaction(runtime.sessions) as session:
-        message = await inbox.add_agent_message(session, conversation_id, author_id=user.id,
-                                                kind=body.kind, text=body.text)
+        await access.require_conversation(session, caller.scope, conversation_id)
+        message = await inbox.add_agent_message(session, conversation_id,
+                                                author_id=caller.user.id, kind=body.kind,
+                                                text=body.text)
     return message_json(message)

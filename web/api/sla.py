@@ -12,7 +12,7 @@ from core.db import transaction
 from core.errors import InvalidInput
 from sla import queries
 from sla.service import current_policy, save_policy
-from web.api.common import CurrentAdmin, CurrentUser, RuntimeDep
+from web.api.common import CurrentAdmin, CurrentCaller, RuntimeDep
 
 router = APIRouter(tags=["sla"])
 
@@ -37,16 +37,18 @@ async def put_settings(admin: CurrentAdmin, runtime: RuntimeDep,
 
 @router.get("/api/sla/report")
 async def sla_report(
-    user: CurrentUser, runtime: RuntimeDep,
+    caller: CurrentCaller, runtime: RuntimeDep,
     start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
     group_by: Annotated[Literal["priority", "team", "channel"] | None, Query()] = None,
 ) -> dict:
-    """Attainment per goal for clocks started in [from, to)."""
+    """Attainment per goal for clocks started in [from, to), over the tickets the caller
+    sees."""
     for name, value in (("from", start), ("to", end)):
         if value.tzinfo is None:
             raise InvalidInput("give a time zone (e.g. 2026-01-01T00:00:00Z)", field=name)
     if end <= start:
         raise InvalidInput("'to' must be after 'from'", field="to")
     async with transaction(runtime.sessions) as session:
-        lines = await queries.report(session, start, end, group_by, clock.now())
+        lines = await queries.report(session, start, end, group_by, clock.now(),
+                                     scope=caller.scope)
     return {"items": lines}

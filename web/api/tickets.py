@@ -10,13 +10,14 @@ from pydantic import BaseModel, Field
 from core import clock
 from core.db import transaction
 from core.errors import InvalidInput
+from inbox.access import Scope, require_assignable
 from sla import queries as sla_queries
 from tickets import queries
 from tickets import service as tickets
 from tickets.models import Ticket, TicketHistory
 from web.api.common import (
     DEFAULT_PAGE,
-    CurrentUser,
+    CurrentCaller,
     Cursor,
     IdPath,
     IdQuery,
@@ -70,68 +71,83 @@ class MergeRequest(BaseModel):
 
 @router.get("/api/tickets")
 async def list_tickets(
-    user: CurrentUser, runtime: RuntimeDep,
+    caller: CurrentCaller, runtime: RuntimeDep,
     status: Annotated[str | None, Query(max_length=64)] = None, owner_id: IdQuery = None,
     priority: Annotated[Priority | None, Query()] = None, team_id: IdQuery = None,
     q: SearchText = None, sla_status: Annotated[SlaStatus | None, Query()] = None,
     sort: Annotated[Sort, Query()] = "-created_at",
     limit: Limit = DEFAULT_PAGE, cursor: Cursor = None,
 ) -> dict:
-    """Tickets, newest first unless `sort` says otherwise (`sla_due_at`: soonest SLA
-    deadline first); `sla_status` keeps tickets with a clock in that status."""
+    """Tickets the caller sees (one of their conversations is in an inbox the caller
+    sees), newest first unless `sort` says otherwise (`sla_due_at`: soonest SLA deadline
+    first); `sla_status` keeps tickets with a clock in that status."""
     now = clock.now()
     f = queries.TicketFilter(status=status, owner_id=owner_id, priority=priority,
                              team_id=team_id, q=q, sort=sort,
                              where=sla_queries.status_filter(sla_status, now),
                              due_at=sla_queries.next_due_expression())
     async with transaction(runtime.sessions) as session:
-        items, next_cursor = await queries.list_tickets(session, f, limit=limit, cursor=cursor)
-        links = {t.id: await tickets.live_conversation_ids(session, t.id) for t in items}
+        items, next_cursor = await queries.list_tickets(session, f, scope=caller.scope,
+                                                        limit=limit, cursor=cursor)
+        links = await queries.visible_conversation_ids(session, [t.id for t in items],
+                                                       scope=caller.scope)
         sla = await sla_queries.clocks_of(session, items, now)
     return page([ticket_json(t, links[t.id], sla[t.id]) for t in items], next_cursor)
 
 
-async def _detail(runtime: RuntimeDep, ticket_id: int) -> dict:
+async def _detail(runtime: RuntimeDep, ticket_id: int, scope: Scope) -> dict:
     async with transaction(runtime.sessions) as session:
-        ticket = await tickets.get_ticket(session, ticket_id)
+        ticket = await queries.visible_ticket(session, ticket_id, scope=scope)
         sla = await sla_queries.clocks_of(session, [ticket], clock.now())
-        body = ticket_json(ticket, await tickets.live_conversation_ids(session, ticket_id),
-                           sla[ticket.id])
+        links = await queries.visible_conversation_ids(session, [ticket_id], scope=scope)
+        body = ticket_json(ticket, links[ticket_id], sla[ticket.id])
         body["history"] = [history_json(h) for h in await queries.history_of(session, ticket_id)]
     return body
 
 
 @router.get("/api/tickets/{ticket_id}")
-async def get_ticket(ticket_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> dict:
-    """One ticket with its conversation ids and history."""
-    return await _detail(runtime, ticket_id)
+async def get_ticket(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> dict:
+    """One ticket with its conversation ids (those the caller sees) and history."""
+    return await _detail(runtime, ticket_id, caller.scope)
 
 
 @router.patch("/api/tickets/{ticket_id}")
-async def patch_ticket(ticket_id: IdPath, body: TicketPatch, user: CurrentUser,
+async def patch_ticket(ticket_id: IdPath, body: TicketPatch, caller: CurrentCaller,
                        runtime: RuntimeDep) -> dict:
-    """Change owner, status, priority, category, name, description or team."""
+    """Change owner (a user who sees one of the ticket's inboxes), status, priority,
+    category, name, description or team."""
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("send at least one field to change")
     async with transaction(runtime.sessions) as session:
-        await tickets.update_ticket(session, ticket_id, changes, actor_id=user.id, cause="agent")
-    return await _detail(runtime, ticket_id)
+        await queries.visible_ticket(session, ticket_id, scope=caller.scope)
+        if changes.get("owner_id") is not None:
+            await require_assignable(session, changes["owner_id"],
+                                     await queries.inbox_ids_of_ticket(session, ticket_id))
+        await tickets.update_ticket(session, ticket_id, changes, actor_id=caller.user.id,
+                                    cause="agent")
+    return await _detail(runtime, ticket_id, caller.scope)
 
 
 @router.delete("/api/tickets/{ticket_id}", status_code=204)
-async def delete_ticket(ticket_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> Response:
+async def delete_ticket(ticket_id: IdPath, caller: CurrentCaller,
+                        runtime: RuntimeDep) -> Response:
     """Move the ticket to trash; its conversations go with it."""
     async with transaction(runtime.sessions) as session:
-        await tickets.delete_ticket(session, ticket_id, actor_id=user.id, cause="agent")
+        await queries.visible_ticket(session, ticket_id, scope=caller.scope)
+        await tickets.delete_ticket(session, ticket_id, actor_id=caller.user.id, cause="agent")
     return Response(status_code=204)
 
 
 @router.post("/api/tickets/{ticket_id}/merge")
-async def merge_tickets(ticket_id: IdPath, body: MergeRequest, user: CurrentUser,
+async def merge_tickets(ticket_id: IdPath, body: MergeRequest, caller: CurrentCaller,
                         runtime: RuntimeDep) -> dict:
-    """Merge `other_id` and this ticket into `primary_id`. There is no undo."""
+    """Merge `other_id` and this ticket into `primary_id` (the caller must see both).
+    There is no undo."""
     async with transaction(runtime.sessions) as session:
+        await queries.visible_ticket(session, ticket_id, scope=caller.scope)
+        await queries.visible_ticket(session, body.other_id, scope=caller.scope)
         result = await tickets.merge_tickets(session, ticket_id, body.other_id,
-                                             primary_id=body.primary_id, actor_id=user.id)
-    return await _detail(runtime, result.id)
+                                             primary_id=body.primary_id,
+                                             actor_id=caller.user.id)
+    return await _detail(runtime, result.id, caller.scope)
