@@ -4,7 +4,7 @@
     frontdesk [--config FILE] worker      run jobs from Redis (arq)
     frontdesk [--config FILE] migrate     apply database migrations
     frontdesk [--config FILE] users add EMAIL --name NAME --role admin|agent --password-stdin
-    frontdesk [--config FILE] tokens create EMAIL [--name NAME]
+    frontdesk [--config FILE] tokens create EMAIL [--name NAME] [--expires-days N]
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 
-from core import outbox
+from core import clock, outbox
 from core.db import transaction
 from core.errors import ConfigError, FrontdeskError
 from core.migrations import upgrade
@@ -99,7 +100,17 @@ async def serving(settings: Settings) -> AsyncIterator[Runtime]:
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """The ASGI app. With `runtime` the caller owns it; otherwise the app starts its own."""
-    from web.api import admin, attachments, conversations, people, session, sla, tickets
+    from web.api import (
+        admin,
+        attachments,
+        conversations,
+        inboxes,
+        people,
+        session,
+        sla,
+        tickets,
+        tokens,
+    )
     from web.errors import install_error_handlers
     from web.forms import router as forms_router
 
@@ -121,8 +132,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
-    for router in (session.router, people.router, conversations.router, tickets.router,
-                   sla.router, admin.router, attachments.router, forms_router):
+    for router in (session.router, people.router, tokens.router, inboxes.router,
+                   conversations.router, tickets.router, sla.router, admin.router,
+                   attachments.router, forms_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])
@@ -174,6 +186,8 @@ def _parser() -> argparse.ArgumentParser:
     create = tokens.add_parser("create", help="create a bearer token (printed once)")
     create.add_argument("email")
     create.add_argument("--name", default="cli")
+    create.add_argument("--expires-days", type=int, default=None,
+                        help="the token stops working after this many days (default: never)")
     return parser
 
 
@@ -232,7 +246,13 @@ async def _create_token(settings: Settings, args: argparse.Namespace) -> str:
             user = await session.scalar(select(User).where(User.email == args.email.lower()))
             if user is None:
                 raise ConfigError(f"no user with email {args.email}")
-            return await create_api_token(session, user, args.name)
+            expires_at = None
+            if args.expires_days is not None:
+                if args.expires_days < 1:
+                    raise ConfigError("--expires-days must be at least 1")
+                expires_at = clock.now() + timedelta(days=args.expires_days)
+            return (await create_api_token(session, user, args.name,
+                                           expires_at=expires_at)).token
     finally:
         await runtime.close()
 

@@ -6,10 +6,12 @@ Every function takes the caller's session and never commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import ROLES, ApiToken, LoginSession, Team, TeamMember, User
@@ -22,7 +24,7 @@ from accounts.security import (
     verify_password,
 )
 from core import clock
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, NotFound
 
 TOKEN_TOUCH_EVERY = timedelta(minutes=5)
 """A token's last use is recorded at most this often (a write per request would not scale)."""
@@ -75,26 +77,138 @@ async def get_active_user(session: AsyncSession, user_id: int, *, field: str = "
     return user
 
 
-async def create_api_token(session: AsyncSession, user: User, name: str = "api") -> str:
-    """Create a bearer token for `user`; returns the token (the only time it is seen)."""
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new bearer token: its row, and the token itself (shown this once only)."""
+
+    row: ApiToken
+    token: str
+
+
+async def create_api_token(session: AsyncSession, user: User, name: str = "api", *,
+                           expires_at: datetime | None = None) -> IssuedToken:
+    """Create a bearer token for `user`, valid until `expires_at` (never when None)."""
+    if expires_at is not None and expires_at <= clock.now():
+        raise InvalidInput("the expiry must be in the future", field="expires_at")
     token = new_token("fdt")
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=hash_token(token),
-                         created_at=clock.now()))
+    row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token),
+                   created_at=clock.now(), expires_at=expires_at)
+    session.add(row)
     await session.flush()
-    return token
+    return IssuedToken(row, token)
 
 
 async def user_for_api_token(session: AsyncSession, token: str) -> User | None:
-    """The active user a bearer token belongs to, or None."""
+    """The active user a live bearer token belongs to (not revoked, not expired), or
+    None."""
     row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None:
+    now = clock.now()
+    if row is None or row.revoked_at is not None or (
+            row.expires_at is not None and row.expires_at <= now):
         return None
     user = await session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    now = clock.now()
     if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_EVERY:
         row.last_used_at = now
+    return user
+
+
+async def list_api_tokens(session: AsyncSession, *, user_id: int | None) -> list[ApiToken]:
+    """The tokens of `user_id` (every user's when None), newest first, revoked ones too."""
+    query = select(ApiToken).order_by(ApiToken.id.desc())
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    return list((await session.scalars(query)).all())
+
+
+async def revoke_api_token(session: AsyncSession, token_id: int, *, actor: User) -> ApiToken:
+    """Revoke a token of the actor's own (or anyone's, for an admin), at once; NotFound
+    for a token the actor may not see. Revoking twice keeps the first time."""
+    row = await session.get(ApiToken, token_id)
+    if row is None or (row.user_id != actor.id and not actor.is_admin):
+        raise NotFound(f"no token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+        await session.flush()
+    return row
+
+
+async def _end_access(session: AsyncSession, user_id: int) -> None:
+    """End every login session of a user and revoke every token, at once."""
+    await session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
+    await session.execute(update(ApiToken).where(ApiToken.user_id == user_id,
+                                                 ApiToken.revoked_at.is_(None))
+                          .values(revoked_at=clock.now()))
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    """The user `user_id`, active or not; NotFound when there is none."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return user
+
+
+async def _keeps_an_admin(session: AsyncSession, user: User, changes: dict[str, Any]) -> None:
+    stays_admin = changes.get("role", user.role) == "admin" and changes.get("active", user.active)
+    if not user.is_admin or not user.active or stays_admin:
+        return
+    others = await session.scalar(select(func.count(User.id)).where(
+        User.role == "admin", User.active.is_(True), User.id != user.id))
+    if not others:
+        raise Conflict("this is the last active admin; make another admin first",
+                       field="role" if "role" in changes else "active")
+
+
+def _known_and_set(changes: dict[str, Any], allowed: Sequence[str]) -> None:
+    """Refuse (InvalidInput naming the field) a change of a field not in `allowed`, or
+    one to null."""
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise InvalidInput(f"cannot change {unknown[0]}", field=unknown[0])
+    for key in allowed:
+        if key in changes and changes[key] is None:
+            raise InvalidInput(f"{key} cannot be null", field=key)
+
+
+USER_FIELDS = ("name", "email", "role", "active")
+
+
+async def _user_changes(session: AsyncSession, user: User, changes: dict[str, Any]
+                        ) -> dict[str, Any]:
+    """`changes` to `user` checked and normalized (name stripped, email normalized)."""
+    changes = dict(changes)
+    _known_and_set(changes, USER_FIELDS)
+    if "role" in changes and changes["role"] not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+    if "name" in changes:
+        changes["name"] = changes["name"].strip()
+        if not changes["name"]:
+            raise InvalidInput("name is required", field="name")
+    if "email" in changes:
+        changes["email"] = normalize_email(changes["email"])
+        if await session.scalar(select(User.id).where(User.email == changes["email"],
+                                                      User.id != user.id)):
+            raise Conflict(f"a user with email {changes['email']} exists", field="email")
+    return changes
+
+
+async def update_user(session: AsyncSession, user_id: int, changes: dict[str, Any], *,
+                      actor: User) -> User:
+    """Change a user's name, email, role or active flag (`changes`). Deactivating ends
+    the user's login sessions and revokes their tokens at once; nobody deactivates
+    themselves, and the last active admin stays one (Conflict)."""
+    user = await get_user(session, user_id)
+    changes = await _user_changes(session, user, changes)
+    if changes.get("active") is False and user.id == actor.id:
+        raise Conflict("you cannot deactivate yourself", field="active")
+    await _keeps_an_admin(session, user, changes)
+    if changes.get("active") is False and user.active:
+        await _end_access(session, user.id)
+    for key, value in changes.items():
+        setattr(user, key, value)
+    await session.flush()
     return user
 
 
@@ -128,19 +242,56 @@ async def end_login_session(session: AsyncSession, token: str) -> None:
     await session.execute(delete(LoginSession).where(LoginSession.token_hash == hash_token(token)))
 
 
-async def create_team(session: AsyncSession, name: str, member_ids: Sequence[int]) -> Team:
-    """Add a team with members; Conflict on a taken name, InvalidInput on unknown users."""
+async def _team_name(session: AsyncSession, name: str, *, other_than: int | None = None) -> str:
+    """`name` stripped, when no other team has it (case-insensitive)."""
     name = name.strip()
     if not name:
         raise InvalidInput("name is required", field="name")
-    if await session.scalar(select(Team.id).where(func.lower(Team.name) == name.lower())):
+    taken = select(Team.id).where(func.lower(Team.name) == name.lower())
+    if other_than is not None:
+        taken = taken.where(Team.id != other_than)
+    if await session.scalar(taken):
         raise Conflict(f"a team named {name!r} exists", field="name")
+    return name
+
+
+async def _set_team_members(session: AsyncSession, team_id: int,
+                            member_ids: Sequence[int]) -> None:
     for user_id in set(member_ids):
         await get_active_user(session, user_id, field="member_ids")
-    team = Team(name=name, created_at=clock.now())
+    await session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
+    session.add_all(TeamMember(team_id=team_id, user_id=uid) for uid in sorted(set(member_ids)))
+    await session.flush()
+
+
+async def create_team(session: AsyncSession, name: str, member_ids: Sequence[int]) -> Team:
+    """Add a team with members; Conflict on a taken name, InvalidInput on unknown users."""
+    team = Team(name=await _team_name(session, name), active=True, created_at=clock.now())
     session.add(team)
     await session.flush()
-    session.add_all(TeamMember(team_id=team.id, user_id=uid) for uid in sorted(set(member_ids)))
+    await _set_team_members(session, team.id, member_ids)
+    return team
+
+
+async def get_team(session: AsyncSession, team_id: int) -> Team:
+    """The team `team_id`, active or not; NotFound when there is none."""
+    team = await session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"no team {team_id}")
+    return team
+
+
+async def update_team(session: AsyncSession, team_id: int, changes: dict[str, Any]) -> Team:
+    """Change a team's name, members (`member_ids`, all of them) or active flag. A team
+    that is not active gives its members no access to its inboxes and takes no tickets."""
+    team = await get_team(session, team_id)
+    _known_and_set(changes, ("name", "member_ids", "active"))
+    if "name" in changes:
+        team.name = await _team_name(session, changes["name"], other_than=team.id)
+    if "member_ids" in changes:
+        await _set_team_members(session, team.id, changes["member_ids"])
+    if "active" in changes:
+        team.active = changes["active"]
     await session.flush()
     return team
 
@@ -157,8 +308,8 @@ async def team_members(session: AsyncSession, team_ids: Sequence[int]) -> dict[i
 
 
 async def require_team(session: AsyncSession, team_id: int, *, field: str = "team_id") -> Team:
-    """The team `team_id`; InvalidInput naming `field` when there is none."""
+    """The active team `team_id`; InvalidInput naming `field` when there is none."""
     team = await session.get(Team, team_id)
-    if team is None:
-        raise InvalidInput(f"no team with id {team_id}", field=field)
+    if team is None or not team.active:
+        raise InvalidInput(f"no active team with id {team_id}", field=field)
     return team

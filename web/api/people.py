@@ -1,4 +1,5 @@
-"""Users and teams: anyone signed in may list them; only admins may add them."""
+"""Users and teams: anyone signed in may list them; only admins add, change or
+deactivate them."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from sqlalchemy import select
 from accounts import service as accounts
 from accounts.models import Team, User
 from core.db import transaction
+from core.errors import InvalidInput
 from web.api.common import (
     DEFAULT_PAGE,
     CurrentAdmin,
     CurrentUser,
+    IdPath,
     IdQuery,
     IdValue,
     Limit,
@@ -33,7 +36,7 @@ def user_json(user: User) -> dict:
 
 
 def team_json(team: Team, member_ids: list[int]) -> dict:
-    return {"id": team.id, "name": team.name, "member_ids": member_ids}
+    return {"id": team.id, "name": team.name, "member_ids": member_ids, "active": team.active}
 
 
 class NewUser(BaseModel):
@@ -43,9 +46,22 @@ class NewUser(BaseModel):
     password: Annotated[str, Field(min_length=8, max_length=1024)]
 
 
+class UserPatch(BaseModel):
+    email: Annotated[Text, Field(min_length=3, max_length=254)] | None = None
+    name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    role: Literal["admin", "agent"] | None = None
+    active: bool | None = None
+
+
 class NewTeam(BaseModel):
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     member_ids: Annotated[list[IdValue], Field(max_length=1000)] = []
+
+
+class TeamPatch(BaseModel):
+    name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    member_ids: Annotated[list[IdValue], Field(max_length=1000)] | None = None
+    active: bool | None = None
 
 
 @router.get("/api/me")
@@ -72,6 +88,28 @@ async def add_user(body: NewUser, admin: CurrentAdmin, runtime: RuntimeDep) -> d
     return user_json(user)
 
 
+@router.get("/api/users/{user_id}")
+async def get_user(user_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> dict:
+    """One user, active or not."""
+    async with transaction(runtime.sessions) as session:
+        found = await accounts.get_user(session, user_id)
+    return user_json(found)
+
+
+@router.patch("/api/users/{user_id}")
+async def patch_user(user_id: IdPath, body: UserPatch, admin: CurrentAdmin,
+                     runtime: RuntimeDep) -> dict:
+    """Change a user's email, name, role or active flag (admins only). Deactivating ends
+    their sessions and tokens at once; an admin cannot deactivate themselves, and the last
+    active admin stays one (409)."""
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("send at least one field to change")
+    async with transaction(runtime.sessions) as session:
+        found = await accounts.update_user(session, user_id, changes, actor=admin)
+    return user_json(found)
+
+
 @router.get("/api/teams")
 async def list_teams(user: CurrentUser, runtime: RuntimeDep, limit: Limit = DEFAULT_PAGE,
                      cursor: IdQuery = None) -> dict:
@@ -87,5 +125,28 @@ async def add_team(body: NewTeam, admin: CurrentAdmin, runtime: RuntimeDep) -> d
     """Add a team with members (admins only)."""
     async with transaction(runtime.sessions) as session:
         team = await accounts.create_team(session, body.name, body.member_ids)
+        members = await accounts.team_members(session, [team.id])
+    return team_json(team, members[team.id])
+
+
+@router.get("/api/teams/{team_id}")
+async def get_team(team_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> dict:
+    """One team with its member ids, active or not."""
+    async with transaction(runtime.sessions) as session:
+        team = await accounts.get_team(session, team_id)
+        members = await accounts.team_members(session, [team.id])
+    return team_json(team, members[team.id])
+
+
+@router.patch("/api/teams/{team_id}")
+async def patch_team(team_id: IdPath, body: TeamPatch, admin: CurrentAdmin,
+                     runtime: RuntimeDep) -> dict:
+    """Rename a team, set its members (`member_ids`: all of them) or (de)activate it
+    (admins only). An inactive team gives no access to its inboxes."""
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("send at least one field to change")
+    async with transaction(runtime.sessions) as session:
+        team = await accounts.update_team(session, team_id, changes)
         members = await accounts.team_members(session, [team.id])
     return team_json(team, members[team.id])

@@ -1,0 +1,339 @@
+"""Every route of the OpenAPI document, for every kind of caller: a table.
+
+Callers: anonymous, an agent of the inbox the objects live in (`agent_in`), an agent of
+another inbox only (`agent_out`), a user deactivated since they got their token, and an
+admin. Each route's row says what kind of route it is, and so what each caller gets:
+
+    public   everyone gets `ok`
+    signed   signed-in users get `ok`; anonymous and deactivated 401
+    admin    admins get `ok`; agents 403; anonymous and deactivated 401
+    scoped   an object of the `support` inbox: agent_in and admin `ok`, agent_out 404
+             (as if it did not exist); anonymous and deactivated 401
+    listed   a listing: everyone signed in gets 200, and the `support` object is in it
+             for agent_in and admin, not for agent_out; anonymous and deactivated 401
+
+A route missing from the table, or a row for a route that is gone, fails the suite.
+Each request gets fresh objects, so a delete or merge by one caller leaves the next one
+something to act on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+import server
+from accounts.models import User
+from accounts.service import update_user
+from connectors.email.inbound import store_raw
+from core.db import transaction
+from inbox.messages import Attachment, InboundMessage
+from inbox.service import ingest
+from tests.support import PASSWORD, add_to_inbox, add_user
+from tickets.service import ticket_for_conversation
+
+CALLERS = ("anonymous", "agent_in", "agent_out", "deactivated", "admin")
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    return {"inboxes": [
+        {"slug": "support", "name": "Support", "addresses": ["help@example.com"]},
+        {"slug": "sales", "name": "Sales", "addresses": ["sales@example.com"]}]}
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A conversation of the `support` inbox with its ticket, message and attachment."""
+
+    conversation_id: int
+    ticket_id: int
+    message_id: int
+    attachment_id: int
+
+
+@dataclass
+class World:
+    runtime: Any
+    client: httpx.AsyncClient
+    users: dict[str, int] = field(default_factory=dict)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    async def thread(self, inbox: str = "support") -> Thread:
+        """A new email conversation (with an attachment) and its ticket in `inbox`."""
+        key = uuid.uuid4().hex
+        message = InboundMessage(
+            inbox=inbox, channel="email", sender_email=f"{key[:8]}@customer.example",
+            sender_name="Cleo Customer", subject=f"Help {key[:6]}", text="The printer is on fire.",
+            external_id=f"{key}@customer.example",
+            attachments=(Attachment("photo.png", "image/png", b"\x89PNG fake"),))
+        async with transaction(self.runtime.sessions) as session:
+            result = await ingest(session, message)
+            ticket = await ticket_for_conversation(session, result.conversation_id)
+        assert ticket is not None
+        detail = (await self.client.get(f"/api/conversations/{result.conversation_id}",
+                                        headers=self.headers["admin"])).json()
+        [attachment] = detail["messages"][0]["attachments"]
+        return Thread(result.conversation_id, ticket.id, result.message_id, attachment["id"])
+
+    async def token_of(self, caller: str) -> int:
+        """A new token of `caller`'s own (made by the admin for the anonymous caller)."""
+        owner = "admin" if caller in ("anonymous", "deactivated") else caller
+        response = await self.client.post("/api/tokens", headers=self.headers[owner],
+                                          json={"name": "to revoke"})
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    async def new_user(self) -> int:
+        user_id, _ = await add_user(self.runtime, f"u{uuid.uuid4().hex[:8]}@example.com")
+        return user_id
+
+    async def new_team(self) -> int:
+        response = await self.client.post("/api/teams", headers=self.headers["admin"],
+                                          json={"name": f"Team {uuid.uuid4().hex[:8]}"})
+        return response.json()["id"]
+
+    async def failed_raw_mail(self) -> int:
+        raw_id = await store_raw(self.runtime.raw_sessions, inbox_slug="support", source="smtp",
+                                 raw=b"not an email at all", status="failed", error="test")
+        assert raw_id is not None
+        return raw_id
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    url: str
+    json: Any = None
+    needle: Any = None
+    """For a listing: what identifies the `support` object in its answer."""
+
+
+@dataclass(frozen=True)
+class Row:
+    kind: str
+    build: Callable[[World, str], Awaitable[Request]]
+    ok: int = 200
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+async def _conversation_list(w: World, _: str) -> Request:
+    return Request("GET", "/api/conversations?status=all",
+                   needle=("id", (await w.thread()).conversation_id))
+
+
+async def _ticket_list(w: World, _: str) -> Request:
+    return Request("GET", "/api/tickets", needle=("id", (await w.thread()).ticket_id))
+
+
+async def _sla_report(w: World, _: str) -> Request:
+    answered = await w.thread()  # a reply meets its first-response goal: a line to report
+    response = await w.client.post(f"/api/conversations/{answered.conversation_id}/messages",
+                                   headers=w.headers["admin"], json={"kind": "reply",
+                                                                     "text": "On it"})
+    assert response.status_code == 201
+    return Request("GET", "/api/sla/report?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
+                   needle=("goal", "first_response"))
+
+
+async def _merge(w: World, _: str) -> Request:
+    first, second = await w.thread(), await w.thread()
+    return Request("POST", f"/api/tickets/{first.ticket_id}/merge",
+                   {"other_id": second.ticket_id, "primary_id": first.ticket_id})
+
+
+async def _patch_conversation(w: World, caller: str) -> Request:
+    owner = w.users["agent_in"]
+    return Request("PATCH", f"/api/conversations/{(await w.thread()).conversation_id}",
+                   {"owner_id": owner, "status": "closed"})
+
+
+async def _reply(w: World, _: str) -> Request:
+    return Request("POST", f"/api/conversations/{(await w.thread()).conversation_id}/messages",
+                   {"kind": "comment", "text": "Looking into it"})
+
+
+def _static(method: str, url: str, body: Any = None) -> Callable[[World, str], Awaitable[Request]]:
+    async def build(w: World, caller: str) -> Request:
+        return Request(method, url, body)
+    return build
+
+
+def _on_thread(method: str, url: str, body: Any = None
+               ) -> Callable[[World, str], Awaitable[Request]]:
+    async def build(w: World, caller: str) -> Request:
+        thread = await w.thread()
+        return Request(method, url.format(**vars(thread)), body)
+    return build
+
+
+async def _login(w: World, _: str) -> Request:
+    return Request("POST", "/api/session", {"email": "in@example.com", "password": PASSWORD})
+
+
+async def _new_user(w: World, _: str) -> Request:
+    return Request("POST", "/api/users", {"email": f"{unique('n')}@example.com", "name": "New",
+                                          "password": PASSWORD})
+
+
+async def _patch_user(w: World, _: str) -> Request:
+    return Request("PATCH", f"/api/users/{await w.new_user()}", {"name": "Renamed"})
+
+
+async def _get_user(w: World, _: str) -> Request:
+    return Request("GET", f"/api/users/{await w.new_user()}")
+
+
+async def _new_team(w: World, _: str) -> Request:
+    return Request("POST", "/api/teams", {"name": unique("Team ")})
+
+
+async def _patch_team(w: World, _: str) -> Request:
+    return Request("PATCH", f"/api/teams/{await w.new_team()}", {"name": unique("Team ")})
+
+
+async def _get_team(w: World, _: str) -> Request:
+    return Request("GET", f"/api/teams/{await w.new_team()}")
+
+
+async def _revoke_token(w: World, caller: str) -> Request:
+    return Request("DELETE", f"/api/tokens/{await w.token_of(caller)}")
+
+
+async def _retry_raw(w: World, _: str) -> Request:
+    return Request("POST", f"/api/admin/failed-inbound/{await w.failed_raw_mail()}/retry")
+
+
+async def _inbox_list(w: World, _: str) -> Request:
+    return Request("GET", "/api/inboxes", needle=("slug", "support"))
+
+
+CONTACT_FORM = {"name": "Anna Berg", "email": "anna@example.org", "subject": "Printer",
+                "message": "It smokes."}
+
+TABLE: dict[tuple[str, str], Row] = {
+    ("GET", "/healthz"): Row("public", _static("GET", "/healthz")),
+    ("GET", "/readyz"): Row("public", _static("GET", "/readyz")),
+    ("GET", "/forms/{slug}"): Row("public", _static("GET", "/forms/contact")),
+    ("POST", "/forms/{slug}"): Row("public", _static("POST", "/forms/contact", CONTACT_FORM),
+                                   ok=201),
+    ("POST", "/api/session"): Row("public", _login),
+    ("DELETE", "/api/session"): Row("signed", _static("DELETE", "/api/session"), ok=204),
+    ("GET", "/api/me"): Row("signed", _static("GET", "/api/me")),
+    ("GET", "/api/users"): Row("signed", _static("GET", "/api/users")),
+    ("POST", "/api/users"): Row("admin", _new_user, ok=201),
+    ("GET", "/api/users/{user_id}"): Row("signed", _get_user),
+    ("PATCH", "/api/users/{user_id}"): Row("admin", _patch_user),
+    ("GET", "/api/teams"): Row("signed", _static("GET", "/api/teams")),
+    ("POST", "/api/teams"): Row("admin", _new_team, ok=201),
+    ("GET", "/api/teams/{team_id}"): Row("signed", _get_team),
+    ("PATCH", "/api/teams/{team_id}"): Row("admin", _patch_team),
+    ("GET", "/api/tokens"): Row("signed", _static("GET", "/api/tokens")),
+    ("POST", "/api/tokens"): Row("signed", _static("POST", "/api/tokens", {"name": "ci"}),
+                                 ok=201),
+    ("DELETE", "/api/tokens/{token_id}"): Row("signed", _revoke_token),
+    ("GET", "/api/inboxes"): Row("listed", _inbox_list),
+    ("GET", "/api/inboxes/{slug}"): Row("scoped", _static("GET", "/api/inboxes/support")),
+    ("PUT", "/api/inboxes/{slug}/members"): Row(
+        "admin", _static("PUT", "/api/inboxes/sales/members", {"team_ids": [], "user_ids": []})),
+    ("GET", "/api/conversations"): Row("listed", _conversation_list),
+    ("GET", "/api/conversations/{conversation_id}"): Row(
+        "scoped", _on_thread("GET", "/api/conversations/{conversation_id}")),
+    ("PATCH", "/api/conversations/{conversation_id}"): Row("scoped", _patch_conversation),
+    ("DELETE", "/api/conversations/{conversation_id}"): Row(
+        "scoped", _on_thread("DELETE", "/api/conversations/{conversation_id}"), ok=204),
+    ("POST", "/api/conversations/{conversation_id}/messages"): Row("scoped", _reply, ok=201),
+    ("GET", "/api/tickets"): Row("listed", _ticket_list),
+    ("GET", "/api/tickets/{ticket_id}"): Row(
+        "scoped", _on_thread("GET", "/api/tickets/{ticket_id}")),
+    ("PATCH", "/api/tickets/{ticket_id}"): Row(
+        "scoped", _on_thread("PATCH", "/api/tickets/{ticket_id}", {"priority": "high"})),
+    ("DELETE", "/api/tickets/{ticket_id}"): Row(
+        "scoped", _on_thread("DELETE", "/api/tickets/{ticket_id}"), ok=204),
+    ("POST", "/api/tickets/{ticket_id}/merge"): Row("scoped", _merge),
+    ("GET", "/api/attachments/{attachment_id}"): Row(
+        "scoped", _on_thread("GET", "/api/attachments/{attachment_id}")),
+    ("GET", "/api/sla/settings"): Row("admin", _static("GET", "/api/sla/settings")),
+    ("PUT", "/api/sla/settings"): Row("admin", _static("PUT", "/api/sla/settings", {})),
+    ("GET", "/api/sla/report"): Row("listed", _sla_report),
+    ("GET", "/api/admin/failed-inbound"): Row("admin", _static("GET", "/api/admin/failed-inbound")),
+    ("POST", "/api/admin/failed-inbound/{raw_id}/retry"): Row("admin", _retry_raw, ok=202),
+}
+
+
+def documented_routes() -> set[tuple[str, str]]:
+    from tests.support import make_settings
+
+    app = server.create_app(make_settings("sqlite+aiosqlite:///:memory:"))
+    return {(method.upper(), path) for path, operations in app.openapi()["paths"].items()
+            for method in operations}
+
+
+def test_the_table_covers_every_documented_route_and_no_other():
+    documented = documented_routes()
+    assert sorted(documented - TABLE.keys()) == [], "routes the table does not cover"
+    assert sorted(TABLE.keys() - documented) == [], "rows for routes that are gone"
+
+
+def test_every_kind_of_row_is_known():
+    assert {row.kind for row in TABLE.values()} <= {"public", "signed", "admin", "scoped",
+                                                    "listed"}
+
+
+@pytest.fixture
+async def world(runtime, client) -> World:
+    w = World(runtime, client)
+    w.headers["anonymous"] = {}
+    for caller, email, role in (("admin", "boss@example.com", "admin"),
+                                ("agent_in", "in@example.com", "agent"),
+                                ("agent_out", "out@example.com", "agent"),
+                                ("deactivated", "gone@example.com", "agent")):
+        w.users[caller], w.headers[caller] = await add_user(runtime, email, role)
+    team_in = (await client.post("/api/teams", headers=w.headers["admin"], json={
+        "name": "Support team", "member_ids": [w.users["agent_in"]]})).json()["id"]
+    await add_to_inbox(runtime, "support", team_ids=(team_in,),
+                       user_ids=(w.users["deactivated"],))
+    await add_to_inbox(runtime, "sales", user_ids=(w.users["agent_out"],))
+    async with transaction(runtime.sessions) as session:
+        admin = await session.get(User, w.users["admin"])
+        await update_user(session, w.users["deactivated"], {"active": False}, actor=admin)
+    await client.put("/api/sla/settings", headers=w.headers["admin"], json={
+        "mode": "always", "goals": {"first_response": {"minutes": 60}}})
+    return w
+
+
+def expected(row: Row, caller: str) -> int:
+    if row.kind == "public":
+        return row.ok
+    if caller in ("anonymous", "deactivated"):
+        return 401
+    if row.kind == "admin" and caller != "admin":
+        return 403
+    if row.kind == "scoped" and caller == "agent_out":
+        return 404
+    return row.ok
+
+
+def found_in(body: dict, needle: tuple[str, Any]) -> bool:
+    key, value = needle
+    return any(item.get(key) == value for item in body["items"])
+
+
+@pytest.mark.parametrize("route", sorted(TABLE), ids=lambda r: f"{r[0]} {r[1]}")
+async def test_route_answers_each_caller_as_its_row_says(world: World, route):
+    row = TABLE[route]
+    for caller in CALLERS:
+        request = await row.build(world, caller)
+        response = await world.client.request(request.method, request.url, json=request.json,
+                                              headers=world.headers[caller])
+        assert response.status_code == expected(row, caller), (caller, response.text)
+        if row.kind == "listed" and response.status_code == 200:
+            assert found_in(response.json(), request.needle) == (caller != "agent_out"), caller
