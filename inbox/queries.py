@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
 from core.pagination import decode_cursor, encode_cursor
+from inbox import search
 from inbox.access import Scope
 from inbox.models import (
     CHANNELS,
@@ -30,6 +31,10 @@ class ConversationFilter:
     inbox: str | None = None
     channel: str | None = None
     q: str | None = None
+    """Words to search for (`inbox.search`): every one in a message, the subject or the
+    contact of a conversation."""
+    q_also: tuple[ColumnElement[bool], ...] = ()
+    """Conditions a search also matches by, from rooms above (e.g. a ticket number)."""
     where: tuple[ColumnElement[bool], ...] = ()
     """Extra conditions from rooms above (e.g. an SLA status)."""
     sort: str = "-last_message_at"
@@ -44,7 +49,7 @@ class ConversationRow:
     inbox_slug: str
 
 
-def _filtered(query: Select, f: ConversationFilter) -> Select:
+def _filtered(query: Select, f: ConversationFilter, dialect: str) -> Select:
     query = query.where(*f.where)
     if f.status and f.status != "all":
         if f.status not in CONVERSATION_STATUSES:
@@ -58,16 +63,11 @@ def _filtered(query: Select, f: ConversationFilter) -> Select:
         if f.channel not in CHANNELS:
             raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
         query = query.where(Conversation.channel == f.channel)
-    if f.q:
-        pattern = f"%{_escape_like(f.q.strip())}%"
-        query = query.where(or_(Conversation.subject.ilike(pattern, escape="\\"),
-                                Contact.email.ilike(pattern, escape="\\"),
-                                Contact.name.ilike(pattern, escape="\\")))
+    if f.q and f.q.strip():  # a search without a word to look for finds nothing
+        words = search.terms(f.q)
+        found = [search.matching(dialect, words)] if words else []
+        query = query.where(or_(false(), *found, *f.q_also))
     return query
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _sort_key(f: ConversationFilter) -> tuple[ColumnElement[Any], bool]:
@@ -101,7 +101,7 @@ async def list_conversations(
              .join(Contact, Contact.id == Conversation.contact_id)
              .join(Inbox, Inbox.id == Conversation.inbox_id)
              .where(Conversation.deleted_at.is_(None), scope.covers(Conversation.inbox_id)))
-    query = _filtered(query, f)
+    query = _filtered(query, f, session.get_bind().dialect.name)
     if cursor:
         query = query.where(_after(column, descending, cursor))
     order = (column.desc(), Conversation.id.desc()) if descending else (

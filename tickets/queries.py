@@ -65,9 +65,9 @@ def _filtered(query: Select, f: TicketFilter) -> Select:
         text = f.q.strip()
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         condition = Ticket.name.ilike(f"%{escaped}%", escape="\\")
-        number = text.lstrip("#")
-        if number.isdigit() and len(number) < 10:
-            condition = or_(condition, Ticket.id == int(number))
+        number = ticket_number_in(text)
+        if number is not None:
+            condition = or_(condition, Ticket.id == number)
         query = query.where(condition)
     return query
 
@@ -93,6 +93,18 @@ def _cursor_for(sort: str, ticket: Ticket, sort_value: Any) -> str:
             sort_value = sort_value.replace(tzinfo=UTC)
         return encode_cursor(sort_value.isoformat(), ticket.id)
     return encode_cursor(getattr(ticket, name).isoformat(), ticket.id)
+
+
+def ticket_number_in(query: str | None) -> int | None:
+    """The ticket number a search names (`1234` or `#1234`), or None."""
+    number = (query or "").strip().lstrip("#")
+    return int(number) if number.isdigit() and 0 < len(number) < 10 else None
+
+
+def conversations_of_ticket(number: int) -> ColumnElement[bool]:
+    """A SQL condition on `Conversation`: it belongs to the ticket `number`."""
+    return Conversation.id.in_(select(TicketConversation.conversation_id)
+                               .where(TicketConversation.ticket_id == number))
 
 
 def in_scope(scope: Scope) -> ColumnElement[bool]:

@@ -19,9 +19,18 @@ from core.db import Base, RawBase, raw_store_url
 from core.migrations import alembic_config
 
 
+def _not_search(name, type_, parent_names) -> bool:
+    """The full-text search objects of migration 0009 (FTS5 tables and their shadow tables,
+    expression indexes) are not in the models: neither SQLAlchemy nor Alembic knows them."""
+    if type_ == "table":
+        return not (name.endswith("_fts") or "_fts_" in name)
+    return not (type_ == "index" and name and name.endswith("_search"))
+
+
 def _differences(metadata):
     def diff(connection):
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": _not_search})
         return compare_metadata(context, metadata)
 
     return diff

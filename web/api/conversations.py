@@ -10,12 +10,16 @@ from pydantic import BaseModel, Field
 from core import clock
 from core.db import transaction
 from core.errors import InvalidInput
-from inbox import access, queries
+from inbox import access, queries, search
 from inbox import service as inbox
 from inbox.access import Scope
 from inbox.models import Message, MessageAttachment
 from sla.queries import conversation_due_expression, conversation_status_condition
-from tickets.queries import ticket_ids_for_conversations
+from tickets.queries import (
+    conversations_of_ticket,
+    ticket_ids_for_conversations,
+    ticket_number_in,
+)
 from web.api.attachments import attachment_json
 from web.api.common import (
     DEFAULT_PAGE,
@@ -88,17 +92,29 @@ async def list_conversations(
 ) -> dict:
     """Conversations of the inboxes the caller sees, most recent activity first
     (`sla_due_at`: soonest SLA deadline of their ticket first); `sla_status` keeps those
-    whose ticket has a clock in that status."""
+    whose ticket has a clock in that status. `q` searches the full text of messages,
+    subjects and contacts (every word must be found; the last one as a prefix) and ticket
+    numbers (`#1234`); each conversation found by its messages carries `match_html`, a
+    fragment of the newest matching message with the words in `<mark>`."""
     where = () if sla_status is None else (
         conversation_status_condition(sla_status, clock.now()),)
+    number = ticket_number_in(q)
     f = queries.ConversationFilter(status=status, owner_id=owner_id, inbox=inbox_slug,
                                    channel=channel, q=q, where=where, sort=sort,
+                                   q_also=() if number is None else (
+                                       conversations_of_ticket(number),),
                                    due_at=conversation_due_expression())
     async with transaction(runtime.sessions) as session:
         rows, next_cursor = await queries.list_conversations(session, f, scope=caller.scope,
                                                              limit=limit, cursor=cursor)
-        tickets = await ticket_ids_for_conversations(session, [r.conversation.id for r in rows])
-    return page([conversation_json(r, tickets.get(r.conversation.id)) for r in rows], next_cursor)
+        ids = [r.conversation.id for r in rows]
+        tickets = await ticket_ids_for_conversations(session, ids)
+        matches = await search.snippets(session, ids, search.terms(q))
+    items = [conversation_json(r, tickets.get(r.conversation.id)) for r in rows]
+    for item in items:
+        if item["id"] in matches:
+            item["match_html"] = search.marked_html(matches[item["id"]])
+    return page(items, next_cursor)
 
 
 async def _detail(runtime: RuntimeDep, conversation_id: int, scope: Scope) -> dict:
