@@ -49,10 +49,12 @@ def install(runtime: Runtime) -> None:
     from sla.service import SlaTracker
     from tickets.queries import conversation_for_token
     from tickets.sync import TicketSync
+    from web.live.feed import LiveFeed
 
     load_jobs()
     TicketSync(runtime.settings.automation).install(runtime.bus)
     SlaTracker().install(runtime.bus)
+    LiveFeed().install(runtime.bus)
     outbox.handlers["reply"] = ReplyDelivery()
     smtp_out.install(runtime)
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
@@ -113,6 +115,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     from web.errors import install_error_handlers
     from web.forms import router as forms_router
+    from web.live import socket as live_socket
 
     if runtime is None and settings is None:
         raise ValueError("create_app needs settings or a runtime")
@@ -121,11 +124,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             app.state.runtime = runtime
+            await runtime.live.start()
             yield
             return
         assert settings is not None
         async with serving(settings) as own:
             app.state.runtime = own
+            await own.live.start()
             yield
 
     app = FastAPI(title="Frontdesk", version="0.1.0", lifespan=lifespan)
@@ -134,7 +139,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     for router in (session.router, people.router, tokens.router, inboxes.router,
                    conversations.router, tickets.router, sla.router, admin.router,
-                   attachments.router, forms_router):
+                   attachments.router, forms_router, live_socket.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])
@@ -197,7 +202,7 @@ def _serve(settings: Settings, migrate: bool) -> None:
     if migrate:
         upgrade(settings.database.url)
     uvicorn.run(create_app(settings), host=settings.http.host, port=settings.http.port,
-                log_level="info", ws="websockets")
+                log_level="info", ws="websockets-sansio")
 
 
 def _worker(settings: Settings) -> None:

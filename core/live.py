@@ -126,6 +126,12 @@ class LocalHub:
     def subscribers(self) -> int:
         return len(self._subscriptions)
 
+    @property
+    def listened_to(self) -> bool:
+        """Whether an event published now could reach anyone (here: a subscription of
+        this process), so that publishers may skip the work of making one."""
+        return bool(self._subscriptions)
+
     def deliver(self, events: Sequence[LiveEvent]) -> None:
         """Offer `events` to every subscription of this process."""
         for event in events:
@@ -158,7 +164,11 @@ class RedisHub(LocalHub):
 
     async def start(self) -> None:
         """Subscribe to the channel (returns once subscribed, so nothing published after
-        it is missed)."""
+        it is missed); a second call does nothing. Only a process that serves sockets
+        needs to: any process may publish."""
+        if self._listener is not None and not self._listener.done():
+            return
+        self._ready.clear()
         self._listener = asyncio.create_task(self._listen(), name="live-redis-listener")
         waiting = asyncio.ensure_future(self._ready.wait())
         done, _ = await asyncio.wait({waiting, self._listener},
@@ -185,6 +195,10 @@ class RedisHub(LocalHub):
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
 
+    @property
+    def listened_to(self) -> bool:
+        return True  # other processes may be listening
+
     async def publish(self, events: Sequence[LiveEvent]) -> None:
         if not events:
             return
@@ -199,6 +213,11 @@ class RedisHub(LocalHub):
             await asyncio.gather(self._listener, return_exceptions=True)
         await self._redis.aclose()
         await super().close()
+
+
+def make_hub(redis_url: str, channel: str) -> LocalHub:
+    """The hub for a runtime: through Redis when `redis_url` is set, else in-process."""
+    return RedisHub(redis_url, channel) if redis_url else LocalHub()
 
 
 def announce(session: AsyncSession, *events: LiveEvent) -> None:

@@ -4,6 +4,7 @@
 subscribes the rooms' rules on the bus (the server wires them; core knows no domain).
 Sessions from `runtime.sessions` carry the bus, the queue and a small cache of rows that do
 not change while running (inbox ids, the default pipeline) in `session.info`.
+`runtime.live` is the hub of live updates (`core.live`; sessions carry it as "live").
 `runtime.raw_sessions` reach the raw store (`core.db.raw_store_url`), with the same info: on
 a SQLite file a database of its own, elsewhere the main one (then they are the same).
 """
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.db import make_engine, raw_store_url
 from core.events import EventBus
 from core.jobs import ArqQueue, InProcessQueue, JobQueue
+from core.live import LocalHub, make_hub
 from core.settings import Settings
 
 
@@ -31,6 +33,7 @@ class Runtime:
     bus: EventBus
     raw_engine: AsyncEngine
     raw_sessions: async_sessionmaker[AsyncSession]
+    live: LocalHub = field(default_factory=LocalHub)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -45,7 +48,8 @@ class Runtime:
             redis_url = settings.jobs.redis_url
             queue = ArqQueue(redis_url, settings.jobs.queue_name) if redis_url else InProcessQueue()
         bus = EventBus()
-        info = {"bus": bus, "jobs": queue, "cache": {}}
+        live = make_hub(settings.jobs.redis_url, f"{settings.jobs.queue_name}:live")
+        info = {"bus": bus, "jobs": queue, "cache": {}, "live": live}
         sessions = async_sessionmaker(engine, expire_on_commit=False, info=info)
         raw_engine, raw_sessions = engine, sessions
         if raw_store_url(settings.database.url) != settings.database.url:
@@ -53,7 +57,7 @@ class Runtime:
                                      busy_timeout_ms=settings.database.busy_timeout_ms)
             raw_sessions = async_sessionmaker(raw_engine, expire_on_commit=False, info=info)
         runtime = cls(settings=settings, engine=engine, sessions=sessions, queue=queue, bus=bus,
-                      raw_engine=raw_engine, raw_sessions=raw_sessions)
+                      raw_engine=raw_engine, raw_sessions=raw_sessions, live=live)
         install(runtime)
         if start_queue:
             await queue.start({"runtime": runtime})
@@ -65,8 +69,9 @@ class Runtime:
         self.sessions.kw["info"][name] = value
 
     async def close(self) -> None:
-        """Stop the job queue and dispose of the engines."""
+        """Stop the job queue and the live hub, and dispose of the engines."""
         await self.queue.close()
+        await self.live.close()
         await self.engine.dispose()
         if self.raw_engine is not self.engine:
             await self.raw_engine.dispose()
