@@ -47,7 +47,7 @@ def install(runtime: Runtime) -> None:
     from connectors.outbound import ReplyDelivery
     from inbox.attachments import AttachmentStore
     from sla.service import SlaTracker
-    from tickets.queries import conversation_for_token
+    from tickets.queries import conversations_of_tickets
     from tickets.sync import TicketSync
     from web.live.feed import LiveFeed
 
@@ -58,7 +58,7 @@ def install(runtime: Runtime) -> None:
     outbox.handlers["reply"] = ReplyDelivery()
     smtp_out.install(runtime)
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
-    runtime.provide("ticket_token_resolver", conversation_for_token)
+    runtime.provide("conversations_of_tickets", conversations_of_tickets)
 
 
 async def prepare_database(runtime: Runtime) -> None:

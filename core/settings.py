@@ -143,6 +143,18 @@ class SecuritySettings(_Section):
     login_window_seconds: Annotated[int, Field(ge=1)] = 900
     session_days: Annotated[int, Field(ge=1, le=365)] = 14
     secure_cookies: bool = False
+    trusted_authserv_ids: tuple[str, ...] = ()
+    """Authentication services (the authserv-id of their Authentication-Results fields,
+    RFC 8601) whose DMARC verdict on inbound mail is believed: the MTA in front of the
+    inbox, which must remove fields carrying its own id from the mail it receives."""
+
+    @field_validator("trusted_authserv_ids")
+    @classmethod
+    def _authserv_ids(cls, ids: tuple[str, ...]) -> tuple[str, ...]:
+        for authserv_id in ids:
+            if not authserv_id.strip() or any(c in authserv_id for c in ' ;()"\r\n\t'):
+                raise ValueError(f"not an authserv-id: {authserv_id!r}")
+        return tuple(authserv_id.strip().lower() for authserv_id in ids)
 
 
 class InboxSettings(_Section):

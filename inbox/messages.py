@@ -37,6 +37,11 @@ class InboundMessage:
     - `automatic`: an auto-reply, bounce or bulk mail (RFC 3834); it never triggers an
       automatic answer, never reopens a closed ticket, and when it threads nowhere it opens
       a conversation in spam without a ticket.
+    - `to`, `cc`: the other people the message was written to (lower-cased, the inbox's own
+      addresses left out); they take part in the conversation it lands in.
+    - `unverified_sender`: an authentication service the inbox trusts found that the sender
+      address is forged (DMARC failed); such a message never joins a conversation by its
+      sender's address.
     """
 
     inbox: str
@@ -56,6 +61,7 @@ class InboundMessage:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     automatic: bool = False
+    unverified_sender: bool = False
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     quoted_text_start: int | None = None
     """Offset in `text` where quoted history or a signature begins, for the UI to fold."""

@@ -82,6 +82,21 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    replies_to_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The conversation this one's first message answered without taking part in it
+    ("replies to #N"): threading opened this one instead of joining that. (No foreign key:
+    conversations are never removed, and SQLite adds and drops the column in place.)"""
+
+
+class ConversationParticipant(Base):
+    """An address that takes part in a conversation: its contact's, or one that was on
+    To/Cc of a message in it. Mail that answers a conversation joins it only from these."""
+
+    __tablename__ = "conversation_participants"
+
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"),
+                                                 primary_key=True)
+    address: Mapped[str] = mapped_column(String(254), primary_key=True)
 
 
 class Message(Base):
@@ -104,6 +119,9 @@ class Message(Base):
     quoted_text_start: Mapped[int | None] = mapped_column(Integer, nullable=True)
     external_id: Mapped[str | None] = mapped_column(String(998), nullable=True)
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    unverified_sender: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                    server_default="0")
+    """A trusted authentication service found the sender address forged (DMARC failed)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivery_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     delivery_error: Mapped[str | None] = mapped_column(Text, nullable=True)

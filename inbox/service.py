@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock, outbox
@@ -20,7 +20,7 @@ from core.db import insert_rows
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import publish, publish_many
 from core.settings import InboxSettings
-from inbox import threading
+from inbox import thread_facts, threading
 from inbox.events import (
     ConversationDeleted,
     ConversationOpened,
@@ -33,6 +33,7 @@ from inbox.models import (
     CONVERSATION_STATUSES,
     Contact,
     Conversation,
+    ConversationParticipant,
     Inbox,
     Message,
     MessageAttachment,
@@ -76,21 +77,6 @@ async def inbox_id_by_slug(session: AsyncSession, slug: str) -> int:
     return cache[key]
 
 
-async def _contact_for(session: AsyncSession, msg: InboundMessage) -> Contact:
-    email = _email_of(msg)
-    contact = None
-    if email:
-        contact = await session.scalar(select(Contact).where(Contact.email == email))
-    if contact is None:
-        contact = Contact(email=email, name=msg.sender_name, phone=msg.sender_phone,
-                          company=msg.sender_company, created_at=clock.now())
-        session.add(contact)
-        await session.flush()
-        return contact
-    _fill_in(contact, msg)
-    return contact
-
-
 def _email_of(msg: InboundMessage) -> str | None:
     return msg.sender_email.strip().lower() if msg.sender_email else None
 
@@ -131,53 +117,11 @@ async def _contacts_for_all(session: AsyncSession, msgs: Sequence[InboundMessage
             for place, email in enumerate(emails)]
 
 
-async def _thread(session: AsyncSession, inbox_id: int, msg: InboundMessage) -> int | None:
-    by_key = None
-    if msg.thread_key:
-        by_key = await session.scalar(select(Conversation.id).where(
-            Conversation.inbox_id == inbox_id, Conversation.channel == msg.channel,
-            Conversation.thread_key == msg.thread_key, Conversation.deleted_at.is_(None)))
-    refs = threading.reference_ids(msg.in_reply_to, msg.references)
-    known: dict[str, int] = {}
-    if refs and by_key is None:
-        rows = await session.execute(
-            select(Message.external_id, Message.conversation_id)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Message.inbox_id == inbox_id, Message.external_id.in_(refs),
-                   Conversation.deleted_at.is_(None)))
-        known = {ext: conv for ext, conv in rows if ext is not None}
-    found = threading.choose_conversation(by_key, refs, known)
-    if found is None and msg.channel == "email":
-        found = await _answered_by_earlier(session, inbox_id, msg.external_id)
-    if found is None and msg.channel == "email":
-        found = await _by_ticket_token(session, msg)
-    return found
-
-
-async def _answered_by_earlier(session: AsyncSession, inbox_id: int,
-                               external_id: str) -> int | None:
-    """The conversation of a message we hold that answers `external_id`."""
-    return await session.scalar(
-        select(Message.conversation_id)
-        .join(MessageReference, MessageReference.message_id == Message.id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(MessageReference.inbox_id == inbox_id, MessageReference.ref == external_id,
-               Conversation.deleted_at.is_(None))
-        .order_by(Message.id).limit(1))
-
-
-async def _by_ticket_token(session: AsyncSession, msg: InboundMessage) -> int | None:
-    number = threading.ticket_token(msg.subject)
-    resolver = session.info.get("ticket_token_resolver")
-    if number is None or resolver is None or not msg.sender_email:
-        return None
-    return await resolver(session, number, msg.sender_email.strip().lower())
-
-
-def _reference_rows(message_id: int, inbox_id: int, msg: InboundMessage) -> list[dict[str, Any]]:
-    refs = threading.reference_ids(msg.in_reply_to, msg.references)
-    return [{"message_id": message_id, "inbox_id": inbox_id, "ref": ref[:998]}
-            for ref in refs[:100]]
+def _reference_rows(message_id: int, message: threading.Incoming) -> list[dict[str, Any]]:
+    """The ids the message answers, kept so that a message arriving after its answer can
+    still find the answer's conversation."""
+    return [{"message_id": message_id, "inbox_id": message.inbox_id, "ref": ref[:998]}
+            for ref in message.references]
 
 
 def _attachment_rows(session: AsyncSession, message_id: int,
@@ -193,125 +137,14 @@ def _attachment_rows(session: AsyncSession, message_id: int,
             for attachment in msg.attachments]
 
 
-async def _keep_references_and_attachments(
-    session: AsyncSession, stored: Sequence[tuple[int, int, InboundMessage]]
-) -> None:
-    """References and attachments of stored messages: (message id, inbox id, message)."""
-    references = [row for message_id, inbox_id, msg in stored
-                  for row in _reference_rows(message_id, inbox_id, msg)]
-    attachments = [row for message_id, _, msg in stored
-                   for row in _attachment_rows(session, message_id, msg)]
-    if references:
-        await session.execute(insert(MessageReference.__table__), references)
-    if attachments:
-        await session.execute(insert(MessageAttachment.__table__), attachments)
-
-
 def _inbound_row(conversation_id: int, inbox_id: int, contact_id: int, msg: InboundMessage,
                  now: datetime) -> dict[str, Any]:
     return {"conversation_id": conversation_id, "inbox_id": inbox_id, "channel": msg.channel,
             "direction": "inbound", "author_id": None, "contact_id": contact_id,
             "text": msg.text, "html": msg.html, "quoted_text_start": msg.quoted_text_start,
-            "external_id": msg.external_id, "automatic": msg.automatic, "created_at": now,
+            "external_id": msg.external_id, "automatic": msg.automatic,
+            "unverified_sender": msg.unverified_sender, "created_at": now,
             "delivery_status": None, "delivery_error": None, "meta": {}}
-
-
-async def _open_conversations(session: AsyncSession, msgs: Sequence[InboundMessage]
-                              ) -> list[IngestResult]:
-    """Each message opens a conversation of its own (in spam when automatic); written
-    together, one statement per table, and their events published together."""
-    if not msgs:
-        return []
-    now = clock.now()
-    inbox_ids = [await inbox_id_by_slug(session, msg.inbox) for msg in msgs]
-    contact_ids = await _contacts_for_all(session, msgs, now)
-    conversation_ids = await insert_rows(session, Conversation, [
-        {"inbox_id": inbox_id, "channel": msg.channel, "subject": msg.subject[:998],
-         "status": "spam" if msg.automatic else "open", "owner_id": None,
-         "contact_id": contact_id, "thread_key": msg.thread_key, "created_at": now,
-         "last_message_at": now, "deleted_at": None}
-        for msg, inbox_id, contact_id in zip(msgs, inbox_ids, contact_ids, strict=True)])
-    await publish_many(session, [
-        ConversationOpened(conversation_id, msg.channel, spam=msg.automatic)
-        for conversation_id, msg in zip(conversation_ids, msgs, strict=True)])
-    message_ids = await insert_rows(session, Message, [
-        _inbound_row(conversation_id, inbox_id, contact_id, msg, now)
-        for conversation_id, inbox_id, contact_id, msg
-        in zip(conversation_ids, inbox_ids, contact_ids, msgs, strict=True)])
-    await _keep_references_and_attachments(
-        session, list(zip(message_ids, inbox_ids, msgs, strict=True)))
-    await publish_many(session, [
-        MessageAdded(conversation_id, message_id, "inbound", msg.automatic, opened=True)
-        for conversation_id, message_id, msg in zip(conversation_ids, message_ids, msgs,
-                                                     strict=True)])
-    return [IngestResult(conversation_id, message_id, duplicate=False, opened=True)
-            for conversation_id, message_id in zip(conversation_ids, message_ids, strict=True)]
-
-
-@dataclass
-class _Related:
-    """For a batch of messages: what the database holds that they duplicate, answer or
-    are answered by, and the same for the messages of the batch seen so far. A message
-    related to none of it opens a conversation of its own and can be written with others."""
-
-    held: set[tuple[int, str, str]]  # (inbox, channel, external id) of stored messages
-    answered: set[tuple[int, str]]  # (inbox, external id) of messages in live conversations
-    answering: set[tuple[int, str]]  # (inbox, id) that a message in a live conversation answers
-    seen_ids: set[tuple[int, str]] = field(default_factory=set)
-    seen_refs: set[tuple[int, str]] = field(default_factory=set)
-
-    @classmethod
-    async def load(cls, session: AsyncSession, msgs: Sequence[InboundMessage],
-                   inbox_ids: Sequence[int]) -> _Related:
-        ids = {msg.external_id for msg in msgs if msg.external_id}
-        refs = {ref for msg in msgs
-                for ref in threading.reference_ids(msg.in_reply_to, msg.references)}
-        held: set[tuple[int, str, str]] = set()
-        answered: set[tuple[int, str]] = set()
-        answering: set[tuple[int, str]] = set()
-        if ids:
-            held = {(i, c, e) for i, c, e in await session.execute(
-                select(Message.inbox_id, Message.channel, Message.external_id)
-                .where(Message.inbox_id.in_(set(inbox_ids)), Message.external_id.in_(ids)))}
-            answering = {(i, r) for i, r in await session.execute(
-                select(MessageReference.inbox_id, MessageReference.ref)
-                .join(Message, Message.id == MessageReference.message_id)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(MessageReference.inbox_id.in_(set(inbox_ids)),
-                       MessageReference.ref.in_(ids), Conversation.deleted_at.is_(None)))}
-        if refs:
-            answered = {(i, e) for i, e in await session.execute(
-                select(Message.inbox_id, Message.external_id)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(Message.inbox_id.in_(set(inbox_ids)), Message.external_id.in_(refs),
-                       Conversation.deleted_at.is_(None)))}
-        return cls(held=held, answered=answered, answering=answering)
-
-    def stands_alone(self, session: AsyncSession, msg: InboundMessage, inbox_id: int) -> bool:
-        """Whether `msg` surely opens a conversation of its own: no thread key, nothing
-        it duplicates or answers, nothing that answers it, no ticket token to resolve."""
-        if msg.thread_key:
-            return False
-        ext = msg.external_id
-        if ext and ((inbox_id, msg.channel, ext) in self.held or (inbox_id, ext) in self.seen_ids):
-            return False
-        refs = threading.reference_ids(msg.in_reply_to, msg.references)
-        if any((inbox_id, ref) in self.answered or (inbox_id, ref) in self.seen_ids
-               for ref in refs):
-            return False
-        if msg.channel != "email":
-            return True
-        if ext and ((inbox_id, ext) in self.answering or (inbox_id, ext) in self.seen_refs):
-            return False
-        return (threading.ticket_token(msg.subject) is None or not msg.sender_email
-                or session.info.get("ticket_token_resolver") is None)
-
-    def saw(self, msg: InboundMessage, inbox_id: int) -> None:
-        """Count `msg` among the batch's messages seen so far."""
-        if msg.external_id:
-            self.seen_ids.add((inbox_id, msg.external_id))
-        self.seen_refs.update((inbox_id, ref) for ref in
-                              threading.reference_ids(msg.in_reply_to, msg.references))
 
 
 async def ingest(session: AsyncSession, msg: InboundMessage) -> IngestResult:
@@ -330,51 +163,153 @@ async def ingest_many(session: AsyncSession, msgs: Sequence[InboundMessage]
     """Store inbound messages as `ingest` would one after the other; returns what it did
     for each, in order.
 
-    Messages that open a conversation of their own (nothing held or earlier in `msgs`
-    relates to them, the common case) are written together, a statement per table; any
-    other message goes alone, once everything before it is written, so the outcome is
-    that of ingesting them in order. Raises on the first message that cannot be stored
+    Threading in three phases: the facts for the whole batch are gathered (a few queries,
+    `thread_facts.gather`), `threading.plan` decides every message in order (pure; each
+    sees what the ones before it did), and the plan is written (a statement per table).
+    A plan that stops early (a ticket token that may name a ticket the batch makes) is
+    written, and the rest planned anew. Raises on the first message that cannot be stored
     (InvalidInput for one that is too long or names no inbox), having stored none.
     """
     for msg in msgs:
         if len(msg.text) > MAX_TEXT:
             raise InvalidInput(f"message longer than {MAX_TEXT} characters", field="text")
-    inbox_ids = [await inbox_id_by_slug(session, msg.inbox) for msg in msgs]
-    related = await _Related.load(session, msgs, inbox_ids)
+    incoming = [threading.incoming(msg, await inbox_id_by_slug(session, msg.inbox))
+                for msg in msgs]
     results: list[IngestResult] = []
-    together: list[InboundMessage] = []
-    for msg, inbox_id in zip(msgs, inbox_ids, strict=True):
-        if related.stands_alone(session, msg, inbox_id):
-            together.append(msg)
-        else:
-            results.extend(await _open_conversations(session, together))
-            together = []
-            results.append(await _ingest_alone(session, msg, inbox_id))
-        related.saw(msg, inbox_id)
-    results.extend(await _open_conversations(session, together))
+    while len(results) < len(msgs):
+        rest = incoming[len(results):]
+        plan = threading.plan(rest, await thread_facts.gather(session, rest))
+        written = _Written(msgs[len(results):], rest, plan.decisions, clock.now())
+        await _write(session, written, plan.participants)
+        results.extend(written.results())
     return results
 
 
-async def _ingest_alone(session: AsyncSession, msg: InboundMessage,
-                        inbox_id: int) -> IngestResult:
-    existing = await session.scalar(select(Message).where(
-        Message.inbox_id == inbox_id, Message.channel == msg.channel,
-        Message.external_id == msg.external_id))
-    if existing is not None:
-        return IngestResult(existing.conversation_id, existing.id, duplicate=True, opened=False)
-    conversation_id = await _thread(session, inbox_id, msg)
-    if conversation_id is None:
-        [result] = await _open_conversations(session, [msg])
-        return result
-    contact = await _contact_for(session, msg)
-    conversation = await _live_conversation(session, conversation_id)
-    now = clock.now()
-    conversation.last_message_at = now
-    [message_id] = await insert_rows(session, Message, [
-        _inbound_row(conversation.id, inbox_id, contact.id, msg, now)])
-    await _keep_references_and_attachments(session, [(message_id, inbox_id, msg)])
-    await publish(session, MessageAdded(conversation.id, message_id, "inbound", msg.automatic))
-    return IngestResult(conversation.id, message_id, duplicate=False, opened=False)
+@dataclass
+class _Written:
+    """The write phase of one plan: its messages (the first `len(decisions)` of `msgs`)
+    with what was decided for each, and the ids given to what the plan calls
+    `threading.New(place)`."""
+
+    msgs: Sequence[InboundMessage]
+    incoming: Sequence[threading.Incoming]
+    decisions: Sequence[threading.Decision]
+    now: datetime
+    conversations: dict[threading.Ref, int] = field(default_factory=dict)
+    messages: dict[threading.Ref, int] = field(default_factory=dict)
+
+    def places(self, *kinds: type) -> list[int]:
+        """The places of the messages decided one of `kinds` (Join, Open...)."""
+        return [place for place, decision in enumerate(self.decisions)
+                if isinstance(decision, kinds)]
+
+    def conversation(self, ref: threading.Ref) -> int:
+        return self.conversations[ref] if isinstance(ref, threading.New) else ref
+
+    def message(self, ref: threading.Ref) -> int:
+        return self.messages[ref] if isinstance(ref, threading.New) else ref
+
+    def conversation_of(self, place: int) -> int:
+        """The conversation the message at `place` is in."""
+        decision = self.decisions[place]
+        if isinstance(decision, threading.Open):
+            return self.conversations[threading.New(place)]
+        return self.conversation(decision.conversation)
+
+    def results(self) -> list[IngestResult]:
+        return [IngestResult(
+            self.conversation_of(place),
+            self.message(decision.message if isinstance(decision, threading.Duplicate)
+                         else threading.New(place)),
+            duplicate=isinstance(decision, threading.Duplicate),
+            opened=isinstance(decision, threading.Open))
+            for place, decision in enumerate(self.decisions)]
+
+
+async def _write(session: AsyncSession, written: _Written,
+                 participants: Sequence[tuple[threading.Ref, str]]) -> None:
+    """Store what was decided: contacts, the conversations messages open, the messages
+    and what comes with them, each a statement per table; the events as ingesting them
+    one by one would publish them (those of new conversations together)."""
+    stored = written.places(threading.Open, threading.Join)
+    contact_ids = dict(zip(stored, await _contacts_for_all(
+        session, [written.msgs[place] for place in stored], written.now), strict=True))
+    await _open_conversations(session, written, contact_ids)
+    joining = written.places(threading.Join)
+    if joining:
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id.in_({written.conversation_of(p) for p in joining}))
+            .values(last_message_at=written.now))
+    message_ids = await insert_rows(session, Message, [
+        _inbound_row(written.conversation_of(place), written.incoming[place].inbox_id,
+                     contact_ids[place], written.msgs[place], written.now)
+        for place in stored])
+    written.messages.update({threading.New(place): message_id
+                             for place, message_id in zip(stored, message_ids, strict=True)})
+    await _keep_what_comes_with(session, written, [
+        (written.conversation(conversation), address) for conversation, address in participants])
+    added = [MessageAdded(written.conversation_of(place), written.message(threading.New(place)),
+                          "inbound", written.msgs[place].automatic,
+                          opened=isinstance(written.decisions[place], threading.Open))
+             for place in stored]
+    await publish_many(session, [event for event in added if event.opened])
+    for event in added:
+        if not event.opened:
+            await publish(session, event)
+
+
+async def _open_conversations(session: AsyncSession, written: _Written,
+                              contact_ids: dict[int, int]) -> None:
+    """The conversations messages open, in spam when the message is automatic, linked to
+    what it replies to; written together and announced together (ConversationOpened)."""
+    opening = written.places(threading.Open)
+    if not opening:
+        return
+    links = {place: _replies_to(written.decisions[place]) for place in opening}
+    ids = await insert_rows(session, Conversation, [
+        {"inbox_id": written.incoming[place].inbox_id, "channel": msg.channel,
+         "subject": msg.subject[:998], "status": "spam" if msg.automatic else "open",
+         "owner_id": None, "contact_id": contact_ids[place], "thread_key": msg.thread_key,
+         "created_at": written.now, "last_message_at": written.now, "deleted_at": None,
+         "replies_to_id": links[place] if isinstance(links[place], int) else None}
+        for place, msg in ((place, written.msgs[place]) for place in opening)])
+    written.conversations.update({threading.New(place): conversation_id
+                                  for place, conversation_id in zip(opening, ids, strict=True)})
+    # A link to a conversation the same plan opens is known once that one is written.
+    late = [{"conversation": written.conversation_of(place),
+             "link": written.conversation(link)}
+            for place, link in links.items() if isinstance(link, threading.New)]
+    if late:
+        table = Conversation.__table__
+        await session.execute(update(table).where(table.c.id == bindparam("conversation"))
+                              .values(replies_to_id=bindparam("link")), late)
+    await publish_many(session, [
+        ConversationOpened(conversation_id, written.msgs[place].channel,
+                           spam=written.msgs[place].automatic)
+        for place, conversation_id in zip(opening, ids, strict=True)])
+
+
+def _replies_to(decision: threading.Decision) -> threading.Ref | None:
+    return decision.replies_to if isinstance(decision, threading.Open) else None
+
+
+async def _keep_what_comes_with(session: AsyncSession, written: _Written,
+                                participants: Sequence[tuple[int, str]]) -> None:
+    """The references and attachments of the stored messages, and the participants they
+    added to their conversations, (conversation id, address) each."""
+    stored = [(written.message(threading.New(place)), written.incoming[place],
+               written.msgs[place]) for place in written.places(threading.Open, threading.Join)]
+    references = [row for message_id, message, _ in stored
+                  for row in _reference_rows(message_id, message)]
+    attachments = [row for message_id, _, msg in stored
+                   for row in _attachment_rows(session, message_id, msg)]
+    for model, rows in ((MessageReference, references), (MessageAttachment, attachments),
+                        (ConversationParticipant, [
+                            {"conversation_id": conversation_id, "address": address}
+                            for conversation_id, address in participants])):
+        if rows:
+            await session.execute(insert(model.__table__), rows)
 
 
 async def _live_conversation(session: AsyncSession, conversation_id: int) -> Conversation:

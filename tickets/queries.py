@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import InvalidInput, NotFound
 from core.pagination import decode_cursor, encode_cursor
 from inbox.access import Scope
-from inbox.models import Contact, Conversation
+from inbox.models import Conversation
 from tickets.models import Ticket, TicketConversation, TicketHistory
 from tickets.state import PRIORITIES, PRIORITY_RANK
 
@@ -199,19 +199,21 @@ async def history_of(session: AsyncSession, ticket_id: int) -> list[TicketHistor
     return list(rows)
 
 
-async def conversation_for_token(session: AsyncSession, number: int,
-                                 sender_email: str) -> int | None:
-    """The conversation a `[#number]` subject token leads to: the ticket's most recently
-    active live conversation, when `sender_email` is a contact of one of them."""
-
-    rows = (await session.execute(
-        select(Conversation.id, Contact.email)
-        .join(TicketConversation, TicketConversation.conversation_id == Conversation.id)
+async def conversations_of_tickets(session: AsyncSession, numbers: Collection[int]
+                                   ) -> dict[int, tuple[int, ...]]:
+    """The live conversations of each live ticket among `numbers` (as quoted in `[#1234]`
+    subject tokens), most recently active first; tickets that do not exist are left out.
+    Threading decides which of them, if any, a message joins."""
+    found: dict[int, tuple[int, ...]] = {}
+    if not numbers:
+        return found
+    rows = await session.execute(
+        select(TicketConversation.ticket_id, Conversation.id)
+        .join(Conversation, Conversation.id == TicketConversation.conversation_id)
         .join(Ticket, Ticket.id == TicketConversation.ticket_id)
-        .join(Contact, Contact.id == Conversation.contact_id)
-        .where(Ticket.id == number, Ticket.deleted_at.is_(None),
+        .where(Ticket.id.in_(set(numbers)), Ticket.deleted_at.is_(None),
                Conversation.deleted_at.is_(None))
-        .order_by(Conversation.last_message_at.desc()))).all()
-    if not any(email == sender_email for _, email in rows):
-        return None
-    return rows[0][0]
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc()))
+    for number, conversation_id in rows:
+        found[number] = (*found.get(number, ()), conversation_id)
+    return found

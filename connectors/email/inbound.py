@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.email.autoack import maybe_acknowledge
 from connectors.email.ids import is_ours
 from connectors.email.models import RawEmail
-from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits
+from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits, dmarc_failed
 from connectors.email.parsers import parse_batch
 from connectors.ingest import retrying_in_savepoint
 from core import clock
@@ -137,8 +137,10 @@ def forged_references(message: InboundMessage, secret: str) -> list[str]:
 
 def route(parsed: ParsedEmail, settings: Settings) -> InboundMessage:
     """The message to ingest: a forged reference to one of our Message-IDs threads
-    nowhere, mail from our own addresses counts as automatic (a loop), and a bounce joins
-    the conversation of the message that bounced."""
+    nowhere, mail from our own addresses counts as automatic (a loop), our own addresses
+    are no participants (they leave To/Cc), a DMARC failure reported by a trusted
+    authentication service marks the sender unverified, and a bounce answers the message
+    that bounced."""
     message = parsed.message
     forged = set(forged_references(message, settings.secret_key))
     if forged:
@@ -147,9 +149,19 @@ def route(parsed: ParsedEmail, settings: Settings) -> InboundMessage:
             references=tuple(ref for ref in message.references if ref not in forged))
     if message.sender_email and message.sender_email in _own_addresses(settings):
         message = dataclasses.replace(message, automatic=True)
+    if any(settings.inbox_for_address(a) for a in (*message.to, *message.cc)):
+        message = dataclasses.replace(
+            message, to=_others(settings, message.to), cc=_others(settings, message.cc))
+    if dmarc_failed(parsed.authentication_results, settings.security.trusted_authserv_ids):
+        message = dataclasses.replace(message, unverified_sender=True)
     if parsed.is_bounce and parsed.bounced_message_id and not message.in_reply_to:
         message = dataclasses.replace(message, in_reply_to=parsed.bounced_message_id)
     return message
+
+
+def _others(settings: Settings, addresses: Sequence[str]) -> tuple[str, ...]:
+    """`addresses` but the inboxes' own (catch-all domains included)."""
+    return tuple(a for a in addresses if settings.inbox_for_address(a) is None)
 
 
 async def _distinct_ids(session: AsyncSession, raw_sessions: async_sessionmaker[AsyncSession],

@@ -85,6 +85,8 @@ class ParsedEmail:
     - `oversized_attachments`: names of attachments dropped for the size limits.
     - `limits_hit`: names of the `ParseLimits` that cut something off ("max_parts",
       "max_depth", "max_text_chars").
+    - `authentication_results`: the message's Authentication-Results fields, topmost (the
+      nearest hop's) first; whose to believe is the connector's setting.
     """
 
     message: InboundMessage
@@ -96,6 +98,7 @@ class ParsedEmail:
     mailing_list: str | None = None
     oversized_attachments: tuple[str, ...] = ()
     limits_hit: tuple[str, ...] = ()
+    authentication_results: tuple[AuthenticationResults, ...] = ()
 
 
 def parse_email(
@@ -172,6 +175,7 @@ def _parse(raw: bytes, inbox: str, limits: ParseLimits) -> ParsedEmail:
         mailing_list=_mailing_list(root),
         oversized_attachments=oversized,
         limits_hit=tuple(dict.fromkeys(hit)),
+        authentication_results=_authentication_results(root),
     )
 
 
@@ -596,6 +600,91 @@ def parse_message_ids(value: str) -> tuple[str, ...]:
     if not ids:
         ids = [token for token in _BARE_TOKEN.findall(text) if "@" in token]
     return tuple(dict.fromkeys(ids))
+
+
+# --- Authentication-Results (RFC 8601) ---------------------------------------------------
+
+MAX_AUTHENTICATION_RESULTS = 20
+"""Authentication-Results fields read, from the top: each hop adds its own above the
+others, so the one of the MTA in front of us is among the first."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticationResults:
+    """One Authentication-Results field: the authentication service that added it
+    (`authserv_id`, lower-cased) and what it found, (method, result) per check, lower-cased
+    (e.g. ("dmarc", "fail"))."""
+
+    authserv_id: str
+    results: tuple[tuple[str, str], ...] = ()
+
+
+_FIRST_VALUE = re.compile(r'\s*("(?:[^"\\]|\\.)*"|[^\s"]+)')
+_METHOD_RESULT = re.compile(
+    r"\s*([A-Za-z0-9][A-Za-z0-9_.-]*)\s*(?:/\s*[0-9]+\s*)?=\s*([A-Za-z0-9][A-Za-z0-9_.-]*)")
+
+
+def parse_authentication_results(value: str) -> AuthenticationResults | None:
+    """Read one Authentication-Results field value (RFC 8601, section 2.2): the
+    authserv-id (its version ignored) and each `method[/version]=result`; reasons and
+    properties are ignored, and so are comments. None when the value names no
+    authserv-id; a part that is not a result (`none`, garbage) is skipped. Never raises."""
+    parts = _semicolon_parts(_CONTROL.sub("", _from_raw(_FOLDING.sub("", value))))
+    first = _FIRST_VALUE.match(parts[0])
+    authserv_id = unquote_param(first[1]).strip().lower() if first else ""
+    if not authserv_id:
+        return None
+    results = tuple((found[1].lower(), found[2].lower()) for part in parts[1:]
+                    if (found := _METHOD_RESULT.match(part)) is not None)
+    return AuthenticationResults(authserv_id, results)
+
+
+# A quoted string (to its end), a quoted pair, a parenthesis, or a run of anything else.
+_LEXEME = re.compile(r'"(?:[^"\\]|\\.)*"?|\\.?|[()]|[^"\\()]+', re.DOTALL)
+_QUOTED_OR_SEMICOLON = re.compile(r'"(?:[^"\\]|\\.)*"?|;|[^";]+', re.DOTALL)
+
+
+def _semicolon_parts(text: str) -> list[str]:
+    """`text` without its comments (nested ones too), split at the semicolons outside
+    quoted strings."""
+    parts: list[str] = []
+    current: list[str] = []
+    for lexeme in _QUOTED_OR_SEMICOLON.findall(_without_comments(text)):
+        if lexeme == ";":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(lexeme)
+    return [*parts, "".join(current)]
+
+
+def _without_comments(text: str) -> str:
+    kept: list[str] = []
+    depth = 0
+    for lexeme in _LEXEME.findall(text):
+        if lexeme == "(":
+            depth += 1
+        elif lexeme == ")" and depth:
+            depth -= 1
+            kept.append(" " if depth == 0 else "")
+        elif depth == 0:
+            kept.append(lexeme)
+    return "".join(kept)
+
+
+def _authentication_results(root: Message) -> tuple[AuthenticationResults, ...]:
+    values = (root.get_all("authentication-results") or [])[:MAX_AUTHENTICATION_RESULTS]
+    found = (parse_authentication_results(value) for value in values)
+    return tuple(result for result in found if result is not None)
+
+
+def dmarc_failed(results: Iterable[AuthenticationResults], trusted: Iterable[str]) -> bool:
+    """Whether an authentication service named in `trusted` (authserv-ids, any case)
+    reported `dmarc=fail`. Fields added by any other service are ignored: anyone can
+    write them."""
+    trusted_ids = {authserv_id.strip().lower() for authserv_id in trusted}
+    return any(result.authserv_id in trusted_ids and ("dmarc", "fail") in result.results
+               for result in results)
 
 
 def _external_id(root: Message, raw: bytes) -> str:

@@ -10,7 +10,7 @@ from core import clock
 from core.errors import InvalidInput
 from core.pagination import decode_cursor, encode_cursor
 from core.ratelimit import SlidingWindowLimiter
-from inbox.threading import choose_conversation, reference_ids
+from inbox.threading import reference_ids
 from tickets.state import Transition, classify, reopen_status
 
 PIPELINE = {"new": False, "waiting_on_contact": False, "waiting_on_us": False, "closed": True,
@@ -51,17 +51,6 @@ def test_reopen_status(ordered, expected):
 ])
 def test_reference_order(in_reply_to, references, expected):
     assert reference_ids(in_reply_to, references) == expected
-
-
-@pytest.mark.parametrize("by_key, refs, known, expected", [
-    (7, ("a",), {"a": 3}, 7),
-    (None, ("a", "b"), {"b": 3}, 3),
-    (None, ("a", "b"), {"a": 5, "b": 3}, 5),
-    (None, ("a",), {}, None),
-    (None, (), {}, None),
-])
-def test_choose_conversation(by_key, refs, known, expected):
-    assert choose_conversation(by_key, refs, known) == expected
 
 
 def test_cursor_round_trip_and_garbage():

@@ -39,14 +39,23 @@ from web.api.tickets import SlaStatus
 router = APIRouter(tags=["conversations"])
 
 
-def conversation_json(row: queries.ConversationRow, ticket_id: int | None) -> dict:
+def conversation_json(row: queries.ConversationRow, tickets: dict[int, int]) -> dict:
+    """`tickets`: the ticket id of this conversation and of the one it replies to."""
     c, contact = row.conversation, row.contact
     return {
         "id": c.id, "inbox": row.inbox_slug, "channel": c.channel, "subject": c.subject,
-        "status": c.status, "owner_id": c.owner_id, "ticket_id": ticket_id,
+        "status": c.status, "owner_id": c.owner_id, "ticket_id": tickets.get(c.id),
         "contact": {"id": contact.id, "name": contact.name, "email": contact.email},
         "created_at": c.created_at.isoformat(), "last_message_at": c.last_message_at.isoformat(),
+        "replies_to": None if c.replies_to_id is None else {
+            "conversation_id": c.replies_to_id, "ticket_id": tickets.get(c.replies_to_id)},
     }
+
+
+def _replied_to(rows: list[queries.ConversationRow]) -> list[int]:
+    """The ids of the conversations these reply to (`replies_to`)."""
+    return [r.conversation.replies_to_id for r in rows
+            if r.conversation.replies_to_id is not None]
 
 
 def _author(m: Message) -> dict:
@@ -62,7 +71,8 @@ def message_json(m: Message, attachments: list[MessageAttachment] = ()) -> dict:
         "id": m.id, "direction": m.direction, "text": m.text, "html": m.html,
         "author": _author(m),
         "created_at": m.created_at.isoformat(), "external_id": m.external_id,
-        "automatic": m.automatic, "quoted_text_start": m.quoted_text_start,
+        "automatic": m.automatic, "unverified_sender": m.unverified_sender,
+        "quoted_text_start": m.quoted_text_start,
         "delivery_status": m.delivery_status, "delivery_error": m.delivery_error,
         "attachments": [attachment_json(a) for a in attachments],
     }
@@ -109,8 +119,9 @@ async def list_conversations(
                                                              limit=limit, cursor=cursor)
         ids = [r.conversation.id for r in rows]
         tickets = await ticket_ids_for_conversations(session, ids)
+        tickets |= await ticket_ids_for_conversations(session, _replied_to(rows))
         matches = await search.snippets(session, ids, search.terms(q))
-    items = [conversation_json(r, tickets.get(r.conversation.id)) for r in rows]
+    items = [conversation_json(r, tickets) for r in rows]
     for item in items:
         if item["id"] in matches:
             item["match_html"] = search.marked_html(matches[item["id"]])
@@ -123,7 +134,8 @@ async def _detail(runtime: RuntimeDep, conversation_id: int, scope: Scope) -> di
         messages = await queries.messages_of(session, conversation_id)
         files = await queries.attachments_of(session, [m.id for m in messages])
         tickets = await ticket_ids_for_conversations(session, [conversation_id])
-    body = conversation_json(row, tickets.get(conversation_id))
+        tickets |= await ticket_ids_for_conversations(session, _replied_to([row]))
+    body = conversation_json(row, tickets)
     body["messages"] = [message_json(m, files.get(m.id, [])) for m in messages]
     return body
 

@@ -166,6 +166,8 @@ async def test_mail_from_our_own_address_is_automatic(client, runtime, agent):
 
 
 async def test_bounce_of_our_reply_marks_its_delivery_failed(client, runtime, agent):
+    """The bounce's sender (a mail server) takes no part in the conversation: the failure
+    shows on the reply, and the bounce itself lands in spam, linked to the conversation."""
     _, headers = agent
     await deliver(runtime, mail("b1@example.org"))
     [conversation] = await conversations(client, headers)
@@ -181,8 +183,11 @@ async def test_bounce_of_our_reply_marks_its_delivery_failed(client, runtime, ag
     messages = (await detail(client, headers, conversation["id"]))["messages"]
     sent = next(m for m in messages if m["id"] == reply["id"])
     assert sent["delivery_status"] == "failed" and sent["delivery_error"]
-    assert messages[-1]["automatic"] is True
-    assert (await counts(runtime))[2] == 1
+    assert messages[-1]["id"] == reply["id"]
+    [bounced] = await conversations(client, headers, status="spam")
+    assert bounced["replies_to"] == {"conversation_id": conversation["id"],
+                                     "ticket_id": conversation["ticket_id"]}
+    assert await counts(runtime) == (2, 3, 1)
 
 
 async def test_unreadable_mail_is_quarantined_listed_and_retried(client, runtime, admin, agent):

@@ -152,10 +152,15 @@ async def outbox_rows(runtime) -> list[OutboxItem]:
 
 
 def raw_email(*, message_id: str, subject: str = "Invoice question", body: str = "Hello?",
-              in_reply_to: str | None = None, references: str | None = None) -> bytes:
-    lines = ["From: Anna Berg <anna@example.org>", "To: help@example.com",
+              in_reply_to: str | None = None, references: str | None = None,
+              sender: str = "Anna Berg <anna@example.org>", cc: str | None = None,
+              extra: tuple[str, ...] = ()) -> bytes:
+    """An email to help@example.com; `extra` header lines go on top."""
+    lines = [*extra, f"From: {sender}", "To: help@example.com",
              f"Subject: {subject}", f"Message-ID: <{message_id}>",
              "Date: Tue, 04 Mar 2025 09:30:00 +0000"]
+    if cc:
+        lines.append(f"Cc: {cc}")
     if in_reply_to:
         lines.append(f"In-Reply-To: <{in_reply_to}>")
     if references:
