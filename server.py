@@ -100,10 +100,12 @@ async def serving(settings: Settings) -> AsyncIterator[Runtime]:
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """The ASGI app. With `runtime` the caller owns it; otherwise the app starts its own."""
     from web.api import admin, attachments, conversations, people, session, sla, tickets
-    from web.errors import install_error_handlers
+    from web.errors import ERROR_RESPONSES, install_error_handlers
     from web.forms import router as forms_router
+    from web.middleware import RequestGuard
 
-    if runtime is None and settings is None:
+    configured = runtime.settings if runtime is not None else settings
+    if configured is None:
         raise ValueError("create_app needs settings or a runtime")
 
     @asynccontextmanager
@@ -117,10 +119,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             app.state.runtime = own
             yield
 
-    app = FastAPI(title="Frontdesk", version="0.1.0", lifespan=lifespan)
+    # Every operation documents the shared error answers.
+    app = FastAPI(title="Frontdesk", version="0.1.0", lifespan=lifespan,
+                  responses=ERROR_RESPONSES)
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
+    app.add_middleware(RequestGuard, max_body_bytes=configured.http.max_body_bytes)
     for router in (session.router, people.router, conversations.router, tickets.router,
                    sla.router, admin.router, attachments.router, forms_router):
         app.include_router(router)

@@ -1,12 +1,14 @@
-"""What every API route shares: ids, paging, text types, the runtime and the caller."""
+"""What every API route shares: ids, paging, text and date types, the strictness of request
+bodies, the runtime and the caller."""
 
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from accounts.models import User
 from accounts.service import resolve_login_session, user_for_api_token
@@ -26,6 +28,31 @@ def _no_control_chars(value: str) -> str:
     if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
         raise ValueError("control characters are not allowed")
     return value
+
+
+class RequestModel(BaseModel):
+    """The base of every request body: JSON types are taken as they are (a boolean is not
+    an id or a number, a string is not a number) and an unknown field is a 422 naming it.
+    Query and path parameters are not models: their numbers arrive as text and stay lax."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+EARLIEST_YEAR, LATEST_YEAR = 1900, 8999
+
+
+def _aware_and_in_range(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("give a time zone (e.g. 2026-01-01T00:00:00Z)")
+    # Checked on the local year first: converting year 1 or 9999 across zones overflows.
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+Moment = Annotated[datetime, Field(strict=False), AfterValidator(_aware_and_in_range)]
+"""A point in time with its zone (ISO 8601), between the years 1900 and 8999; for query
+parameters and request bodies alike (in a body it is parsed from its text)."""
 
 
 Text = Annotated[str, AfterValidator(_no_control_chars)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from accounts import service as accounts
@@ -18,6 +18,7 @@ from web.api.common import (
     IdQuery,
     IdValue,
     Limit,
+    RequestModel,
     RuntimeDep,
     Text,
     id_page,
@@ -36,14 +37,14 @@ def team_json(team: Team, member_ids: list[int]) -> dict:
     return {"id": team.id, "name": team.name, "member_ids": member_ids}
 
 
-class NewUser(BaseModel):
+class NewUser(RequestModel):
     email: Annotated[Text, Field(min_length=3, max_length=254)]
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     role: Literal["admin", "agent"] = "agent"
     password: Annotated[str, Field(min_length=8, max_length=1024)]
 
 
-class NewTeam(BaseModel):
+class NewTeam(RequestModel):
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     member_ids: Annotated[list[IdValue], Field(max_length=1000)] = []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from accounts import service as accounts
 from core.db import transaction
@@ -15,6 +15,7 @@ from web.api.common import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     CurrentUser,
+    RequestModel,
     RuntimeDep,
     Text,
 )
@@ -23,7 +24,7 @@ from web.api.people import user_json
 router = APIRouter(tags=["session"])
 
 
-class Login(BaseModel):
+class Login(RequestModel):
     email: Annotated[Text, Field(min_length=1, max_length=254)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from core import clock
 from core.db import transaction
@@ -22,6 +22,7 @@ from web.api.common import (
     IdQuery,
     IdValue,
     Limit,
+    RequestModel,
     RuntimeDep,
     SearchText,
     Text,
@@ -53,7 +54,7 @@ def history_json(h: TicketHistory) -> dict:
             "field": h.field, "old": h.old_value, "new": h.new_value, "cause": h.cause}
 
 
-class TicketPatch(BaseModel):
+class TicketPatch(RequestModel):
     owner_id: IdValue | None = None
     status: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
     priority: Priority | None = None
@@ -63,7 +64,7 @@ class TicketPatch(BaseModel):
     team_id: IdValue | None = None
 
 
-class MergeRequest(BaseModel):
+class MergeRequest(RequestModel):
     other_id: IdValue
     primary_id: IdValue
 
