@@ -99,10 +99,11 @@ async def serving(settings: Settings) -> AsyncIterator[Runtime]:
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """The ASGI app. With `runtime` the caller owns it; otherwise the app starts its own."""
+    from web import docs
     from web.api import admin, attachments, conversations, people, session, sla, tickets
     from web.errors import ERROR_RESPONSES, install_error_handlers
     from web.forms import router as forms_router
-    from web.middleware import RequestGuard
+    from web.middleware import RequestGuard, SecurityHeaders
 
     configured = runtime.settings if runtime is not None else settings
     if configured is None:
@@ -119,16 +120,20 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             app.state.runtime = own
             yield
 
-    # Every operation documents the shared error answers.
+    # Every operation documents the shared error answers; /docs is our own page.
     app = FastAPI(title="Frontdesk", version="0.1.0", lifespan=lifespan,
-                  responses=ERROR_RESPONSES)
+                  responses=ERROR_RESPONSES, docs_url=None, redoc_url=None,
+                  swagger_ui_oauth2_redirect_url=None)
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
+    # Added last runs first: headers go on every answer, including the guard's.
     app.add_middleware(RequestGuard, max_body_bytes=configured.http.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     for router in (session.router, people.router, conversations.router, tickets.router,
-                   sla.router, admin.router, attachments.router, forms_router):
+                   sla.router, admin.router, attachments.router, forms_router, docs.router):
         app.include_router(router)
+    app.mount("/static", docs.static_files(), name="static")
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict:

@@ -60,7 +60,7 @@ async def log_in(body: Login, request: Request, response: Response, runtime: Run
         days = runtime.settings.security.session_days
         token, csrf = await accounts.start_login_session(session, user, days)
     limiter.reset(keys[0])
-    secure = runtime.settings.security.secure_cookies
+    secure = runtime.settings.security.secure_cookies or runtime.settings.http.https
     max_age = days * 86400
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="lax",
                         secure=secure, path="/")
