@@ -15,10 +15,11 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select, text
 
 from core import outbox
@@ -29,6 +30,10 @@ from core.runtime import Runtime
 from core.settings import Settings, load_settings
 
 log = logging.getLogger("frontdesk")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
 
 
 def load_jobs() -> None:
@@ -135,12 +140,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], response_model=Health)
     async def healthz() -> dict:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], response_model=Health, responses={
+        503: {"model": Health, "description": "The database or the raw store does not answer"}})
     async def readyz() -> JSONResponse:
         """The database answers, and so does the raw store where it is one of its own."""
         runtime = app.state.runtime

@@ -133,7 +133,9 @@ async def create_team(session: AsyncSession, name: str, member_ids: Sequence[int
     name = name.strip()
     if not name:
         raise InvalidInput("name is required", field="name")
-    if await session.scalar(select(Team.id).where(func.lower(Team.name) == name.lower())):
+    # The database folds both sides: SQLite's lower() leaves non-ASCII letters alone, so a
+    # name folded in Python would miss its exact twin and hit the unique index instead.
+    if await session.scalar(select(Team.id).where(func.lower(Team.name) == func.lower(name))):
         raise Conflict(f"a team named {name!r} exists", field="name")
     for user_id in set(member_ids):
         await get_active_user(session, user_id, field="member_ids")

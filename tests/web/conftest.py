@@ -8,9 +8,12 @@ directory, as `make run` does. Admin and agent tokens come from the CLI.
 from __future__ import annotations
 
 import asyncio
+import smtplib
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -37,7 +40,7 @@ class LiveServer:
     agent_token: str
 
 
-def _write_config(directory: Path, database_url: str, port: int) -> Path:
+def _write_config(directory: Path, database_url: str, port: int, smtp_port: int) -> Path:
     config = directory / "frontdesk.toml"
     config.write_text(f"""
 data_dir = "{directory / 'data'}"
@@ -47,7 +50,7 @@ url = "{database_url}"
 host = "127.0.0.1"
 port = {port}
 [smtp_in]
-enabled = false
+port = {smtp_port}
 [smtp_out]
 port = {unused_port()}
 [attachments]
@@ -82,15 +85,34 @@ def _wait_until_ready(base: str, process: subprocess.Popen, log: Path) -> None:
     raise AssertionError(f"server did not start:\n{log.read_text()}")
 
 
-def _seed(base: str, admin_token: str) -> None:
-    """Something to find: two form tickets, one with an agent comment."""
-    with httpx.Client(base_url=base) as client:
+def _mail_with_attachment() -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"] = "cy@example.org", "help@example.com"
+    message["Subject"], message["Message-ID"] = "Invoice attached", "<seed-1@example.org>"
+    message.set_content("The invoice is attached.")
+    message.add_attachment(b"total: 12 EUR\n", maintype="text", subtype="plain",
+                           filename="invoice.txt")
+    return message
+
+
+def _seed(base: str, smtp_port: int, admin_token: str) -> None:
+    """Something to find: two form tickets (one with an agent comment) and a mail with an
+    attachment, through the real SMTP receiver."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=base, headers=headers) as client:
         for email in ("anna@example.org", "bo@example.org"):
             client.post("/forms/contact", json={
                 "name": "Anna", "email": email, "subject": "Printer on fire",
                 "message": "It smokes."}).raise_for_status()
-        client.post("/api/conversations/1/messages", json={"kind": "comment", "text": "ok"},
-                    headers={"Authorization": f"Bearer {admin_token}"}).raise_for_status()
+        client.post("/api/conversations/1/messages",
+                    json={"kind": "comment", "text": "ok"}).raise_for_status()
+        with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
+            smtp.send_message(_mail_with_attachment())
+        for _ in range(600):  # until the server has made the mail a conversation
+            if len(client.get("/api/conversations").json()["items"]) == 3:
+                return
+            time.sleep(0.1)
+    raise AssertionError("the seeded mail never became a conversation")
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +120,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     directory = tmp_path_factory.mktemp("live")
     database_url = (asyncio.run(create_postgres_database(TEST_DATABASE_URL))
                     if TEST_DATABASE_URL else f"sqlite+aiosqlite:///{directory / 'frontdesk.db'}")
-    port = unused_port()
-    config = _write_config(directory, database_url, port)
+    port, smtp_port = unused_port(), unused_port()
+    config = _write_config(directory, database_url, port, smtp_port)
     frontdesk_cli(config, "migrate")
     tokens = {}
     for role in ("admin", "agent"):
@@ -113,7 +135,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_ready(base, process, log)
-        _seed(base, tokens["admin"])
+        _seed(base, smtp_port, tokens["admin"])
         yield LiveServer(base, directory / "data", log, tokens["admin"], tokens["agent"])
     finally:
         process.terminate()

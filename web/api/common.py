@@ -50,14 +50,21 @@ def _aware_and_in_range(value: datetime) -> datetime:
     return value
 
 
-Moment = Annotated[datetime, Field(strict=False), AfterValidator(_aware_and_in_range)]
+# What _aware_and_in_range takes, for the OpenAPI document: a year in range, a zone.
+MOMENT_PATTERN = r"^(19\d\d|[2-8]\d\d\d)-.*(Z|z|[+-]\d\d:?\d\d)$"
+Moment = Annotated[datetime, Field(strict=False, json_schema_extra={"pattern": MOMENT_PATTERN},
+                                   examples=["2026-01-01T00:00:00Z"]),
+                   AfterValidator(_aware_and_in_range)]
 """A point in time with its zone (ISO 8601), between the years 1900 and 8999; for query
 parameters and request bodies alike (in a body it is parsed from its text)."""
 
 
-Text = Annotated[str, AfterValidator(_no_control_chars)]
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-IdValue = Annotated[int, Field(ge=1, le=MAX_ID)]
+# What _no_control_chars takes, for the OpenAPI document (it checks, the pattern tells).
+NO_CONTROL_CHARS = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F]*$"
+Text = Annotated[str, AfterValidator(_no_control_chars),
+                 Field(json_schema_extra={"pattern": NO_CONTROL_CHARS})]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
+IdValue = Annotated[int, Field(ge=1, le=MAX_ID, examples=[1])]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=512)]

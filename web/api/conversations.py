@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from accounts.service import get_active_user
 from core import clock
@@ -66,6 +66,8 @@ def message_json(m: Message, attachments: list[MessageAttachment] = ()) -> dict:
 
 
 class ConversationPatch(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     owner_id: IdValue | None = None
     status: Literal["open", "closed", "spam"] | None = None
 

@@ -38,7 +38,8 @@ def team_json(team: Team, member_ids: list[int]) -> dict:
 
 
 class NewUser(RequestModel):
-    email: Annotated[Text, Field(min_length=3, max_length=254)]
+    email: Annotated[Text, Field(min_length=3, max_length=254,
+                                 json_schema_extra={"format": "email"})]
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     role: Literal["admin", "agent"] = "agent"
     password: Annotated[str, Field(min_length=8, max_length=1024)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from core import clock
 from core.db import transaction
@@ -55,6 +55,8 @@ def history_json(h: TicketHistory) -> dict:
 
 
 class TicketPatch(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     owner_id: IdValue | None = None
     status: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
     priority: Priority | None = None
