@@ -65,7 +65,7 @@ def _filtered(query: Select, f: TicketFilter) -> Select:
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         condition = Ticket.name.ilike(f"%{escaped}%", escape="\\")
         number = text.lstrip("#")
-        if number.isdigit() and len(number) < 10:
+        if number.isascii() and number.isdigit() and len(number) < 10:  # not "³"
             condition = or_(condition, Ticket.id == int(number))
         query = query.where(condition)
     return query

@@ -6,7 +6,8 @@ never be stored: a JSON string holding a lone UTF-16 surrogate (`"\\ud800"`, or 
 ED A0 80 that Python's JSON reader lets through) is a 422 naming the field, and a multipart
 form in a charset that can decode to one is a 415. Query strings, paths, headers and
 url-encoded forms are decoded with replacement characters by the server and Starlette, so
-they never carry one.
+they never carry one; a NUL character in the path or a query parameter (which PostgreSQL
+text cannot hold) is a 422 naming the parameter.
 
 `SecurityHeaders` adds `nosniff`, a Referrer-Policy and `X-Frame-Options: DENY` to every
 response, and to every HTML page a Content-Security-Policy without 'unsafe-inline'.
@@ -18,6 +19,7 @@ import codecs
 import json
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -83,10 +85,19 @@ def unencodable_json_field(body: bytes) -> tuple[str, ...] | None:
     return _unencodable_path(document)
 
 
+def nul_in_query(query_string: bytes) -> str | None:
+    """The first query parameter whose name or value holds a NUL character (which
+    PostgreSQL text cannot store), or None. Decodes as Starlette does."""
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "\\x00")
+    return None
+
+
 def declared_length(headers: Headers) -> int | None:
     """The Content-Length a request declares, or None (chunked, or not a number)."""
     value = headers.get("content-length", "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None  # not "³"
 
 
 def unsafe_multipart_charset(content_type: str) -> str | None:
@@ -134,6 +145,16 @@ def too_large(limit: int) -> JSONResponse:
                         status_code=413)
 
 
+def _refused_text_in_url(scope: Scope) -> JSONResponse | None:
+    message = "text must not hold a NUL character"
+    if "\x00" in scope["path"]:
+        return JSONResponse(error_body("invalid", f"the path: {message}"), status_code=422)
+    name = nul_in_query(scope.get("query_string", b""))
+    if name is not None:
+        return JSONResponse(error_body("invalid", message, name), status_code=422)
+    return None
+
+
 class RequestGuard:
     """Caps request bodies at `max_body_bytes` and refuses text UTF-8 cannot encode."""
 
@@ -149,6 +170,10 @@ class RequestGuard:
         length = declared_length(headers)
         if length is not None and length > self.max_body_bytes:
             await too_large(self.max_body_bytes)(scope, receive, send)
+            return
+        refusal = _refused_text_in_url(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
             return
         charset = unsafe_multipart_charset(headers.get("content-type", ""))
         if charset is not None:

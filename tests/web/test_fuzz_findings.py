@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from web.middleware import nul_in_query
+
 
 async def test_a_team_name_taken_in_another_case_of_non_ascii_letters_is_409(client, admin):
     """POST /api/teams twice with the same non-ASCII name was a 500 on SQLite (its lower()
@@ -27,3 +29,47 @@ async def test_json_nested_too_deep_is_a_4xx(client, runtime, admin, path, statu
         "Content-Type": "application/json"})
     assert response.status_code == status
     assert response.json()["error"]["code"] in ("invalid", "bad_request")
+
+
+@pytest.mark.parametrize("path", ["/api/tickets", "/api/conversations"])
+@pytest.mark.parametrize("q", ["³", "#²", "١٢", "#42"])
+async def test_a_search_for_digits_that_are_not_ascii_is_text(client, agent, path, q):
+    """GET /api/tickets?q=³ was a 500: "³".isdigit() holds but int("³") fails."""
+    _, headers = agent
+    response = await client.get(path, params={"q": q}, headers=headers)
+    assert response.status_code == 200 and response.json()["items"] == []
+
+
+@pytest.mark.parametrize("path", ["/api/session", "/forms/contact"])
+async def test_a_content_length_of_superscript_digits_is_no_length(client, path):
+    """Latin-1 header text may hold "³", which isdigit() takes for a digit."""
+    response = await client.post(path, content=b"{}", headers={
+        "Content-Type": "application/json", "Content-Length": b"\xb3"})
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/api/tickets", "/api/conversations"])
+@pytest.mark.parametrize("parameter", ["q", "status", "cursor", "inbox", "sort"])
+async def test_a_nul_in_a_query_parameter_is_422_naming_it(client, agent, path, parameter):
+    """GET /api/tickets?status=%00 was a 500 on PostgreSQL, whose text cannot hold NUL."""
+    _, headers = agent
+    response = await client.get(f"{path}?limit=5&{parameter}=a%00b", headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"] == {"code": "invalid", "field": parameter,
+                                         "message": "text must not hold a NUL character"}
+
+
+async def test_a_nul_in_the_path_is_422(client, agent):
+    _, headers = agent
+    response = await client.get("/forms/contact%00", headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == (
+        "the path: text must not hold a NUL character")
+
+
+@pytest.mark.parametrize("query, name", [
+    (b"", None), (b"q=a&status=open", None), (b"q=%00", "q"), (b"q=a&status=x%00y", "status"),
+    (b"a%00b=1", "a\\x00b"), (b"q=%C0%80", None), (b"q=%ED%A0%80", None),
+])
+def test_nul_in_query_table(query, name):
+    assert nul_in_query(query) == name
