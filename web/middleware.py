@@ -127,12 +127,16 @@ def is_json(content_type: str) -> bool:
 # ------------------------------------------------------------------ request guard
 
 
+def _too_large_message(limit: int) -> str:
+    return f"request body larger than {limit} bytes"
+
+
 class BodyTooLarge(HTTPException):
     """Raised from `receive` once a body passes the cap. An HTTPException, so the routes'
     own body reading lets it through and the error handlers answer a JSON 413."""
 
     def __init__(self, limit: int):
-        super().__init__(413, f"request body larger than {limit} bytes")
+        super().__init__(413, _too_large_message(limit))
 
 
 class _Disconnected(Exception):
@@ -141,22 +145,31 @@ class _Disconnected(Exception):
 
 def too_large(limit: int) -> JSONResponse:
     """The 413 answer for a body larger than `limit` bytes."""
-    return JSONResponse(error_body("too_large", f"request body larger than {limit} bytes"),
-                        status_code=413)
+    return JSONResponse(error_body("too_large", _too_large_message(limit)), status_code=413)
 
 
-def _refused_text_in_url(scope: Scope) -> JSONResponse | None:
-    message = "text must not hold a NUL character"
+def _refusal_before_the_body(scope: Scope, headers: Headers,
+                             max_body_bytes: int) -> JSONResponse | None:
+    """The answer to a request refused on its head alone, or None to go on."""
+    length = declared_length(headers)
+    if length is not None and length > max_body_bytes:
+        return too_large(max_body_bytes)
+    nul = "text must not hold a NUL character"
     if "\x00" in scope["path"]:
-        return JSONResponse(error_body("invalid", f"the path: {message}"), status_code=422)
+        return JSONResponse(error_body("invalid", f"the path: {nul}"), status_code=422)
     name = nul_in_query(scope.get("query_string", b""))
     if name is not None:
-        return JSONResponse(error_body("invalid", message, name), status_code=422)
+        return JSONResponse(error_body("invalid", nul, name), status_code=422)
+    charset = unsafe_multipart_charset(headers.get("content-type", ""))
+    if charset is not None:
+        return JSONResponse(error_body("unsupported_media_type",
+                                       f"multipart forms must be UTF-8, not {charset!r}"),
+                            status_code=415)
     return None
 
 
 class RequestGuard:
-    """Caps request bodies at `max_body_bytes` and refuses text UTF-8 cannot encode."""
+    """Caps request bodies at `max_body_bytes` and refuses text that cannot be stored."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int):
         self.app = app
@@ -167,36 +180,24 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        length = declared_length(headers)
-        if length is not None and length > self.max_body_bytes:
-            await too_large(self.max_body_bytes)(scope, receive, send)
-            return
-        refusal = _refused_text_in_url(scope)
+        refusal = _refusal_before_the_body(scope, headers, self.max_body_bytes)
         if refusal is not None:
             await refusal(scope, receive, send)
-            return
-        charset = unsafe_multipart_charset(headers.get("content-type", ""))
-        if charset is not None:
-            await JSONResponse(error_body(
-                "unsupported_media_type", f"multipart forms must be UTF-8, not {charset!r}"),
-                status_code=415)(scope, receive, send)
             return
         counted = self._counting(receive)
         if is_json(headers.get("content-type", "")):
             try:
                 body = await self._read_all(counted)
             except BodyTooLarge:
-                await too_large(self.max_body_bytes)(scope, receive, send)
-                return
+                refusal = too_large(self.max_body_bytes)
             except _Disconnected:
                 return
-            path = unencodable_json_field(body)
-            if path is not None:
-                await JSONResponse(error_body(
-                    "invalid", "text must be valid Unicode (it holds a lone surrogate)",
-                    ".".join(path) or None), status_code=422)(scope, receive, send)
+            else:
+                refusal = _refusal_of_json(body)
+                counted = _replaying(body, receive)
+            if refusal is not None:
+                await refusal(scope, receive, send)
                 return
-            counted = _replaying(body, receive)
         await self._run(scope, counted, send)
 
     async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -238,6 +239,14 @@ class RequestGuard:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def _refusal_of_json(body: bytes) -> JSONResponse | None:
+    path = unencodable_json_field(body)
+    if path is None:
+        return None
+    return JSONResponse(error_body("invalid", "text must be valid Unicode (it holds a lone "
+                                   "surrogate)", ".".join(path) or None), status_code=422)
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
