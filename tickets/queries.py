@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput
-from core.pagination import decode_cursor, encode_cursor
+from core.pagination import cursor_instant, cursor_rank, decode_cursor, encode_cursor
 from inbox.models import Contact, Conversation
 from tickets.models import Ticket, TicketConversation, TicketHistory
 from tickets.state import PRIORITIES, PRIORITY_RANK
@@ -74,10 +74,8 @@ def _filtered(query: Select, f: TicketFilter) -> Select:
 def _after(f: TicketFilter, cursor: str) -> ColumnElement[bool]:
     value, after_id = decode_cursor(cursor)
     column = _sort_column(f)
-    try:
-        bound = int(value) if f.sort.lstrip("-") == "priority" else datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise InvalidInput("cursor is not one this server gave out", field="cursor") from None
+    bound = (cursor_rank(value, range(-1, len(PRIORITIES))) if f.sort.lstrip("-") == "priority"
+             else cursor_instant(value))
     if f.sort.startswith("-"):
         return or_(column < bound, and_(column == bound, Ticket.id < after_id))
     return or_(column > bound, and_(column == bound, Ticket.id > after_id))

@@ -3,8 +3,12 @@ up: each kept as a test of its own."""
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
+from tests.support import submit_form
 from web.middleware import nul_in_query
 
 
@@ -73,3 +77,26 @@ async def test_a_nul_in_the_path_is_422(client, agent):
 ])
 def test_nul_in_query_table(query, name):
     assert nul_in_query(query) == name
+
+
+def made_up_cursor(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("path, sort", [("/api/tickets", "-created_at"),
+                                        ("/api/tickets", "priority"),
+                                        ("/api/tickets", "sla_due_at"),
+                                        ("/api/conversations", "-last_message_at")])
+@pytest.mark.parametrize("cursor", [
+    ["2026-01-01T00:00:00+00:00", 2**70], ["0001-01-01T00:00:00+14:00", 1],
+    ["9999-12-31T23:59:59-14:00", 1], ["2026-01-01T00:00:00", 1], [2**80, 1], [True, 1],
+])
+async def test_a_made_up_cursor_is_422(client, agent, path, sort, cursor):
+    """A cursor is base64 JSON anyone can write: ids past 32 bits could not be bound (500 on
+    both databases), and times near year 1 or 9999 overflowed moving to UTC."""
+    _, headers = agent
+    await submit_form(client)
+    response = await client.get(path, headers=headers, params={
+        "sort": sort, "cursor": made_up_cursor(cursor)})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "cursor"

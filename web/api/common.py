@@ -12,16 +12,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from accounts.models import User
 from accounts.service import resolve_login_session, user_for_api_token
+from core.clock import EARLIEST_YEAR, LATEST_YEAR, in_supported_range
 from core.db import transaction
 from core.errors import Forbidden, Unauthenticated
-from core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from core.pagination import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT
 from core.runtime import Runtime
 
 SESSION_COOKIE = "frontdesk_session"
 CSRF_COOKIE = "frontdesk_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-MAX_ID = 2**31 - 1
 
 
 def _no_control_chars(value: str) -> str:
@@ -38,14 +38,11 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
-EARLIEST_YEAR, LATEST_YEAR = 1900, 8999
-
-
 def _aware_and_in_range(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("give a time zone (e.g. 2026-01-01T00:00:00Z)")
     # Checked on the local year first: converting year 1 or 9999 across zones overflows.
-    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+    if not in_supported_range(value):
         raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
     return value
 
