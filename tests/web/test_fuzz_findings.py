@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.support import submit_form
+from tests.support import PASSWORD, submit_form
 from web.middleware import nul_in_query
 
 
@@ -100,3 +100,15 @@ async def test_a_made_up_cursor_is_422(client, agent, path, sort, cursor):
         "sort": sort, "cursor": made_up_cursor(cursor)})
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "cursor"
+
+
+async def test_a_csrf_token_with_latin_1_letters_is_403(client, agent):
+    """hmac.compare_digest raises TypeError on str with non-ASCII letters: such a header
+    was a 500 for a cookie session's write."""
+    login = await client.post("/api/session", json={"email": "agent@example.com",
+                                                    "password": PASSWORD})
+    assert login.status_code == 200
+    response = await client.post("/api/teams", json={"name": "T"},
+                                 headers={"X-CSRF-Token": b"\xe9t\xe9"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "csrf_failed"

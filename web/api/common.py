@@ -101,8 +101,10 @@ async def current_user(request: Request, runtime: RuntimeDep) -> User:
     if found is None:
         raise Unauthenticated("your session has expired; log in again")
     user, login = found
-    sent = request.headers.get(CSRF_HEADER, "")
-    if request.method not in SAFE_METHODS and not hmac.compare_digest(sent, login.csrf_token):
+    # As bytes: compare_digest refuses str with non-ASCII letters, which a header may hold.
+    sent = request.headers.get(CSRF_HEADER, "").encode()
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(
+            sent, login.csrf_token.encode()):
         raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")
     return user
 
