@@ -16,10 +16,11 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select, text
 
 from core import clock, outbox
@@ -30,6 +31,10 @@ from core.runtime import Runtime
 from core.settings import Settings, load_settings
 
 log = logging.getLogger("frontdesk")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
 
 
 def load_jobs() -> None:
@@ -102,6 +107,7 @@ async def serving(settings: Settings) -> AsyncIterator[Runtime]:
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """The ASGI app. With `runtime` the caller owns it; otherwise the app starts its own."""
+    from web import docs
     from web.api import (
         admin,
         attachments,
@@ -113,11 +119,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         tickets,
         tokens,
     )
-    from web.errors import install_error_handlers
+    from web.errors import ERROR_RESPONSES, install_error_handlers
     from web.forms import router as forms_router
     from web.live import socket as live_socket
+    from web.middleware import RequestGuard, SecurityHeaders
 
-    if runtime is None and settings is None:
+    configured = runtime.settings if runtime is not None else settings
+    if configured is None:
         raise ValueError("create_app needs settings or a runtime")
 
     @asynccontextmanager
@@ -133,21 +141,29 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             await own.live.start()
             yield
 
-    app = FastAPI(title="Frontdesk", version="0.1.0", lifespan=lifespan)
+    # Every operation documents the shared error answers; /docs is our own page.
+    app = FastAPI(title="Frontdesk", version="0.1.0", lifespan=lifespan,
+                  responses=ERROR_RESPONSES, docs_url=None, redoc_url=None,
+                  swagger_ui_oauth2_redirect_url=None)
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
+    # Added last runs first: headers go on every answer, including the guard's.
+    app.add_middleware(RequestGuard, max_body_bytes=configured.http.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     for router in (session.router, people.router, tokens.router, inboxes.router,
                    conversations.router, tickets.router, sla.router, admin.router,
-                   attachments.router, forms_router, live_socket.router):
+                   attachments.router, forms_router, docs.router, live_socket.router):
         app.include_router(router)
+    app.mount("/static", docs.static_files(), name="static")
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], response_model=Health)
     async def healthz() -> dict:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], response_model=Health, responses={
+        503: {"model": Health, "description": "The database or the raw store does not answer"}})
     async def readyz() -> JSONResponse:
         """The database answers, and so does the raw store where it is one of its own."""
         runtime = app.state.runtime

@@ -247,7 +247,9 @@ async def _team_name(session: AsyncSession, name: str, *, other_than: int | None
     name = name.strip()
     if not name:
         raise InvalidInput("name is required", field="name")
-    taken = select(Team.id).where(func.lower(Team.name) == name.lower())
+    # The database folds both sides: SQLite's lower() leaves non-ASCII letters alone, so a
+    # name folded in Python would miss its exact twin and hit the unique index instead.
+    taken = select(Team.id).where(func.lower(Team.name) == func.lower(name))
     if other_than is not None:
         taken = taken.where(Team.id != other_than)
     if await session.scalar(taken):

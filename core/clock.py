@@ -10,6 +10,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+EARLIEST_YEAR, LATEST_YEAR = 1900, 8999
+"""The years of the instants Frontdesk takes from outside (query parameters, cursors): far
+enough from 1 and 9999 that moving one across time zones or adding a year never
+overflows."""
+
+
+def in_supported_range(instant: datetime) -> bool:
+    """Whether `instant` is aware and its (local) year lies in the supported years."""
+    return instant.utcoffset() is not None and EARLIEST_YEAR <= instant.year <= LATEST_YEAR
+
 
 def _system_now() -> datetime:
     return datetime.now(UTC)

@@ -4,12 +4,18 @@
 `FRONTDESK_DATABASE_URL`, `FRONTDESK_REDIS_URL`, `FRONTDESK_HTTP_PORT` and
 `FRONTDESK_SECRET_KEY`, validates everything and returns a frozen `Settings`. Any problem
 raises `ConfigError` whose message names the file and the key.
+
+There is no default secret key: without `FRONTDESK_SECRET_KEY` or `secret_key` in the file,
+the key is read from `<data_dir>/secret_key`, which the first start writes (random, mode
+0600). Servers that share a database must share the key (the variable, or that file).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
+import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,7 +34,9 @@ from pydantic import (
 from core.errors import ConfigError
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-DEFAULT_SECRET = "insecure-development-secret-change-me"
+DEFAULT_DATA_DIR = "./data"
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_LENGTH = 16
 
 
 class _Section(BaseModel):
@@ -51,6 +59,22 @@ class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     public_url: str = ""
+    """Where people reach the server (e.g. https://help.example.com); https makes the
+    session cookies Secure."""
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    """Largest request body taken; a larger one is answered 413 before it is parsed."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if url and not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
+            raise ValueError("must be empty or start with http:// or https://")
+        return url
+
+    @property
+    def https(self) -> bool:
+        """True when people reach the server over https."""
+        return self.public_url.lower().startswith("https://")
 
 
 class SmtpInSettings(_Section):
@@ -216,8 +240,8 @@ class FormSettings(_Section):
 
 
 class Settings(_Section):
-    secret_key: Annotated[str, Field(min_length=16)] = DEFAULT_SECRET
-    data_dir: str = "./data"
+    secret_key: Annotated[str, Field(min_length=MIN_SECRET_LENGTH)]
+    data_dir: str = DEFAULT_DATA_DIR
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings = HttpSettings()
     smtp_in: SmtpInSettings = SmtpInSettings()
@@ -308,8 +332,76 @@ def settings_from_dict(
         raise ConfigError(f"{source}: {key}: {message}") from None
 
 
+def _read_secret_key(path: Path) -> str:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise  # not written yet
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the secret key: {exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{path}: the secret key file is not a regular file")
+    if info.st_mode & 0o077:
+        raise ConfigError(f"{path}: the secret key file may be read by others (mode "
+                          f"{stat.S_IMODE(info.st_mode):04o}); make it 0600: chmod 600 {path}")
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the secret key: {exc}") from None
+    if len(key) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"{path}: the secret key must be at least {MIN_SECRET_LENGTH} "
+                          "characters")
+    return key
+
+
+def _write_secret_key(path: Path) -> None:
+    """Publish a new random key at `path` unless one is there: written whole to a private
+    temporary file first, then linked into place, so a concurrent start reads either no
+    file or a complete one, and the first writer wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+    finally:
+        draft.unlink()
+
+
+def stored_secret_key(data_dir: str | os.PathLike[str]) -> str:
+    """The secret key kept in `<data_dir>/secret_key`, written on first use (random, mode
+    0600). A file others may read, or one that cannot be read, raises ConfigError."""
+    path = Path(data_dir) / SECRET_KEY_FILE
+    try:
+        return _read_secret_key(path)
+    except FileNotFoundError:
+        pass
+    try:
+        _write_secret_key(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write a new secret key: {exc}") from None
+    return _read_secret_key(path)
+
+
+def _with_secret_key(data: dict[str, Any], env: Mapping[str, str], source: str) -> None:
+    if "secret_key" in data or "FRONTDESK_SECRET_KEY" in env:
+        return
+    data_dir = data.get("data_dir", DEFAULT_DATA_DIR)
+    if not isinstance(data_dir, str):
+        raise ConfigError(f"{source}: data_dir: must be a string")
+    data["secret_key"] = stored_secret_key(data_dir)
+
+
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
-    """Load the configuration file (default: $FRONTDESK_CONFIG or ./config.toml)."""
+    """Load the configuration file (default: $FRONTDESK_CONFIG or ./config.toml). Without a
+    secret key in the environment or the file, the one in the data directory is used (and
+    written on the first start)."""
     file = Path(path or os.environ.get("FRONTDESK_CONFIG") or "config.toml")
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -319,4 +411,5 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(f"{file}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    _with_secret_key(data, os.environ, str(file))
     return settings_from_dict(data, source=str(file))

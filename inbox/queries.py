@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
-from core.pagination import decode_cursor, encode_cursor
+from core.pagination import cursor_instant, decode_cursor, encode_cursor
 from inbox import search
 from inbox.access import Scope
 from inbox.models import (
@@ -81,10 +81,7 @@ def _sort_key(f: ConversationFilter) -> tuple[ColumnElement[Any], bool]:
 
 def _after(column: ColumnElement[Any], descending: bool, cursor: str) -> ColumnElement[bool]:
     after_value, after_id = decode_cursor(cursor)
-    try:
-        after = datetime.fromisoformat(after_value)
-    except (TypeError, ValueError):
-        raise InvalidInput("cursor is not one this server gave out", field="cursor") from None
+    after = cursor_instant(after_value)
     if descending:
         return or_(column < after, and_(column == after, Conversation.id < after_id))
     return or_(column > after, and_(column == after, Conversation.id > after_id))

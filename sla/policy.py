@@ -34,7 +34,14 @@ YEAR_MINUTES = 366 * 24 * 60
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys are refused and JSON types taken as they are (a boolean is not a number
+    of minutes); dates and hour pairs are read from their JSON text and arrays."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+HourPair = Annotated[tuple[str, str], Field(strict=False)]
+Day = Annotated[date, Field(strict=False)]
 
 
 class Goal(_Strict):
@@ -68,8 +75,8 @@ class Goals(_Strict):
 class CalendarSpec(_Strict):
     team_id: Annotated[int, Field(ge=1)] | None = None
     timezone: Annotated[str, Field(min_length=1, max_length=64)]
-    hours: dict[str, list[tuple[str, str]]]
-    holidays: Annotated[list[date], Field(max_length=1000)] = []
+    hours: dict[str, list[HourPair]]
+    holidays: Annotated[list[Day], Field(max_length=1000)] = []
     holiday_country: Annotated[str, Field(min_length=2, max_length=3)] | None = None
     holiday_subdivision: Annotated[str, Field(max_length=10)] | None = None
 

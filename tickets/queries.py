@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
-from core.pagination import decode_cursor, encode_cursor
+from core.pagination import cursor_instant, cursor_rank, decode_cursor, encode_cursor
 from inbox.access import Scope
 from inbox.models import Conversation
 from tickets.models import Ticket, TicketConversation, TicketHistory
@@ -75,10 +75,8 @@ def _filtered(query: Select, f: TicketFilter) -> Select:
 def _after(f: TicketFilter, cursor: str) -> ColumnElement[bool]:
     value, after_id = decode_cursor(cursor)
     column = _sort_column(f)
-    try:
-        bound = int(value) if f.sort.lstrip("-") == "priority" else datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise InvalidInput("cursor is not one this server gave out", field="cursor") from None
+    bound = (cursor_rank(value, range(-1, len(PRIORITIES))) if f.sort.lstrip("-") == "priority"
+             else cursor_instant(value))
     if f.sort.startswith("-"):
         return or_(column < bound, and_(column == bound, Ticket.id < after_id))
     return or_(column > bound, and_(column == bound, Ticket.id > after_id))
@@ -98,7 +96,8 @@ def _cursor_for(sort: str, ticket: Ticket, sort_value: Any) -> str:
 def ticket_number_in(query: str | None) -> int | None:
     """The ticket number a search names (`1234` or `#1234`), or None."""
     number = (query or "").strip().lstrip("#")
-    return int(number) if number.isdigit() and 0 < len(number) < 10 else None
+    ascii_digits = number.isascii() and number.isdigit()  # not "³", which int() refuses
+    return int(number) if ascii_digits and 0 < len(number) < 10 else None
 
 
 def conversations_of_ticket(number: int) -> ColumnElement[bool]:

@@ -2,6 +2,7 @@
 
 User errors keep their status; request validation is a 422 naming the field; anything
 unexpected is logged and answered with a plain 500 that carries no exception text.
+`ERROR_RESPONSES` documents the error answers in the OpenAPI document of every operation.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from core.errors import RateLimited, UserError
@@ -21,6 +23,38 @@ log = logging.getLogger(__name__)
 HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
 LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    """The request field at fault (dotted path into a JSON body), when there is one."""
+    fields: dict[str, str] | None = None
+    """Every field at fault and its message (public forms)."""
+
+
+class ErrorDocument(BaseModel):
+    """What every error answers."""
+
+    error: ErrorDetail
+
+
+ERROR_STATUSES = {
+    400: "The request could not be read",
+    401: "Not authenticated (or the credentials are wrong)",
+    403: "Not allowed (wrong role, or missing CSRF token)",
+    404: "No such object, or not visible to you",
+    409: "The object is not in a state that allows this",
+    413: "The request body is larger than the server takes",
+    415: "The body's media type or charset is not taken",
+    422: "Invalid input; `field` names the field",
+    429: "Too many requests; retry after `Retry-After` seconds",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorDocument, "description": description}
+    for status, description in ERROR_STATUSES.items()}
+"""The error answers any operation may give, for `FastAPI(responses=...)`."""
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -68,8 +102,9 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Sent past the middleware that adds this header to every other response.
     return JSONResponse(error_body("internal", "internal error; it has been logged"),
-                        status_code=500)
+                        status_code=500, headers={"X-Content-Type-Options": "nosniff"})
 
 
 def install_error_handlers(app: FastAPI) -> None:

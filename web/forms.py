@@ -65,7 +65,7 @@ def _not_found(request: Request, as_json: bool) -> Response:
 
 async def _read_body(request: Request, as_json: bool) -> dict[str, Any] | FormData:
     declared = request.headers.get("content-length", "0")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         raise InvalidInput(f"submission larger than {MAX_BODY // 1024} KiB", code="too_large")
     if as_json:
         raw = await request.body()
@@ -73,7 +73,7 @@ async def _read_body(request: Request, as_json: bool) -> dict[str, Any] | FormDa
             raise InvalidInput(f"submission larger than {MAX_BODY // 1024} KiB", code="too_large")
         try:
             data = json.loads(raw or b"null")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             raise InvalidInput("body is not valid JSON") from None
         if not isinstance(data, dict) or not all(isinstance(v, str | None) for v in data.values()):
             raise InvalidInput("body must be a JSON object of strings")

@@ -1,7 +1,9 @@
-"""Configuration: the shipped default loads; bad files fail naming the key."""
+"""Configuration: the shipped default loads; bad files fail naming the key; the secret key
+is configured or kept in the data directory."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,134 @@ def test_not_toml_and_missing_file(tmp_path):
         load_settings(broken)
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "missing.toml")
+
+
+# ---------------------------------------------------------------- the secret key
+
+
+def _config_in(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "frontdesk.toml"
+    path.write_text(f'data_dir = "{tmp_path / "data"}"\n{extra}')
+    return path
+
+
+def test_first_start_writes_a_private_random_key_and_later_starts_read_it(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv("FRONTDESK_SECRET_KEY", raising=False)
+    config = _config_in(tmp_path)
+    first = load_settings(config)
+    key_file = tmp_path / "data" / "secret_key"
+    assert key_file.read_text().strip() == first.secret_key
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(first.secret_key) >= 32
+    assert load_settings(config).secret_key == first.secret_key
+    assert [p.name for p in key_file.parent.iterdir()] == ["secret_key"]
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    assert load_settings(_config_in(other)).secret_key != first.secret_key
+
+
+def test_shipped_config_runs_with_nothing_to_configure(tmp_path, monkeypatch):
+    """`make run` from a fresh checkout: the key appears in ./data, nothing else is set."""
+    monkeypatch.delenv("FRONTDESK_SECRET_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(ROOT / "config.toml")
+    assert (tmp_path / "data" / "secret_key").read_text().strip() == settings.secret_key
+
+
+@pytest.mark.parametrize("source", ["environment", "file"])
+def test_a_configured_key_wins_and_nothing_is_written(tmp_path, monkeypatch, source):
+    key = "k" * 40
+    monkeypatch.delenv("FRONTDESK_SECRET_KEY", raising=False)
+    if source == "environment":
+        monkeypatch.setenv("FRONTDESK_SECRET_KEY", key)
+        config = _config_in(tmp_path)
+    else:
+        config = _config_in(tmp_path, f'secret_key = "{key}"\n')
+    assert load_settings(config).secret_key == key
+    assert not (tmp_path / "data").exists()
+
+
+def _group_readable(path: Path) -> None:
+    path.write_text("g" * 40)
+    path.chmod(0o640)
+
+
+def _world_readable(path: Path) -> None:
+    path.write_text("w" * 40)
+    path.chmod(0o644)
+
+
+def _a_directory(path: Path) -> None:
+    path.mkdir()
+
+
+def _not_text(path: Path) -> None:
+    path.write_bytes(b"\xff\xfe\x00 not utf-8 \xc3")
+    path.chmod(0o600)
+
+
+def _too_short(path: Path) -> None:
+    path.write_text("short\n")
+    path.chmod(0o600)
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (_group_readable, "may be read by others (mode 0640); make it 0600"),
+    (_world_readable, "may be read by others (mode 0644)"),
+    (_a_directory, "not a regular file"),
+    (_not_text, "cannot read the secret key"),
+    (_too_short, "at least 16 characters"),
+])
+def test_a_bad_key_file_stops_the_start_naming_it(tmp_path, monkeypatch, spoil, message):
+    monkeypatch.delenv("FRONTDESK_SECRET_KEY", raising=False)
+    (tmp_path / "data").mkdir()
+    key_file = tmp_path / "data" / "secret_key"
+    spoil(key_file)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_config_in(tmp_path))
+    assert message in str(caught.value) and str(key_file) in str(caught.value)
+
+
+def test_a_data_dir_that_cannot_hold_the_key_stops_the_start(tmp_path, monkeypatch):
+    monkeypatch.delenv("FRONTDESK_SECRET_KEY", raising=False)
+    (tmp_path / "data").write_text("a file where the directory should be")
+    with pytest.raises(ConfigError, match="data/secret_key: cannot read the secret key"):
+        load_settings(_config_in(tmp_path))
+
+
+def test_a_data_dir_that_cannot_be_made_stops_the_start(tmp_path, monkeypatch):
+    """/proc takes no new directories, not even from root."""
+    monkeypatch.delenv("FRONTDESK_SECRET_KEY", raising=False)
+    config = tmp_path / "frontdesk.toml"
+    config.write_text('data_dir = "/proc/frontdesk-test/data"\n')
+    with pytest.raises(ConfigError, match="secret_key: cannot write a new secret key"):
+        load_settings(config)
+
+
+def test_no_key_at_all_is_refused_without_a_file_to_keep_it_in():
+    with pytest.raises(ConfigError, match="secret_key"):
+        settings_from_dict({}, env={})
+
+
+@pytest.mark.parametrize("url, https", [("", False), ("http://help.example.com", False),
+                                        ("https://help.example.com", True),
+                                        ("HTTPS://help.example.com/desk", True)])
+def test_public_url_says_whether_people_come_over_https(url, https):
+    settings = settings_from_dict({"secret_key": "s" * 32, "http": {"public_url": url}},
+                                  env={})
+    assert settings.http.https is https
+
+
+@pytest.mark.parametrize("extra, key", [
+    ("[http]\npublic_url = 'help.example.com'", "http.public_url"),
+    ("[http]\nmax_body_bytes = 10", "http.max_body_bytes"),
+    ("data_dir = 5", "data_dir"),
+])
+def test_bad_http_settings_name_the_key(tmp_path, monkeypatch, extra, key):
+    monkeypatch.delenv("FRONTDESK_SECRET_KEY", raising=False)
+    path = tmp_path / "bad.toml"
+    path.write_text(extra)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert key in str(caught.value)

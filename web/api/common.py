@@ -1,20 +1,23 @@
-"""What every API route shares: ids, paging, text types, the runtime and the caller."""
+"""What every API route shares: ids, paging, text and date types, the strictness of request
+bodies, the runtime and the caller."""
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
 from accounts.service import resolve_login_session, user_for_api_token
+from core.clock import EARLIEST_YEAR, LATEST_YEAR, in_supported_range
 from core.db import transaction
 from core.errors import Forbidden, Unauthenticated
-from core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from core.pagination import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT
 from core.runtime import Runtime
 from inbox.access import Scope, visible_inboxes
 
@@ -22,7 +25,6 @@ SESSION_COOKIE = "frontdesk_session"
 CSRF_COOKIE = "frontdesk_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-MAX_ID = 2**31 - 1
 
 
 def _no_control_chars(value: str) -> str:
@@ -31,9 +33,38 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_control_chars)]
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-IdValue = Annotated[int, Field(ge=1, le=MAX_ID)]
+class RequestModel(BaseModel):
+    """The base of every request body: JSON types are taken as they are (a boolean is not
+    an id or a number, a string is not a number) and an unknown field is a 422 naming it.
+    Query and path parameters are not models: their numbers arrive as text and stay lax."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+def _aware_and_in_range(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("give a time zone (e.g. 2026-01-01T00:00:00Z)")
+    # Checked on the local year first: converting year 1 or 9999 across zones overflows.
+    if not in_supported_range(value):
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+# What _aware_and_in_range takes, for the OpenAPI document: a year in range, a zone.
+MOMENT_PATTERN = r"^(19\d\d|[2-8]\d\d\d)-.*(Z|z|[+-]\d\d:?\d\d)$"
+Moment = Annotated[datetime, Field(strict=False, json_schema_extra={"pattern": MOMENT_PATTERN},
+                                   examples=["2026-01-01T00:00:00Z"]),
+                   AfterValidator(_aware_and_in_range)]
+"""A point in time with its zone (ISO 8601), between the years 1900 and 8999; for query
+parameters and request bodies alike (in a body it is parsed from its text)."""
+
+
+# What _no_control_chars takes, for the OpenAPI document (it checks, the pattern tells).
+NO_CONTROL_CHARS = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F]*$"
+Text = Annotated[str, AfterValidator(_no_control_chars),
+                 Field(json_schema_extra={"pattern": NO_CONTROL_CHARS})]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
+IdValue = Annotated[int, Field(ge=1, le=MAX_ID, examples=[1])]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=512)]
@@ -67,8 +98,10 @@ async def _user_from_cookie(session: AsyncSession, request: Request) -> User:
     if found is None:
         raise Unauthenticated("your session has expired; log in again")
     user, login = found
-    sent = request.headers.get(CSRF_HEADER, "")
-    if request.method not in SAFE_METHODS and not hmac.compare_digest(sent, login.csrf_token):
+    # As bytes: compare_digest refuses str with non-ASCII letters, which a header may hold.
+    sent = request.headers.get(CSRF_HEADER, "").encode()
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(
+            sent, login.csrf_token.encode()):
         raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")
     return user
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
 
 from core import clock
 from core.db import transaction
@@ -29,6 +29,7 @@ from web.api.common import (
     IdQuery,
     IdValue,
     Limit,
+    RequestModel,
     RuntimeDep,
     SearchText,
     Text,
@@ -78,12 +79,14 @@ def message_json(m: Message, attachments: list[MessageAttachment] = ()) -> dict:
     }
 
 
-class ConversationPatch(BaseModel):
+class ConversationPatch(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     owner_id: IdValue | None = None
     status: Literal["open", "closed", "spam"] | None = None
 
 
-class NewMessage(BaseModel):
+class NewMessage(RequestModel):
     kind: Literal["reply", "comment"]
     text: Annotated[Text, Field(min_length=1, max_length=100_000)]
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from core.db import transaction
 from inbox import access
 from inbox.models import Inbox
-from web.api.common import CurrentAdmin, CurrentCaller, IdValue, RuntimeDep, page
+from web.api.common import (
+    CurrentAdmin,
+    CurrentCaller,
+    IdValue,
+    RequestModel,
+    RuntimeDep,
+    page,
+)
 
 router = APIRouter(tags=["inboxes"])
 
@@ -27,7 +34,7 @@ def inbox_json(inbox: Inbox, members: access.Members | None) -> dict:
     return body
 
 
-class MembersBody(BaseModel):
+class MembersBody(RequestModel):
     team_ids: Annotated[list[IdValue], Field(max_length=1000)] = []
     user_ids: Annotated[list[IdValue], Field(max_length=1000)] = []
 

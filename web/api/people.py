@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from accounts import service as accounts
@@ -21,6 +21,7 @@ from web.api.common import (
     IdQuery,
     IdValue,
     Limit,
+    RequestModel,
     RuntimeDep,
     Text,
     id_page,
@@ -39,26 +40,27 @@ def team_json(team: Team, member_ids: list[int]) -> dict:
     return {"id": team.id, "name": team.name, "member_ids": member_ids, "active": team.active}
 
 
-class NewUser(BaseModel):
-    email: Annotated[Text, Field(min_length=3, max_length=254)]
+class NewUser(RequestModel):
+    email: Annotated[Text, Field(min_length=3, max_length=254,
+                                 json_schema_extra={"format": "email"})]
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     role: Literal["admin", "agent"] = "agent"
     password: Annotated[str, Field(min_length=8, max_length=1024)]
 
 
-class UserPatch(BaseModel):
+class UserPatch(RequestModel):
     email: Annotated[Text, Field(min_length=3, max_length=254)] | None = None
     name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     role: Literal["admin", "agent"] | None = None
     active: bool | None = None
 
 
-class NewTeam(BaseModel):
+class NewTeam(RequestModel):
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     member_ids: Annotated[list[IdValue], Field(max_length=1000)] = []
 
 
-class TeamPatch(BaseModel):
+class TeamPatch(RequestModel):
     name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     member_ids: Annotated[list[IdValue], Field(max_length=1000)] | None = None
     active: bool | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from accounts import service as accounts
 from core.db import transaction
@@ -15,6 +15,7 @@ from web.api.common import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     CurrentUser,
+    RequestModel,
     RuntimeDep,
     Text,
 )
@@ -23,7 +24,7 @@ from web.api.people import user_json
 router = APIRouter(tags=["session"])
 
 
-class Login(BaseModel):
+class Login(RequestModel):
     email: Annotated[Text, Field(min_length=1, max_length=254)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
@@ -59,7 +60,7 @@ async def log_in(body: Login, request: Request, response: Response, runtime: Run
         days = runtime.settings.security.session_days
         token, csrf = await accounts.start_login_session(session, user, days)
     limiter.reset(keys[0])
-    secure = runtime.settings.security.secure_cookies
+    secure = runtime.settings.security.secure_cookies or runtime.settings.http.https
     max_age = days * 86400
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="lax",
                         secure=secure, path="/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
 
 from core import clock
 from core.db import transaction
@@ -23,6 +23,7 @@ from web.api.common import (
     IdQuery,
     IdValue,
     Limit,
+    RequestModel,
     RuntimeDep,
     SearchText,
     Text,
@@ -54,7 +55,9 @@ def history_json(h: TicketHistory) -> dict:
             "field": h.field, "old": h.old_value, "new": h.new_value, "cause": h.cause}
 
 
-class TicketPatch(BaseModel):
+class TicketPatch(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     owner_id: IdValue | None = None
     status: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
     priority: Priority | None = None
@@ -64,7 +67,7 @@ class TicketPatch(BaseModel):
     team_id: IdValue | None = None
 
 
-class MergeRequest(BaseModel):
+class MergeRequest(RequestModel):
     other_id: IdValue
     primary_id: IdValue
 

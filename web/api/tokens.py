@@ -5,13 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import Field
 
 from accounts import service as accounts
 from accounts.models import ApiToken
 from core.db import transaction
 from core.errors import Forbidden
-from web.api.common import CurrentUser, IdPath, IdQuery, RuntimeDep, Text, page
+from web.api.common import (
+    CurrentUser,
+    IdPath,
+    IdQuery,
+    Moment,
+    RequestModel,
+    RuntimeDep,
+    Text,
+    page,
+)
 
 router = APIRouter(tags=["tokens"])
 
@@ -24,9 +33,9 @@ def token_json(row: ApiToken) -> dict:
             "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
 
 
-class NewToken(BaseModel):
+class NewToken(RequestModel):
     name: Annotated[Text, Field(min_length=1, max_length=200)]
-    expires_at: AwareDatetime | None = None
+    expires_at: Moment | None = None
     """When the token stops working (with a time zone); never when left out."""
 
 
