@@ -155,9 +155,10 @@ async def test_surrogate_bytes_in_forms_queries_and_paths_become_replacement_cha
         b"name=Anna&email=anna%40example.org&subject=%ED%A0%80&message=hi"),
         headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert form.status_code == 200 and "Thank you" in form.text
-    listed = await client.get("/api/conversations?q=%ED%A0%80", headers=desk["headers"])
-    assert listed.status_code == 200
-    assert [c["subject"] for c in listed.json()["items"]] == ["\ufffd" * 3]
+    listed = await client.get("/api/conversations", headers=desk["headers"])
+    assert listed.json()["items"][0]["subject"] == "\ufffd" * 3
+    searched = await client.get("/api/conversations?q=%ED%A0%80", headers=desk["headers"])
+    assert searched.status_code == 200 and searched.json()["items"] == []  # no word in it
     path = await client.get("/api/tickets/%ED%A0%80", headers=desk["headers"])
     assert path.status_code == 422 and path.json()["error"]["field"] == "ticket_id"
 

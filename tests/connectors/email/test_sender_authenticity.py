@@ -83,6 +83,7 @@ def test_the_parser_reads_every_authentication_results_field_from_the_top():
 
 def settings(trusted: list[str]):
     return settings_from_dict({
+        "secret_key": "test-secret-key-0123456789",
         "security": {"trusted_authserv_ids": trusted},
         "smtp_in": {"catch_all_domains": ["any.example"]},
         "inboxes": [{"slug": "support", "name": "Support", "addresses": ["help@example.com"]}],
