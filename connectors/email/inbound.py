@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.email.autoack import maybe_acknowledge
 from connectors.email.ids import is_ours
 from connectors.email.models import RawEmail
-from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits, dmarc_failed
+from connectors.email.parse import EmailParseError, ParsedEmail, dmarc_failed
 from connectors.email.parsers import parse_batch
 from connectors.ingest import retrying_in_savepoint
 from core import clock
@@ -116,12 +116,6 @@ def _job_id(raw_ids: Sequence[int]) -> str:
     # Job ids are remembered for a while (arq keeps results). A raw email is in one kick
     # (a retry kicks it under an id of its own), so its first id names the kick.
     return f"email:{raw_ids[0]}+{len(raw_ids)}"
-
-
-def limits_for(settings: Settings) -> ParseLimits:
-    """Parse limits from the attachment settings."""
-    return ParseLimits(max_attachment_bytes=settings.attachments.max_attachment_bytes,
-                       max_total_attachment_bytes=settings.attachments.max_message_bytes)
 
 
 def _own_addresses(settings: Settings) -> set[str]:
@@ -305,7 +299,7 @@ async def _prepare(runtime: Any, ids: Sequence[int]) -> tuple[list[_Pending], in
     batch, raws = await _claim(runtime.raw_sessions, ids)
     if batch:
         parsed = await parse_batch([raws[pending.raw_id] for pending in batch],
-                                   limits_for(runtime.settings))
+                                   runtime.settings.limits)
         for pending, result in zip(batch, parsed, strict=True):
             if isinstance(result, EmailParseError):
                 pending.problem = result

@@ -5,7 +5,7 @@ the raw bytes first and call `parse_email` later, so a message this module rejec
 `EmailParseError` is quarantined, never lost.
 
 The stdlib parser runs in its forgiving `compat32` mode with every header value cut to
-`ParseLimits.max_header_chars`; all decoding of headers, charsets and transfer encodings
+`Limits.max_header_chars`; all decoding of headers, charsets and transfer encodings
 is done here, so that:
 
 - a broken or unknown charset degrades to U+FFFD replacement characters, never raises;
@@ -39,34 +39,15 @@ from typing import Any
 
 from connectors.email.quotes import find_quoted_text_start
 from connectors.email.sanitize import html_to_text, sanitize_html
+from core.limits import Limits
 from inbox.messages import Attachment, InboundMessage
-
-MIB = 1024 * 1024
 
 
 class EmailParseError(ValueError):
     """The bytes cannot be read as an email at all; the connector quarantines them."""
 
 
-@dataclass(frozen=True, slots=True)
-class ParseLimits:
-    """Bounds that keep one hostile message from costing unbounded time or memory."""
-
-    max_parts: int = 200
-    max_depth: int = 20
-    max_header_chars: int = 10_000
-    max_attachment_bytes: int = 25 * MIB
-    max_total_attachment_bytes: int = 50 * MIB
-    max_text_chars: int = 1_000_000
-
-    def __post_init__(self) -> None:
-        for name in self.__slots__:
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"ParseLimits.{name} must be a positive integer, not {value!r}")
-
-
-DEFAULT_LIMITS = ParseLimits()
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +64,7 @@ class ParsedEmail:
       of the first RFC 2369 `List-*` field, when there is no List-Id); such mail may be
       written by a person, but it never gets an automatic answer (RFC 3834, section 2).
     - `oversized_attachments`: names of attachments dropped for the size limits.
-    - `limits_hit`: names of the `ParseLimits` that cut something off ("max_parts",
+    - `limits_hit`: names of the `Limits` that cut something off ("max_parts",
       "max_depth", "max_text_chars").
     - `authentication_results`: the message's Authentication-Results fields, topmost (the
       nearest hop's) first; whose to believe is the connector's setting.
@@ -102,7 +83,7 @@ class ParsedEmail:
 
 
 def parse_email(
-    raw: bytes, *, inbox: str, limits: ParseLimits = DEFAULT_LIMITS
+    raw: bytes, *, inbox: str, limits: Limits = DEFAULT_LIMITS
 ) -> ParsedEmail:
     """Parse the raw bytes of one email received by `inbox`.
 
@@ -134,7 +115,7 @@ def parse_email(
         raise EmailParseError(f"unreadable message: {exc}") from exc
 
 
-def _parse(raw: bytes, inbox: str, limits: ParseLimits) -> ParsedEmail:
+def _parse(raw: bytes, inbox: str, limits: Limits) -> ParsedEmail:
     root, parser_stopped = _parse_tree(raw, limits)
     if not root.keys():
         raise EmailParseError("no header fields: this is not an email")
@@ -224,7 +205,7 @@ class _CountingFactory:
         return _RawMessage(policy=policy or _RawHeaders())
 
 
-def _parse_tree(raw: bytes, limits: ParseLimits) -> tuple[Message, bool]:
+def _parse_tree(raw: bytes, limits: Limits) -> tuple[Message, bool]:
     """Parse `raw`, feeding it in chunks until the parser has built `max_parts` parts.
 
     Returns the root and whether the parser was stopped early.
@@ -257,7 +238,7 @@ class _Part:
     report_type: str | None
 
 
-def _walk(root: Message, limits: ParseLimits) -> tuple[list[_Part], tuple[str, ...]]:
+def _walk(root: Message, limits: Limits) -> tuple[list[_Part], tuple[str, ...]]:
     """List the leaf parts depth-first, within `max_parts` and `max_depth`."""
     leaves: list[_Part] = []
     hit: list[str] = []
@@ -791,7 +772,7 @@ class _Body:
     limits_hit: tuple[str, ...]
 
 
-def _read_body(parts: Sequence[_Part], limits: ParseLimits) -> _Body:
+def _read_body(parts: Sequence[_Part], limits: Limits) -> _Body:
     """The first text/plain and first text/html that are not attachments.
 
     The text is the plain part, or the text of the HTML when there is no plain part or
@@ -825,7 +806,7 @@ def _first_body_part(parts: Sequence[_Part], content_type: str) -> _Part | None:
     return None
 
 
-def _part_text(part: _Part, limits: ParseLimits) -> tuple[str, bool]:
+def _part_text(part: _Part, limits: Limits) -> tuple[str, bool]:
     """The decoded text of a part with \\n line endings, and whether it was cut."""
     data = _payload_bytes(part.message)
     byte_budget = limits.max_text_chars * 4
@@ -908,7 +889,7 @@ def _is_attachment(part: _Part, body_parts: Sequence[_Part]) -> bool:
 
 
 def _read_attachments(
-    parts: Sequence[_Part], limits: ParseLimits
+    parts: Sequence[_Part], limits: Limits
 ) -> tuple[tuple[Attachment, ...], tuple[str, ...]]:
     kept: list[Attachment] = []
     oversized: list[str] = []

@@ -4,6 +4,7 @@ It runs inside the event loop of `frontdesk serve` (`start_smtp(runtime)`, then
 `stop_smtp(server)`), on aiosmtpd's protocol, with `[smtp_in]` settings. What a sender hears:
 
     MAIL FROM  an address with control characters or invalid UTF-8    553 5.1.7
+               SIZE= over [limits] max_message_bytes                   552 (aiosmtpd's)
     RCPT TO    an address no inbox owns, at no catch-all domain        550 5.1.1
                more than MAX_RECIPIENTS recipients                     452 4.5.3
     DATA       more than max_message_bytes (aiosmtpd counts them)      552 Error: Too much mail data
@@ -401,7 +402,7 @@ async def start_smtp(runtime: Any, *, port: int | None = None,
     server = SmtpServer(committer=committer, handler=handler)
     loop = asyncio.get_running_loop()
     options: dict[str, Any] = {
-        "data_size_limit": config.max_message_bytes, "enable_SMTPUTF8": True,
+        "data_size_limit": settings.limits.max_message_bytes, "enable_SMTPUTF8": True,
         "hostname": socket.gethostname(), "ident": "Frontdesk ESMTP",
         "tls_context": tls_context(config), "loop": loop,
     }

@@ -21,7 +21,6 @@ from connectors.email import parse as parse_module
 from connectors.email.parse import (
     EmailParseError,
     ParsedEmail,
-    ParseLimits,
     _parse_tree,
     _raw_param,
     decode_encoded_words,
@@ -37,6 +36,7 @@ from connectors.email.parse import (
 )
 from connectors.email.quotes import find_quoted_text_start
 from connectors.email.sanitize import cut_deep_nesting, html_to_text, sanitize_html
+from core.limits import Limits
 
 CORPUS = Path(__file__).parent / "corpus"
 CORPUS_NAMES = sorted(path.stem for path in CORPUS.glob("*.eml"))
@@ -329,7 +329,7 @@ def test_line_endings_become_newlines() -> None:
 
 
 def test_text_is_cut_at_max_text_chars() -> None:
-    parsed = parse(email(body="x" * 5000), limits=ParseLimits(max_text_chars=1000))
+    parsed = parse(email(body="x" * 5000), limits=Limits(max_text_chars=1000))
     assert parsed.message.text == "x" * 1000
     assert parsed.limits_hit == ("max_text_chars",)
 
@@ -446,7 +446,7 @@ def test_attachments_over_the_size_limits_are_dropped_and_named() -> None:
         _attachment("fits.bin", 800),
         _attachment("over-total.bin", 300),
     )
-    limits = ParseLimits(max_attachment_bytes=1000, max_total_attachment_bytes=1000)
+    limits = Limits(max_attachment_bytes=1000, max_total_attachment_bytes=1000)
     parsed = parse(raw, limits=limits)
     assert [a.filename for a in parsed.message.attachments] == ["small.bin", "fits.bin"]
     assert parsed.oversized_attachments == ("huge.bin", "over-total.bin")
@@ -759,7 +759,7 @@ def test_unreadable_input_raises_email_parse_error(raw: bytes) -> None:
 
 def test_parse_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_parts"):
-        ParseLimits(max_parts=0)
+        Limits(max_parts=0)
 
 
 def test_parse_email_wants_bytes() -> None:
@@ -783,7 +783,7 @@ def test_parameters_read_once_are_those_the_standard_library_reads(content_type,
     is what `Message.get_param` gives (None where the standard library cannot decode)."""
     raw = (f"Content-Type: text/plain{content_type}\r\n"
            f"Content-Disposition: attachment{disposition}\r\n\r\nbody\r\n").encode()
-    message = _parse_tree(raw, ParseLimits())[0]
+    message = _parse_tree(raw, Limits())[0]
     for header in ("content-type", "content-disposition", "x-absent"):
         try:
             expected = message.get_param(name, None, header)
