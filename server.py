@@ -59,6 +59,7 @@ def install(runtime: Runtime) -> None:
     smtp_out.install(runtime)
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
     runtime.provide("conversations_of_tickets", conversations_of_tickets)
+    runtime.provide("limits", runtime.settings.limits)
 
 
 async def prepare_database(runtime: Runtime) -> None:

@@ -19,6 +19,7 @@ from core import clock, outbox
 from core.db import insert_rows
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import publish, publish_many
+from core.limits import Limits
 from core.settings import InboxSettings
 from inbox import thread_facts, threading
 from inbox.events import (
@@ -39,8 +40,7 @@ from inbox.models import (
     MessageAttachment,
     MessageReference,
 )
-
-MAX_TEXT = 200_000
+from inbox.truncation import as_kept
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,8 @@ def _inbound_row(conversation_id: int, inbox_id: int, contact_id: int, msg: Inbo
             "text": msg.text, "html": msg.html, "quoted_text_start": msg.quoted_text_start,
             "external_id": msg.external_id, "automatic": msg.automatic,
             "unverified_sender": msg.unverified_sender, "created_at": now,
-            "delivery_status": None, "delivery_error": None, "meta": {}}
+            "delivery_status": None, "delivery_error": None, "meta": {},
+            "truncated": [cut.as_json() for cut in msg.truncated]}
 
 
 async def ingest(session: AsyncSession, msg: InboundMessage) -> IngestResult:
@@ -167,12 +168,13 @@ async def ingest_many(session: AsyncSession, msgs: Sequence[InboundMessage]
     `thread_facts.gather`), `threading.plan` decides every message in order (pure; each
     sees what the ones before it did), and the plan is written (a statement per table).
     A plan that stops early (a ticket token that may name a ticket the batch makes) is
-    written, and the rest planned anew. Raises on the first message that cannot be stored
-    (InvalidInput for one that is too long or names no inbox), having stored none.
+    written, and the rest planned anew. A text over `[limits] max_text_chars` is cut, and
+    what any limit left out is told at the top of the text (`truncation.as_kept`). Raises
+    on the first message that cannot be stored (InvalidInput for one that names no inbox),
+    having stored none.
     """
-    for msg in msgs:
-        if len(msg.text) > MAX_TEXT:
-            raise InvalidInput(f"message longer than {MAX_TEXT} characters", field="text")
+    limits: Limits = session.info.get("limits") or Limits()
+    msgs = [as_kept(msg, limits.max_text_chars) for msg in msgs]
     incoming = [threading.incoming(msg, await inbox_id_by_slug(session, msg.inbox))
                 for msg in msgs]
     results: list[IngestResult] = []

@@ -427,8 +427,7 @@ def _facts(parsed: ParsedEmail, message: InboundMessage, result: inbox.IngestRes
     """What processing found out about a raw email, kept on its row."""
     return {"automatic": message.automatic, "auto_reason": parsed.auto_reason,
             "duplicate": result.duplicate, "mailing_list": parsed.mailing_list,
-            "forged_references": forged_references(parsed.message, secret),
-            "oversized_attachments": list(parsed.oversized_attachments)}
+            "forged_references": forged_references(parsed.message, secret)}
 
 
 async def retry(raw_sessions: async_sessionmaker[AsyncSession], raw_id: int) -> bool:

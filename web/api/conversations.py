@@ -75,6 +75,7 @@ def message_json(m: Message, attachments: list[MessageAttachment] = ()) -> dict:
         "quoted_text_start": m.quoted_text_start,
         "delivery_status": m.delivery_status, "delivery_error": m.delivery_error,
         "attachments": [attachment_json(a) for a in attachments],
+        "truncated": m.truncated,
     }
 
 

@@ -37,6 +37,7 @@ from connectors.email.parse import (
 from connectors.email.quotes import find_quoted_text_start
 from connectors.email.sanitize import cut_deep_nesting, html_to_text, sanitize_html
 from core.limits import Limits
+from inbox.messages import Truncation
 
 CORPUS = Path(__file__).parent / "corpus"
 CORPUS_NAMES = sorted(path.stem for path in CORPUS.glob("*.eml"))
@@ -82,7 +83,7 @@ def _actual(raw: bytes, parsed: ParsedEmail) -> dict[str, object]:
             }
             for attachment in message.attachments
         ],
-        "oversized_attachments": list(parsed.oversized_attachments),
+        "truncated": [cut.as_json() for cut in message.truncated],
         "automatic": message.automatic,
         "auto_reason": parsed.auto_reason,
         "is_bounce": parsed.is_bounce,
@@ -328,10 +329,10 @@ def test_line_endings_become_newlines() -> None:
     assert parse(raw).message.text == "one\ntwo\nthree\n"
 
 
-def test_text_is_cut_at_max_text_chars() -> None:
+def test_text_is_cut_at_max_text_chars_and_counted() -> None:
     parsed = parse(email(body="x" * 5000), limits=Limits(max_text_chars=1000))
     assert parsed.message.text == "x" * 1000
-    assert parsed.limits_hit == ("max_text_chars",)
+    assert parsed.message.truncated == (Truncation("text", "max_text_chars", 1000, 4000),)
 
 
 @pytest.mark.parametrize(
@@ -449,7 +450,9 @@ def test_attachments_over_the_size_limits_are_dropped_and_named() -> None:
     limits = Limits(max_attachment_bytes=1000, max_total_attachment_bytes=1000)
     parsed = parse(raw, limits=limits)
     assert [a.filename for a in parsed.message.attachments] == ["small.bin", "fits.bin"]
-    assert parsed.oversized_attachments == ("huge.bin", "over-total.bin")
+    assert parsed.message.truncated == (
+        Truncation("attachments", "max_attachment_bytes", 1000, 1, ("huge.bin",)),
+        Truncation("attachments", "max_total_attachment_bytes", 1000, 1, ("over-total.bin",)))
 
 
 def test_html_alternative_is_not_an_attachment() -> None:
@@ -783,7 +786,7 @@ def test_parameters_read_once_are_those_the_standard_library_reads(content_type,
     is what `Message.get_param` gives (None where the standard library cannot decode)."""
     raw = (f"Content-Type: text/plain{content_type}\r\n"
            f"Content-Disposition: attachment{disposition}\r\n\r\nbody\r\n").encode()
-    message = _parse_tree(raw, Limits())[0]
+    message = _parse_tree(raw, Limits()).root
     for header in ("content-type", "content-disposition", "x-absent"):
         try:
             expected = message.get_param(name, None, header)
