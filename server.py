@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         attachments,
         conversations,
         inboxes,
+        messages,
         people,
         session,
         sla,
@@ -140,7 +141,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     for router in (session.router, people.router, tokens.router, inboxes.router,
                    conversations.router, tickets.router, sla.router, admin.router,
-                   attachments.router, forms_router, live_socket.router):
+                   attachments.router, messages.router, forms_router,
+                   live_socket.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])

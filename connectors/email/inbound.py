@@ -430,6 +430,17 @@ def _facts(parsed: ParsedEmail, message: InboundMessage, result: inbox.IngestRes
             "forged_references": forged_references(parsed.message, secret)}
 
 
+async def original_of(raw_sessions: async_sessionmaker[AsyncSession],
+                      message_id: int) -> bytes | None:
+    """The email message `message_id` was made of, byte for byte as it was accepted, from
+    the raw store; None when it came from no email (or its raw mail is gone)."""
+    async with transaction(raw_sessions) as session:
+        return await session.scalar(
+            select(RawEmail.raw).where(RawEmail.message_id == message_id,
+                                       RawEmail.status == "processed")
+            .order_by(RawEmail.id).limit(1))
+
+
 async def retry(raw_sessions: async_sessionmaker[AsyncSession], raw_id: int) -> bool:
     """Put a failed or quarantined email of the raw store back in line, its attempts
     counted from zero again; False when there is none to retry."""

@@ -34,9 +34,15 @@ async def download(attachment_id: IdPath, caller: CurrentCaller,
         content = store.read(found.sha256)
     except FileNotFoundError:
         raise NotFound(f"the file of attachment {attachment_id} is missing") from None
-    name = found.filename.replace('"', "")
+    return file_download(content, found.filename)
+
+
+def file_download(content: bytes, filename: str,
+                  media_type: str = "application/octet-stream") -> Response:
+    """`content` as a download named `filename`, never shown or sniffed by the browser."""
+    name = filename.replace('"', "")
     ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    return Response(content, media_type="application/octet-stream", headers={
+    return Response(content, media_type=media_type, headers={
         "Content-Disposition": disposition, "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox"})

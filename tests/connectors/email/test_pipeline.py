@@ -20,7 +20,7 @@ from connectors.email.models import RawEmail
 from core.db import transaction
 from inbox.events import ConversationOpened
 from inbox.models import Contact, Conversation, Message
-from tests.support import run_jobs
+from tests.support import retry_failed_inbound, run_jobs
 from tickets.models import Ticket
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -226,12 +226,7 @@ async def test_mail_that_never_finishes_processing_is_given_up_then_retried(clie
     assert (row.status, row.attempts) == ("failed", inbound.MAX_ATTEMPTS)
     assert f"{inbound.MAX_ATTEMPTS} attempts" in row.error
     assert (await counts(runtime))[0] == 0
-    listed = (await client.get("/api/admin/failed-inbound", headers=admin_headers)).json()
-    assert [item["id"] for item in listed["items"]] == [raw_id]
-    retried = await client.post(f"/api/admin/failed-inbound/{raw_id}/retry",
-                                headers=admin_headers)
-    assert retried.status_code == 202
-    await run_jobs(runtime)
+    assert await retry_failed_inbound(client, runtime, admin_headers, raw_id) == [raw_id]
     row = await raw_row(runtime, raw_id)
     assert (row.status, row.attempts) == ("processed", 1)
 
