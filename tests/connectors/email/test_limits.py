@@ -9,6 +9,8 @@ nested 200 levels deep as empty text, with nothing saying so.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +22,13 @@ from sqlalchemy import func, select
 import server
 from connectors.email.inbound import add_raw, raw_row, store_raw
 from connectors.email.models import RawEmail
-from connectors.email.smtp_in import SmtpServer, start_smtp, stop_smtp
+from connectors.email.smtp_in import (
+    SmtpServer,
+    _NoBareLineFeeds,
+    has_bare_line_feed,
+    start_smtp,
+    stop_smtp,
+)
 from core.db import transaction
 from core.runtime import Runtime
 from inbox.models import Message
@@ -229,6 +237,86 @@ async def test_a_message_that_came_by_no_email_has_no_original(runtime, client, 
     assert message["original_url"] is None
     missing = await client.get(f"/api/messages/{message['id']}/original", headers=headers)
     assert missing.status_code == 404 and "did not come by email" in missing.text
+
+
+# ---------------------------------------------------------------- SMTP: bare LF, long lines
+
+
+async def talk_data(smtp: SmtpServer, data: bytes) -> tuple[bytes, bytes]:
+    """Send `data` after DATA's 354 on a raw connection; returns the reply line and what
+    the server sends after it until it closes (b"" when it just closes)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", smtp.port)
+    try:
+        await reader.readline()
+        writer.write(b"EHLO client.example\r\n")
+        while not (await reader.readline()).startswith(b"250 "):
+            pass
+        for command in (b"MAIL FROM:<anna@example.org>", b"RCPT TO:<help@example.com>",
+                        b"DATA"):
+            writer.write(command + b"\r\n")
+            assert (await reader.readline())[:3] in (b"250", b"354")
+        writer.write(data)
+        await writer.drain()
+        reply = await reader.readline()
+        try:
+            after = await asyncio.wait_for(reader.read(), timeout=30)
+        except ConnectionResetError:
+            after = b""
+        return reply, after
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("data", [
+    b"Subject: unix\n\nlines end in LF only\n.\n",
+    b"Subject: unix\n\n" + b"a longer body\n" * 200 + b".\n",  # today: waits for ever
+    b"Subject: one\r\n\r\nall lines CRLF but this\none\r\n.\r\n",
+    # SMTP smuggling: an end of data some servers read, then a second message.
+    b"Subject: first\r\n\r\nhello\r\n\n.\r\nMAIL FROM:<ceo@example.com>\r\n"
+    b"RCPT TO:<help@example.com>\r\nDATA\r\nSubject: forged\r\n\r\nsend money\r\n.\r\n",
+    b"Subject: first\r\n\r\nhello\n.\nMAIL FROM:<ceo@example.com>\r\n.\r\n",
+], ids=["lf-only", "lf-only-long", "one-bare-lf", "smuggling-crlf-lf-dot", "smuggling-lf-dot-lf"])
+async def test_a_bare_lf_in_data_is_refused_with_521_and_the_connection_closed(runtime, smtp,
+                                                                                 data):
+    reply, after = await talk_data(smtp, data)
+    assert reply == (f"521 5.5.2 {socket.gethostname()}: Error: bare <LF> received\r\n"
+                     .encode())
+    assert after == b""
+    assert await stored(runtime) == (0, 0)
+    assert (await deliver(smtp, plain(b"Boots.\r\n"))).code == 250  # the next is heard
+
+
+async def test_a_line_over_1000_bytes_is_refused_with_500(runtime, smtp):
+    reply, _ = await talk_data(smtp, plain(b"x" * 1200 + b"\r\n") + b".\r\nQUIT\r\n")
+    assert reply == b"500 Line too long (see RFC5321 4.5.3.1.6)\r\n"
+    assert await stored(runtime) == (0, 0)
+
+
+async def test_a_crlf_split_by_a_fragment_of_a_long_line_still_ends_it():
+    """Past the line length limit DATA reads fragments; one may end in the CR of a CRLF."""
+    reader = asyncio.StreamReader(limit=8)
+    lines = _NoBareLineFeeds(reader)
+    reader.feed_data(b"0123456789\r")
+    with pytest.raises(asyncio.LimitOverrunError) as over:
+        await lines.readuntil(b"\r\n")
+    assert await lines.read(over.value.consumed) == b"0123456789\r"
+    reader.feed_data(b"\n.\r\n")
+    assert [await lines.readuntil(b"\r\n"), await lines.readuntil(b"\r\n")] == [
+        b"\r\n", b".\r\n"]
+
+
+@pytest.mark.parametrize(("data", "after_cr", "bare"), [
+    (b"line\r\n", False, False),
+    (b"line\n", False, True),
+    (b"\n", False, True),
+    (b"\n", True, False),  # the CR ended the previous read
+    (b"a\r\nb\r\n", False, False),
+    (b"a\r\nb\n", False, True),
+    (b"a\rb", False, False),  # a bare CR is not a bare LF
+    (b"", True, False),
+])
+def test_has_bare_line_feed(data, after_cr, bare):
+    assert has_bare_line_feed(data, after_cr=after_cr) is bare
 
 
 # ---------------------------------------------------------------- a retry once the cause is fixed
