@@ -803,12 +803,19 @@ def _rfc2231_text(value: tuple[str | None, str | None, str]) -> str:
     return decode_text(_to_bytes(text), charset)
 
 
+_BIDI_CONTROL = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Marks and embeddings, overrides and isolates that reorder how text is shown: in a file
+name they can make "invoice\u202efdp.exe" read as "invoiceexe.pdf"."""
+
+
 def safe_filename(name: str) -> str | None:
-    """The last path component of `name` without control characters, at most 255 long.
+    """The last path component of `name` without control characters (bidirectional
+    controls included), at most 255 long.
 
     None when nothing usable is left ("", ".", "..").
     """
-    name = _CONTROL.sub("", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _BIDI_CONTROL.sub("", _CONTROL.sub("", name)).strip()
     if name in ("", ".", ".."):
         return None
     if len(name) > _MAX_FILENAME:

@@ -405,6 +405,9 @@ def test_unnamed_parts_get_a_name_and_are_kept() -> None:
         ('attachment; filename="../../etc/passwd"', "passwd"),
         ('attachment; filename="C:\\\\Users\\\\anna\\\\evil.exe"', "evil.exe"),
         ('attachment; filename="a\tb.txt"', "a b.txt"),
+        # A right-to-left override, encoded as mailers send it, is dropped.
+        ("attachment; filename*=UTF-8''invoice%E2%80%AEfdp.exe", "invoicefdp.exe"),
+        ("attachment; filename=\"=?UTF-8?Q?invoice=E2=80=AEfdp.exe?=\"", "invoicefdp.exe"),
     ],
 )
 def test_attachment_filenames(disposition: str, expected: str) -> None:
@@ -426,6 +429,15 @@ def test_attachment_filenames(disposition: str, expected: str) -> None:
         ("nul\x00name.txt", "nulname.txt"),
         ("x" * 300 + ".pdf", "x" * 251 + ".pdf"),
         ("y" * 300, "y" * 255),
+        # Bidirectional controls reorder what a person reads; none of them is kept.
+        ("invoice\u202efdp.exe", "invoicefdp.exe"),  # RIGHT-TO-LEFT OVERRIDE
+        ("\u202aa\u202bb\u202cc\u202dd\u202ee.txt", "abcde.txt"),  # embeddings, overrides
+        ("\u2066a\u2067b\u2068c\u2069.txt", "abc.txt"),  # isolates
+        ("\u200ea\u200fb\u061cc.txt", "abc.txt"),  # LRM, RLM, ARABIC LETTER MARK
+        ("\u202e", None),  # nothing else: no name
+        ("\u202e..", None),
+        ("räkning שלום.pdf", "räkning שלום.pdf"),  # right-to-left letters stay
+        ("a\u200db.txt", "a\u200db.txt"),  # a joiner is no bidi control
     ],
 )
 def test_safe_filename(name: str, expected: str | None) -> None:
