@@ -7,6 +7,7 @@ on the session's event bus inside that transaction. `cause` names what moved a c
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -124,17 +125,22 @@ def _reference_rows(message_id: int, message: threading.Incoming) -> list[dict[s
             for ref in message.references]
 
 
-def _attachment_rows(session: AsyncSession, message_id: int,
-                     msg: InboundMessage) -> list[dict[str, Any]]:
-    """Put the message's attachments in the store; returns their rows."""
+async def _attachment_rows(session: AsyncSession,
+                           stored: Sequence[tuple[int, Any, InboundMessage]]
+                           ) -> list[dict[str, Any]]:
+    """Put the attachments of stored messages, (message id, _, message) each, in the store
+    (in a thread: it writes and syncs files); returns their rows."""
     store = session.info.get("attachments")
-    if not msg.attachments or store is None:
+    files = [(message_id, attachment) for message_id, _, msg in stored
+             for attachment in msg.attachments]
+    if not files or store is None:
         return []
+    digests = await asyncio.to_thread(lambda: [store.put(file.content) for _, file in files])
     return [{"message_id": message_id, "filename": attachment.filename[:255] or "attachment",
              "content_type": attachment.content_type[:255], "size": len(attachment.content),
-             "sha256": store.put(attachment.content), "inline": attachment.inline,
+             "sha256": digest, "inline": attachment.inline,
              "content_id": (attachment.content_id or None) and attachment.content_id[:255]}
-            for attachment in msg.attachments]
+            for (message_id, attachment), digest in zip(files, digests, strict=True)]
 
 
 def _inbound_row(conversation_id: int, inbox_id: int, contact_id: int, msg: InboundMessage,
@@ -304,8 +310,7 @@ async def _keep_what_comes_with(session: AsyncSession, written: _Written,
                written.msgs[place]) for place in written.places(threading.Open, threading.Join)]
     references = [row for message_id, message, _ in stored
                   for row in _reference_rows(message_id, message)]
-    attachments = [row for message_id, _, msg in stored
-                   for row in _attachment_rows(session, message_id, msg)]
+    attachments = await _attachment_rows(session, stored)
     for model, rows in ((MessageReference, references), (MessageAttachment, attachments),
                         (ConversationParticipant, [
                             {"conversation_id": conversation_id, "address": address}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote
 
 from fastapi import APIRouter
@@ -31,7 +32,7 @@ async def download(attachment_id: IdPath, caller: CurrentCaller,
         found = await visible_attachment(session, attachment_id, scope=caller.scope)
     store = runtime.sessions.kw["info"]["attachments"]
     try:
-        content = store.read(found.sha256)
+        content = await asyncio.to_thread(store.read, found.sha256)
     except FileNotFoundError:
         raise NotFound(f"the file of attachment {attachment_id} is missing") from None
     return file_download(content, found.filename)

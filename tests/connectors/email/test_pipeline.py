@@ -339,6 +339,39 @@ async def test_attachments_are_kept_and_only_downloaded(client, runtime, agent, 
     assert (await client.get("/api/attachments/999", headers=headers)).status_code == 404
 
 
+async def test_attachment_files_are_written_and_read_off_the_event_loop(client, runtime, agent,
+                                                                        monkeypatch):
+    """Writing a file (and syncing it) or reading one back never blocks the event loop:
+    the store is called from a thread, where no loop runs."""
+    _, headers = agent
+    store = runtime.sessions.kw["info"]["attachments"]
+    calls: list[tuple[str, bool]] = []
+
+    def on_the_loop() -> bool:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
+
+    def watched(name: str):
+        method = getattr(store, name)
+
+        def call(*args):
+            calls.append((name, on_the_loop()))
+            return method(*args)
+        return call
+
+    monkeypatch.setattr(store, "put", watched("put"))
+    monkeypatch.setattr(store, "read", watched("read"))
+    await deliver(runtime, (CORPUS / "text_attachment.eml").read_bytes())
+    [conversation] = await conversations(client, headers)
+    [message] = (await detail(client, headers, conversation["id"]))["messages"]
+    [attachment] = message["attachments"]
+    assert (await client.get(attachment["url"], headers=headers)).status_code == 200
+    assert calls == [("put", False), ("read", False)]
+
+
 async def test_a_forged_reference_to_one_of_our_ids_threads_nowhere(client, runtime, agent):
     from connectors.email.ids import make_message_id
 
