@@ -64,6 +64,7 @@ def install(runtime: Runtime) -> None:
     smtp_out.install(runtime)
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
     runtime.provide("conversations_of_tickets", conversations_of_tickets)
+    runtime.provide("limits", runtime.settings.limits)
 
 
 async def prepare_database(runtime: Runtime) -> None:
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         attachments,
         conversations,
         inboxes,
+        messages,
         people,
         session,
         sla,
@@ -153,7 +155,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(SecurityHeaders)
     for router in (session.router, people.router, tokens.router, inboxes.router,
                    conversations.router, tickets.router, sla.router, admin.router,
-                   attachments.router, forms_router, docs.router, live_socket.router):
+                   attachments.router, messages.router, forms_router, docs.router,
+                   live_socket.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

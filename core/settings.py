@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from core.errors import ConfigError
+from core.limits import Limits
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 DEFAULT_DATA_DIR = "./data"
@@ -81,7 +82,6 @@ class SmtpInSettings(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 2525
-    max_message_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
     catch_all_domains: tuple[str, ...] = ()
     """Mail to any address at these domains goes to the first inbox."""
     starttls_cert: str = ""
@@ -134,7 +134,6 @@ class ImapSettings(_Section):
     poll_seconds: Annotated[float, Field(ge=5)] = 60.0
     after_import: Literal["leave", "seen", "move"] = "seen"
     move_to: str = ""
-    max_message_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
 
     @model_validator(mode="after")
     def _move_target(self) -> ImapSettings:
@@ -145,8 +144,6 @@ class ImapSettings(_Section):
 
 class AttachmentSettings(_Section):
     dir: str = "./data/attachments"
-    max_attachment_bytes: Annotated[int, Field(ge=1)] = 25 * 1024 * 1024
-    max_message_bytes: Annotated[int, Field(ge=1)] = 50 * 1024 * 1024
 
 
 class JobSettings(_Section):
@@ -248,6 +245,7 @@ class Settings(_Section):
     smtp_out: SmtpOutSettings = SmtpOutSettings()
     imap: tuple[ImapSettings, ...] = ()
     attachments: AttachmentSettings = AttachmentSettings()
+    limits: Limits = Limits()
     jobs: JobSettings = JobSettings()
     automation: AutomationSettings = AutomationSettings()
     security: SecuritySettings = SecuritySettings()
@@ -317,11 +315,33 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "(top level)"
 
 
+MOVED_TO_LIMITS = {
+    ("smtp_in", "max_message_bytes"): "max_message_bytes",
+    ("imap", "max_message_bytes"): "max_message_bytes",
+    ("attachments", "max_attachment_bytes"): "max_attachment_bytes",
+    ("attachments", "max_message_bytes"): "max_total_attachment_bytes",
+}
+"""Keys that were once read from other sections, and their name in `[limits]` now."""
+
+
+def _moved_key(data: Mapping[str, Any]) -> str | None:
+    """The first key of `data` that moved to `[limits]`, with where it went; None if none."""
+    for (section, key), new_key in MOVED_TO_LIMITS.items():
+        tables = data.get(section)
+        for table in tables if isinstance(tables, list) else [tables]:
+            if isinstance(table, Mapping) and key in table:
+                return f"{section}.{key}: moved to [limits] {new_key}"
+    return None
+
+
 def settings_from_dict(
     data: dict[str, Any], *, source: str = "config", env: Mapping[str, str] | None = None
 ) -> Settings:
     """Validate `data` (already parsed TOML) with `env` overrides into `Settings`."""
     data = dict(data)
+    moved = _moved_key(data)
+    if moved is not None:
+        raise ConfigError(f"{source}: {moved}")
     _apply_env(data, os.environ if env is None else env)
     try:
         return Settings.model_validate(data)

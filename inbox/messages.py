@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 Channel = Literal["email", "chat", "slack", "form", "api"]
 
@@ -23,6 +23,28 @@ class Attachment:
     content: bytes
     inline: bool = False
     content_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Truncation:
+    """What one limit (`core.limits.Limits`) left out of a message, counted.
+
+    - `what`: "text" or "html" (then `dropped` counts characters), "parts" (MIME parts),
+      "attachments", or "headers" (header fields, each cut at the limit).
+    - `limit`: the name of the limit in `[limits]`, e.g. "max_parts"; `max`: its value.
+    - `names`: the file names of attachments left out, or the names of header fields cut.
+    """
+
+    what: str
+    limit: str
+    max: int
+    dropped: int
+    names: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The form stored on the message and returned by the API."""
+        return {"what": self.what, "limit": self.limit, "max": self.max,
+                "dropped": self.dropped, "names": list(self.names)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +87,5 @@ class InboundMessage:
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     quoted_text_start: int | None = None
     """Offset in `text` where quoted history or a signature begins, for the UI to fold."""
+    truncated: tuple[Truncation, ...] = ()
+    """What the limits left out of the message as it arrived (ingest adds its own cut)."""

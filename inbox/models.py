@@ -126,6 +126,10 @@ class Message(Base):
     delivery_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     delivery_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    truncated: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,
+                                                            server_default="[]")
+    """What the limits left out of the message as it arrived, each as
+    `inbox.messages.Truncation.as_json()`; empty when it was kept whole."""
 
 
 class MessageReference(Base):

@@ -133,15 +133,28 @@ async def visible_attachment(session: AsyncSession, attachment_id: int, *,
                              scope: Scope) -> MessageAttachment:
     """The attachment `attachment_id` of a live conversation in `scope`; NotFound
     otherwise."""
-    found = await session.scalar(
-        select(MessageAttachment)
-        .join(Message, Message.id == MessageAttachment.message_id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(MessageAttachment.id == attachment_id, Conversation.deleted_at.is_(None),
-               scope.covers(Conversation.inbox_id)))
+    found = await session.scalar(_of_visible_messages(
+        select(MessageAttachment).join(Message, Message.id == MessageAttachment.message_id)
+        .where(MessageAttachment.id == attachment_id), scope))
     if found is None:
         raise NotFound(f"no attachment {attachment_id}")
     return found
+
+
+async def visible_message(session: AsyncSession, message_id: int, *, scope: Scope) -> Message:
+    """The message `message_id` of a live conversation in `scope`; NotFound otherwise."""
+    found = await session.scalar(_of_visible_messages(
+        select(Message).where(Message.id == message_id), scope))
+    if found is None:
+        raise NotFound(f"no message {message_id}")
+    return found
+
+
+def _of_visible_messages(query: Select, scope: Scope) -> Select:
+    """`query` (which selects from messages) kept to messages of live conversations in
+    `scope`."""
+    return (query.join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.deleted_at.is_(None), scope.covers(Conversation.inbox_id)))
 
 
 async def messages_of(session: AsyncSession, conversation_id: int) -> list[Message]:

@@ -7,6 +7,7 @@ on the session's event bus inside that transaction. `cause` names what moved a c
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from core import clock, outbox
 from core.db import insert_rows
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import publish, publish_many
+from core.limits import Limits
 from core.settings import InboxSettings
 from inbox import thread_facts, threading
 from inbox.events import (
@@ -39,8 +41,7 @@ from inbox.models import (
     MessageAttachment,
     MessageReference,
 )
-
-MAX_TEXT = 200_000
+from inbox.truncation import as_kept
 
 
 @dataclass(frozen=True)
@@ -124,17 +125,22 @@ def _reference_rows(message_id: int, message: threading.Incoming) -> list[dict[s
             for ref in message.references]
 
 
-def _attachment_rows(session: AsyncSession, message_id: int,
-                     msg: InboundMessage) -> list[dict[str, Any]]:
-    """Put the message's attachments in the store; returns their rows."""
+async def _attachment_rows(session: AsyncSession,
+                           stored: Sequence[tuple[int, Any, InboundMessage]]
+                           ) -> list[dict[str, Any]]:
+    """Put the attachments of stored messages, (message id, _, message) each, in the store
+    (in a thread: it writes and syncs files); returns their rows."""
     store = session.info.get("attachments")
-    if not msg.attachments or store is None:
+    files = [(message_id, attachment) for message_id, _, msg in stored
+             for attachment in msg.attachments]
+    if not files or store is None:
         return []
+    digests = await asyncio.to_thread(lambda: [store.put(file.content) for _, file in files])
     return [{"message_id": message_id, "filename": attachment.filename[:255] or "attachment",
              "content_type": attachment.content_type[:255], "size": len(attachment.content),
-             "sha256": store.put(attachment.content), "inline": attachment.inline,
+             "sha256": digest, "inline": attachment.inline,
              "content_id": (attachment.content_id or None) and attachment.content_id[:255]}
-            for attachment in msg.attachments]
+            for (message_id, attachment), digest in zip(files, digests, strict=True)]
 
 
 def _inbound_row(conversation_id: int, inbox_id: int, contact_id: int, msg: InboundMessage,
@@ -144,7 +150,8 @@ def _inbound_row(conversation_id: int, inbox_id: int, contact_id: int, msg: Inbo
             "text": msg.text, "html": msg.html, "quoted_text_start": msg.quoted_text_start,
             "external_id": msg.external_id, "automatic": msg.automatic,
             "unverified_sender": msg.unverified_sender, "created_at": now,
-            "delivery_status": None, "delivery_error": None, "meta": {}}
+            "delivery_status": None, "delivery_error": None, "meta": {},
+            "truncated": [cut.as_json() for cut in msg.truncated]}
 
 
 async def ingest(session: AsyncSession, msg: InboundMessage) -> IngestResult:
@@ -167,12 +174,13 @@ async def ingest_many(session: AsyncSession, msgs: Sequence[InboundMessage]
     `thread_facts.gather`), `threading.plan` decides every message in order (pure; each
     sees what the ones before it did), and the plan is written (a statement per table).
     A plan that stops early (a ticket token that may name a ticket the batch makes) is
-    written, and the rest planned anew. Raises on the first message that cannot be stored
-    (InvalidInput for one that is too long or names no inbox), having stored none.
+    written, and the rest planned anew. A text over `[limits] max_text_chars` is cut, and
+    what any limit left out is told at the top of the text (`truncation.as_kept`). Raises
+    on the first message that cannot be stored (InvalidInput for one that names no inbox),
+    having stored none.
     """
-    for msg in msgs:
-        if len(msg.text) > MAX_TEXT:
-            raise InvalidInput(f"message longer than {MAX_TEXT} characters", field="text")
+    limits: Limits = session.info.get("limits") or Limits()
+    msgs = [as_kept(msg, limits.max_text_chars) for msg in msgs]
     incoming = [threading.incoming(msg, await inbox_id_by_slug(session, msg.inbox))
                 for msg in msgs]
     results: list[IngestResult] = []
@@ -302,8 +310,7 @@ async def _keep_what_comes_with(session: AsyncSession, written: _Written,
                written.msgs[place]) for place in written.places(threading.Open, threading.Join)]
     references = [row for message_id, message, _ in stored
                   for row in _reference_rows(message_id, message)]
-    attachments = [row for message_id, _, msg in stored
-                   for row in _attachment_rows(session, message_id, msg)]
+    attachments = await _attachment_rows(session, stored)
     for model, rows in ((MessageReference, references), (MessageAttachment, attachments),
                         (ConversationParticipant, [
                             {"conversation_id": conversation_id, "address": address}

@@ -167,6 +167,18 @@ async def run_jobs(runtime: Runtime) -> None:
         await pool.aclose()
 
 
+async def retry_failed_inbound(client: httpx.AsyncClient, runtime: Runtime,
+                               admin_headers: dict[str, str], raw_id: int) -> list[int]:
+    """Retry failed inbound mail `raw_id` as an admin does and run the jobs; returns the ids
+    the failed list showed before."""
+    listed = (await client.get("/api/admin/failed-inbound", headers=admin_headers)).json()
+    retried = await client.post(f"/api/admin/failed-inbound/{raw_id}/retry",
+                                headers=admin_headers)
+    assert retried.status_code == 202, retried.text
+    await run_jobs(runtime)
+    return [item["id"] for item in listed["items"]]
+
+
 async def add_user(runtime: Runtime, email: str, role: str = "agent",
                    name: str | None = None) -> tuple[int, dict[str, str]]:
     """Create a user with a token; returns (user id, bearer headers)."""

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 import server
 from accounts.models import User
@@ -33,8 +34,9 @@ from accounts.service import update_user
 from connectors.email.inbound import store_raw
 from core.db import transaction
 from inbox.messages import Attachment, InboundMessage
+from inbox.models import Message
 from inbox.service import ingest
-from tests.support import PASSWORD, add_to_inbox, add_user
+from tests.support import PASSWORD, add_to_inbox, add_user, run_jobs
 from tickets.service import ticket_for_conversation
 
 CALLERS = ("anonymous", "agent_in", "agent_out", "deactivated", "admin")
@@ -97,6 +99,18 @@ class World:
         response = await self.client.post("/api/teams", headers=self.headers["admin"],
                                           json={"name": f"Team {uuid.uuid4().hex[:8]}"})
         return response.json()["id"]
+
+    async def emailed_message(self) -> int:
+        """A message of the `support` inbox that came by email, as SMTP hands it over."""
+        key = f"{uuid.uuid4().hex}@customer.example"
+        raw = (f"From: cleo@customer.example\r\nTo: help@example.com\r\nSubject: Help\r\n"
+               f"Message-ID: <{key}>\r\n\r\nThe printer is on fire.\r\n").encode()
+        await store_raw(self.runtime.raw_sessions, inbox_slug="support", source="smtp", raw=raw)
+        await run_jobs(self.runtime)
+        async with transaction(self.runtime.sessions) as session:
+            message_id = await session.scalar(select(Message.id).where(Message.external_id == key))
+        assert message_id is not None
+        return message_id
 
     async def failed_raw_mail(self) -> int:
         raw_id = await store_raw(self.runtime.raw_sessions, inbox_slug="support", source="smtp",
@@ -212,6 +226,10 @@ async def _retry_raw(w: World, _: str) -> Request:
     return Request("POST", f"/api/admin/failed-inbound/{await w.failed_raw_mail()}/retry")
 
 
+async def _original(w: World, _: str) -> Request:
+    return Request("GET", f"/api/messages/{await w.emailed_message()}/original")
+
+
 async def _inbox_list(w: World, _: str) -> Request:
     return Request("GET", "/api/inboxes", needle=("slug", "support"))
 
@@ -261,6 +279,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/tickets/{ticket_id}/merge"): Row("scoped", _merge),
     ("GET", "/api/attachments/{attachment_id}"): Row(
         "scoped", _on_thread("GET", "/api/attachments/{attachment_id}")),
+    ("GET", "/api/messages/{message_id}/original"): Row("scoped", _original),
     ("GET", "/api/sla/settings"): Row("admin", _static("GET", "/api/sla/settings")),
     ("PUT", "/api/sla/settings"): Row("admin", _static("PUT", "/api/sla/settings", {})),
     ("GET", "/api/sla/report"): Row("listed", _sla_report),

@@ -18,10 +18,11 @@ A message is known by `source_key = "{mailbox}:{folder}:{uidvalidity}:{uid}"`. W
   already read is imported all the same.
 - A new UIDVALIDITY walks the folder from the start. A message whose raw bytes (sha256) this
   mailbox stored before is settled, not imported again; one it never stored is imported.
-- A message over `max_message_bytes` (by RFC822.SIZE, read before any body is fetched), one the
-  server refuses to hand out (NO), or one whose fetch broke the session MAX_FETCH_FAILURES times
-  in a row, is recorded once as `quarantined` with empty bytes and the reason, and left on the
-  server as it is. Its key is stored, so it is never fetched again.
+- A message over `[limits] max_message_bytes` (by RFC822.SIZE, read before any body is
+  fetched, and by the bytes fetched), one the server refuses to hand out (NO), or one whose
+  fetch broke the session MAX_FETCH_FAILURES times in a row, is recorded once as
+  `quarantined` with empty bytes and the reason, and left on the server as it is. Its key
+  is stored, so it is never fetched again.
 - Any other failure talking to the server (refused connection, failed login, a dropped session)
   ends that mailbox's poll with a log line naming the mailbox. What was committed stays
   committed; nothing is flagged that was not committed.
@@ -449,13 +450,15 @@ class _Import:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
                  raw_sessions: async_sessionmaker[AsyncSession], conf: ImapSettings,
-                 state: _MailboxState) -> None:
+                 state: _MailboxState, max_message_bytes: int) -> None:
         self.sessions = sessions
         """The main database: the cursor and the poll's turn."""
         self.raw_sessions = raw_sessions
         """The raw store: the imported mail."""
         self.conf = conf
         self.state = state
+        self.max_message_bytes = max_message_bytes
+        """`[limits] max_message_bytes`: a larger message is not imported."""
 
     async def run(self, password: str) -> PollReport:
         imap = ImapSession(self.conf, password)
@@ -505,7 +508,7 @@ class _Import:
         if failures >= MAX_FETCH_FAILURES:
             await self._quarantine(key, f"fetching it failed {failures} times in a row", report)
             return False
-        if message.size > self.conf.max_message_bytes:
+        if message.size > self.max_message_bytes:
             await self._oversized(imap, message, key, report)
             return False
         try:
@@ -515,9 +518,9 @@ class _Import:
             return False
         if raw is None:
             return False
-        if len(raw) > self.conf.max_message_bytes:
+        if len(raw) > self.max_message_bytes:
             await self._quarantine(
-                key, oversize_reason(len(raw), self.conf.max_message_bytes, b""), report)
+                key, oversize_reason(len(raw), self.max_message_bytes, b""), report)
             return False
         if await _stored_before(self.raw_sessions, self.conf.name, hashlib.sha256(raw).hexdigest()):
             report.duplicates += 1
@@ -535,7 +538,7 @@ class _Import:
             fields = await self._ask(key, imap.header_fields, message.uid)
         except MessageRefused:
             fields = b""
-        reason = oversize_reason(message.size, self.conf.max_message_bytes, fields)
+        reason = oversize_reason(message.size, self.max_message_bytes, fields)
         if await _quarantined_before(self.raw_sessions, self.conf.name, reason):
             report.duplicates += 1
             return
@@ -597,8 +600,9 @@ async def _poll_turn(runtime: Any, conf: ImapSettings, state: _MailboxState
                           name, conf.password_env)
                 return None
             try:
-                report = await _Import(runtime.sessions, runtime.raw_sessions, conf,
-                                       state).run(password)
+                report = await _Import(runtime.sessions, runtime.raw_sessions, conf, state,
+                                       runtime.settings.limits.max_message_bytes
+                                       ).run(password)
             except ImapError as exc:
                 log.warning("IMAP mailbox %s (%s:%s): %s", name, conf.host, conf.port, exc)
                 return None

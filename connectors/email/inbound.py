@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.email.autoack import maybe_acknowledge
 from connectors.email.ids import is_ours
 from connectors.email.models import RawEmail
-from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits, dmarc_failed
+from connectors.email.parse import EmailParseError, ParsedEmail, dmarc_failed
 from connectors.email.parsers import parse_batch
 from connectors.ingest import retrying_in_savepoint
 from core import clock
@@ -116,12 +116,6 @@ def _job_id(raw_ids: Sequence[int]) -> str:
     # Job ids are remembered for a while (arq keeps results). A raw email is in one kick
     # (a retry kicks it under an id of its own), so its first id names the kick.
     return f"email:{raw_ids[0]}+{len(raw_ids)}"
-
-
-def limits_for(settings: Settings) -> ParseLimits:
-    """Parse limits from the attachment settings."""
-    return ParseLimits(max_attachment_bytes=settings.attachments.max_attachment_bytes,
-                       max_total_attachment_bytes=settings.attachments.max_message_bytes)
 
 
 def _own_addresses(settings: Settings) -> set[str]:
@@ -305,7 +299,7 @@ async def _prepare(runtime: Any, ids: Sequence[int]) -> tuple[list[_Pending], in
     batch, raws = await _claim(runtime.raw_sessions, ids)
     if batch:
         parsed = await parse_batch([raws[pending.raw_id] for pending in batch],
-                                   limits_for(runtime.settings))
+                                   runtime.settings.limits)
         for pending, result in zip(batch, parsed, strict=True):
             if isinstance(result, EmailParseError):
                 pending.problem = result
@@ -433,8 +427,18 @@ def _facts(parsed: ParsedEmail, message: InboundMessage, result: inbox.IngestRes
     """What processing found out about a raw email, kept on its row."""
     return {"automatic": message.automatic, "auto_reason": parsed.auto_reason,
             "duplicate": result.duplicate, "mailing_list": parsed.mailing_list,
-            "forged_references": forged_references(parsed.message, secret),
-            "oversized_attachments": list(parsed.oversized_attachments)}
+            "forged_references": forged_references(parsed.message, secret)}
+
+
+async def original_of(raw_sessions: async_sessionmaker[AsyncSession],
+                      message_id: int) -> bytes | None:
+    """The email message `message_id` was made of, byte for byte as it was accepted, from
+    the raw store; None when it came from no email (or its raw mail is gone)."""
+    async with transaction(raw_sessions) as session:
+        return await session.scalar(
+            select(RawEmail.raw).where(RawEmail.message_id == message_id,
+                                       RawEmail.status == "processed")
+            .order_by(RawEmail.id).limit(1))
 
 
 async def retry(raw_sessions: async_sessionmaker[AsyncSession], raw_id: int) -> bool:

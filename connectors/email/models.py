@@ -48,8 +48,9 @@ class RawEmail(RawBase):
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    """The message it became (`messages.id` in the main database)."""
+    message_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    """The message it became (`messages.id` in the main database); indexed, as a message's
+    original email is looked up by it."""
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 

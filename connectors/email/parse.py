@@ -5,7 +5,7 @@ the raw bytes first and call `parse_email` later, so a message this module rejec
 `EmailParseError` is quarantined, never lost.
 
 The stdlib parser runs in its forgiving `compat32` mode with every header value cut to
-`ParseLimits.max_header_chars`; all decoding of headers, charsets and transfer encodings
+`Limits.max_header_chars`; all decoding of headers, charsets and transfer encodings
 is done here, so that:
 
 - a broken or unknown charset degrades to U+FFFD replacement characters, never raises;
@@ -13,9 +13,12 @@ is done here, so that:
   ISO-8859-1 is read as its superset Windows-1252, as browsers do;
 - nothing is ever decoded with `unicode_escape`: backslashes in text stay backslashes;
 - NUL characters are removed from every string (databases refuse them);
-- hostile structure is bounded: at most `max_parts` MIME parts are read (the parser stops
-  being fed once it has built that many), parts deeper than `max_depth` are ignored,
-  text is cut at `max_text_chars`, attachments over the size limits are dropped and named.
+- hostile structure is bounded (`core.limits.Limits`): at most `max_parts` MIME parts are
+  read (the parser stops being fed once it has built that many), parts deeper than
+  `max_depth` are not read, text and HTML are cut at `max_text_chars`, attachments over
+  the size limits are left out;
+- nothing is cut silently: every cut is counted in the message's `truncated` (what, which
+  limit, how many were left out, the names of the attachments or header fields).
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ import codecs
 import hashlib
 import io
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.errors import MessageError
 from email.generator import BytesGenerator
 from email.message import Message
-from email.parser import BytesFeedParser
+from email.parser import BytesFeedParser, BytesParser
 from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from email.utils import unquote as unquote_param
@@ -39,34 +43,15 @@ from typing import Any
 
 from connectors.email.quotes import find_quoted_text_start
 from connectors.email.sanitize import html_to_text, sanitize_html
-from inbox.messages import Attachment, InboundMessage
-
-MIB = 1024 * 1024
+from core.limits import Limits
+from inbox.messages import Attachment, InboundMessage, Truncation
 
 
 class EmailParseError(ValueError):
     """The bytes cannot be read as an email at all; the connector quarantines them."""
 
 
-@dataclass(frozen=True, slots=True)
-class ParseLimits:
-    """Bounds that keep one hostile message from costing unbounded time or memory."""
-
-    max_parts: int = 200
-    max_depth: int = 20
-    max_header_chars: int = 10_000
-    max_attachment_bytes: int = 25 * MIB
-    max_total_attachment_bytes: int = 50 * MIB
-    max_text_chars: int = 1_000_000
-
-    def __post_init__(self) -> None:
-        for name in self.__slots__:
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"ParseLimits.{name} must be a positive integer, not {value!r}")
-
-
-DEFAULT_LIMITS = ParseLimits()
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +67,10 @@ class ParsedEmail:
     - `mailing_list`: for mail that came through a mailing list, its List-Id (or the name
       of the first RFC 2369 `List-*` field, when there is no List-Id); such mail may be
       written by a person, but it never gets an automatic answer (RFC 3834, section 2).
-    - `oversized_attachments`: names of attachments dropped for the size limits.
-    - `limits_hit`: names of the `ParseLimits` that cut something off ("max_parts",
-      "max_depth", "max_text_chars").
     - `authentication_results`: the message's Authentication-Results fields, topmost (the
       nearest hop's) first; whose to believe is the connector's setting.
+
+    What the limits left out is in `message.truncated`.
     """
 
     message: InboundMessage
@@ -96,13 +80,11 @@ class ParsedEmail:
     bounce_reason: str | None = None
     auto_submitted: str | None = None
     mailing_list: str | None = None
-    oversized_attachments: tuple[str, ...] = ()
-    limits_hit: tuple[str, ...] = ()
     authentication_results: tuple[AuthenticationResults, ...] = ()
 
 
 def parse_email(
-    raw: bytes, *, inbox: str, limits: ParseLimits = DEFAULT_LIMITS
+    raw: bytes, *, inbox: str, limits: Limits = DEFAULT_LIMITS
 ) -> ParsedEmail:
     """Parse the raw bytes of one email received by `inbox`.
 
@@ -110,12 +92,14 @@ def parse_email(
     Message-ID without angle brackets, or "sha256:<hex of raw>" without one; addresses
     lower-cased; `sent_at` aware or None; `text` with "\n" line endings; `html`
     sanitized; `quoted_text_start` from `quotes.find_quoted_text_start`) together with
-    the connector's routing facts (automatic mail, bounces, dropped attachments).
+    the connector's routing facts (automatic mail, bounces), and in `message.truncated`
+    what `limits` left out.
 
     Pure: never reads the clock, a file or the network. Raises `EmailParseError` when
-    the bytes are not an email at all (empty, no header fields, MIME nesting beyond what
-    the parser can follow); every other oddity is tolerated, normalized and bounded by
-    `limits`. Raises `TypeError` for anything but bytes.
+    the bytes are not an email at all (empty, no header fields); every other oddity is
+    tolerated, normalized and bounded by `limits`. MIME nesting deeper than the standard
+    library's parser can follow (it recurses per level) leaves the header fields only,
+    its parts counted as too deep. Raises `TypeError` for anything but bytes.
     """
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise TypeError(f"parse_email needs bytes, not {type(raw).__name__}")
@@ -123,7 +107,10 @@ def parse_email(
     if not raw.strip():
         raise EmailParseError("empty message")
     try:
-        return _parse(raw, inbox, limits)
+        try:
+            return _parse(raw, inbox, limits)
+        except RecursionError:
+            return _parse(raw, inbox, limits, read_body=False)
     except EmailParseError:
         raise
     except RecursionError as exc:
@@ -134,13 +121,15 @@ def parse_email(
         raise EmailParseError(f"unreadable message: {exc}") from exc
 
 
-def _parse(raw: bytes, inbox: str, limits: ParseLimits) -> ParsedEmail:
-    root, parser_stopped = _parse_tree(raw, limits)
+def _parse(raw: bytes, inbox: str, limits: Limits, *, read_body: bool = True) -> ParsedEmail:
+    tree = _parse_tree(raw, limits, headers_only=not read_body)
+    root = tree.root
     if not root.keys():
         raise EmailParseError("no header fields: this is not an email")
-    parts, walk_limits = _walk(root, limits)
+    parts, unread = _walk(root, limits) if read_body else ([], Counter())
+    unread += tree.unread
     body = _read_body(parts, limits)
-    attachments, oversized = _read_attachments(
+    attachments, left_out = _read_attachments(
         [part for part in parts if _is_attachment(part, body.parts)], limits
     )
     report = _read_report(parts)
@@ -163,8 +152,9 @@ def _parse(raw: bytes, inbox: str, limits: ParseLimits) -> ParsedEmail:
         automatic=auto_reason is not None,
         attachments=attachments,
         quoted_text_start=find_quoted_text_start(body.text),
+        truncated=(*_parts_unread(unread, limits), *_headers_cut(tree.cut_headers, limits),
+                   *body.cuts, *left_out),
     )
-    hit = (("max_parts",) if parser_stopped else ()) + walk_limits + body.limits_hit
     return ParsedEmail(
         message=message,
         auto_reason=auto_reason,
@@ -173,10 +163,21 @@ def _parse(raw: bytes, inbox: str, limits: ParseLimits) -> ParsedEmail:
         bounce_reason=report.bounce_reason if report else None,
         auto_submitted=_optional_text(root.get("auto-submitted")),
         mailing_list=_mailing_list(root),
-        oversized_attachments=oversized,
-        limits_hit=tuple(dict.fromkeys(hit)),
         authentication_results=_authentication_results(root),
     )
+
+
+def _parts_unread(unread: Counter[str], limits: Limits) -> list[Truncation]:
+    counted = [("max_parts", limits.max_parts), ("max_depth", limits.max_depth)]
+    return [Truncation("parts", name, value, unread[name]) for name, value in counted
+            if unread[name]]
+
+
+def _headers_cut(cut: Sequence[tuple[str, int]], limits: Limits) -> list[Truncation]:
+    if not cut:
+        return []
+    names = tuple(dict.fromkeys(name for name, _ in cut))
+    return [Truncation("headers", "max_header_chars", limits.max_header_chars, len(cut), names)]
 
 
 # --- the MIME tree -------------------------------------------------------------------
@@ -185,12 +186,19 @@ _FEED_CHUNK = 64 * 1024
 
 
 class _RawHeaders(Compat32):
-    """compat32 that cuts long header values and hands them out undecoded."""
+    """compat32 that cuts long header values and hands them out undecoded.
+
+    Each value it cuts is noted in `cut_headers` (name, characters cut), when given.
+    """
 
     max_header_chars = 10_000
+    cut_headers: list[tuple[str, int]] | None = None
 
     def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
         name, value = super().header_source_parse(sourcelines)
+        over = len(value) - self.max_header_chars
+        if over > 0 and self.cut_headers is not None:
+            self.cut_headers.append((name.strip().lower(), over))
         return name, value[: self.max_header_chars]
 
     def header_fetch_parse(self, name: str, value: str) -> str:
@@ -224,23 +232,63 @@ class _CountingFactory:
         return _RawMessage(policy=policy or _RawHeaders())
 
 
-def _parse_tree(raw: bytes, limits: ParseLimits) -> tuple[Message, bool]:
-    """Parse `raw`, feeding it in chunks until the parser has built `max_parts` parts.
+@dataclass(frozen=True, slots=True)
+class _Tree:
+    """The parsed MIME tree, the parts left unread by the limit that left them (counted
+    by their boundary lines), and the header values cut."""
 
-    Returns the root and whether the parser was stopped early.
-    """
+    root: Message
+    unread: Counter[str]
+    cut_headers: list[tuple[str, int]]
+
+
+def _parse_tree(raw: bytes, limits: Limits, *, headers_only: bool = False) -> _Tree:
+    """Parse `raw`, feeding it in chunks until the parser has built `max_parts` parts.
+    `headers_only`: the root's header fields alone, every part counted as too deep."""
     factory = _CountingFactory()
+    cut_headers: list[tuple[str, int]] = []
     # Policy() accepts any attribute its class defines; the stubs only know the stdlib ones.
-    policy = _RawHeaders(max_header_chars=limits.max_header_chars)  # type: ignore[call-arg]
+    policy = _RawHeaders(max_header_chars=limits.max_header_chars,  # type: ignore[call-arg]
+                         cut_headers=cut_headers)
+    if headers_only:
+        root = BytesParser(factory, policy=policy).parsebytes(raw, headersonly=True)
+        return _Tree(root, Counter(max_depth=_count_parts(raw, _boundaries(raw))), cut_headers)
     parser = BytesFeedParser(factory, policy=policy)
     built_before = factory.count  # the parser builds one message to probe the factory
-    stopped = False
-    for start in range(0, len(raw), _FEED_CHUNK):
+    fed = 0
+    while fed < len(raw):
         if factory.count - built_before > limits.max_parts:
-            stopped = True
-            break
-        parser.feed(raw[start : start + _FEED_CHUNK])
-    return parser.close(), stopped
+            unread = _count_parts(raw[fed:], _boundaries(raw))
+            return _Tree(parser.close(), Counter(max_parts=unread), cut_headers)
+        chunk_end = _line_end_before(raw, fed, fed + _FEED_CHUNK)
+        parser.feed(raw[fed:chunk_end])
+        fed = chunk_end
+    return _Tree(parser.close(), Counter(), cut_headers)
+
+
+def _line_end_before(raw: bytes, start: int, end: int) -> int:
+    """Where a chunk of `raw[start:end]` ends on a whole line (after its last LF), so that
+    what is left unread starts a line; `end` when the chunk holds no LF."""
+    if end >= len(raw):
+        return len(raw)
+    last_lf = raw.rfind(b"\n", start, end)
+    return end if last_lf == -1 else last_lf + 1
+
+
+_BOUNDARY_PARAM = re.compile(rb'boundary[ \t]*=[ \t]*(?:"([^"\r\n]+)"|([^\s;"]+))',
+                             re.IGNORECASE)
+_DASH_LINE = re.compile(rb"^--([^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
+
+
+def _boundaries(raw: bytes) -> set[bytes]:
+    """Every boundary parameter `raw` declares, in any part."""
+    return {quoted or bare for quoted, bare in _BOUNDARY_PARAM.findall(raw)}
+
+
+def _count_parts(data: bytes, boundaries: set[bytes]) -> int:
+    """How many MIME parts begin in `data`: its lines `--boundary` (not the closing
+    `--boundary--`) for any of `boundaries`."""
+    return sum(1 for line in _DASH_LINE.finditer(data) if line.group(1) in boundaries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,17 +305,19 @@ class _Part:
     report_type: str | None
 
 
-def _walk(root: Message, limits: ParseLimits) -> tuple[list[_Part], tuple[str, ...]]:
-    """List the leaf parts depth-first, within `max_parts` and `max_depth`."""
+def _walk(root: Message, limits: Limits) -> tuple[list[_Part], Counter[str]]:
+    """List the leaf parts depth-first, within `max_parts` and `max_depth`; and how many
+    parts each of the two left unread."""
     leaves: list[_Part] = []
-    hit: list[str] = []
+    unread: Counter[str] = Counter()
     stack: list[tuple[Message, int, str | None, str | None]] = [(root, 0, None, None)]
     visited = 0
     while stack:
         message, depth, parent_type, report_type = stack.pop()
         visited += 1
         if visited > limits.max_parts or depth > limits.max_depth:
-            hit.append("max_parts" if visited > limits.max_parts else "max_depth")
+            limit = "max_parts" if visited > limits.max_parts else "max_depth"
+            unread[limit] += _tree_size(message)
             continue
         content_type = _content_type(message)
         children = message.get_payload() if message.is_multipart() else None
@@ -280,7 +330,19 @@ def _walk(root: Message, limits: ParseLimits) -> tuple[list[_Part], tuple[str, .
             )
             continue
         leaves.append(_leaf(message, visited, content_type, parent_type, report_type))
-    return leaves, tuple(dict.fromkeys(hit))
+    return leaves, unread
+
+
+def _tree_size(message: Message) -> int:
+    """How many parts `message` is: itself and every part nested in it."""
+    size, stack = 0, [message]
+    while stack:
+        part = stack.pop()
+        size += 1
+        children = part.get_payload() if part.is_multipart() else None
+        if isinstance(children, list):
+            stack.extend(child for child in children if isinstance(child, Message))
+    return size
 
 
 def _leaf(
@@ -741,12 +803,19 @@ def _rfc2231_text(value: tuple[str | None, str | None, str]) -> str:
     return decode_text(_to_bytes(text), charset)
 
 
+_BIDI_CONTROL = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Marks and embeddings, overrides and isolates that reorder how text is shown: in a file
+name they can make "invoice\u202efdp.exe" read as "invoiceexe.pdf"."""
+
+
 def safe_filename(name: str) -> str | None:
-    """The last path component of `name` without control characters, at most 255 long.
+    """The last path component of `name` without control characters (bidirectional
+    controls included), at most 255 long.
 
     None when nothing usable is left ("", ".", "..").
     """
-    name = _CONTROL.sub("", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _BIDI_CONTROL.sub("", _CONTROL.sub("", name)).strip()
     if name in ("", ".", ".."):
         return None
     if len(name) > _MAX_FILENAME:
@@ -788,30 +857,32 @@ class _Body:
     text: str
     html: str | None
     parts: tuple[_Part, ...]
-    limits_hit: tuple[str, ...]
+    cuts: tuple[Truncation, ...]
 
 
-def _read_body(parts: Sequence[_Part], limits: ParseLimits) -> _Body:
-    """The first text/plain and first text/html that are not attachments.
+def _read_body(parts: Sequence[_Part], limits: Limits) -> _Body:
+    """The first text/plain and first text/html that are not attachments, each cut at
+    `max_text_chars` (and the cuts counted).
 
     The text is the plain part, or the text of the HTML when there is no plain part or
     it is blank (some mailers send an empty plain alternative).
     """
     plain_part = _first_body_part(parts, "text/plain")
     html_part = _first_body_part(parts, "text/html")
-    text, html, cut = "", None, False
+    text, html, text_cut, html_cut = "", None, 0, 0
     if html_part is not None:
-        raw_html, cut = _part_text(html_part, limits)
+        raw_html, html_cut = _part_text(html_part, limits)
         html = sanitize_html(raw_html).strip() or None
     if plain_part is not None:
-        text, plain_cut = _part_text(plain_part, limits)
-        cut = cut or plain_cut
+        text, text_cut = _part_text(plain_part, limits)
     if html is not None and not text.strip():
         text = html_to_text(html)
-        cut = cut or len(text) > limits.max_text_chars
+        text_cut = max(0, len(text) - limits.max_text_chars)
         text = text[: limits.max_text_chars]
     used = tuple(part for part in (plain_part, html_part) if part is not None)
-    return _Body(text=text, html=html, parts=used, limits_hit=("max_text_chars",) if cut else ())
+    cuts = tuple(Truncation(what, "max_text_chars", limits.max_text_chars, dropped)
+                 for what, dropped in (("text", text_cut), ("html", html_cut)) if dropped)
+    return _Body(text=text, html=html, parts=used, cuts=cuts)
 
 
 def _first_body_part(parts: Sequence[_Part], content_type: str) -> _Part | None:
@@ -825,18 +896,21 @@ def _first_body_part(parts: Sequence[_Part], content_type: str) -> _Part | None:
     return None
 
 
-def _part_text(part: _Part, limits: ParseLimits) -> tuple[str, bool]:
-    """The decoded text of a part with \\n line endings, and whether it was cut."""
-    data = _payload_bytes(part.message)
-    byte_budget = limits.max_text_chars * 4
-    text = decode_text(data[:byte_budget], _charset(part.message))
+def _part_text(part: _Part, limits: Limits) -> tuple[str, int]:
+    """The decoded text of a part with \\n line endings, cut at `max_text_chars`, and how
+    many characters were cut off (of the decoded text, counted before format=flowed
+    lines are joined: joining works on the part that is kept only)."""
+    text = decode_text(_payload_bytes(part.message), _charset(part.message))
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     text = text.removeprefix("\ufeff")
+    limit = limits.max_text_chars
+    cut = max(0, len(text) - limit)
+    text = text[:limit]
     if (_param(part.message, "format") or "").lower() == "flowed":
         delete_space = (_param(part.message, "delsp") or "").lower() == "yes"
         text = unflow(text, delete_space=delete_space)
-    cut = len(data) > byte_budget or len(text) > limits.max_text_chars
-    return text[: limits.max_text_chars], cut
+        cut += max(0, len(text) - limit)  # it may add a space after quote marks
+    return text[:limit], cut
 
 
 def unflow(text: str, *, delete_space: bool = False) -> str:
@@ -908,17 +982,23 @@ def _is_attachment(part: _Part, body_parts: Sequence[_Part]) -> bool:
 
 
 def _read_attachments(
-    parts: Sequence[_Part], limits: ParseLimits
-) -> tuple[tuple[Attachment, ...], tuple[str, ...]]:
+    parts: Sequence[_Part], limits: Limits
+) -> tuple[tuple[Attachment, ...], tuple[Truncation, ...]]:
+    """The attachments within the size limits, in order, and those left out, counted by
+    the limit that left them out."""
     kept: list[Attachment] = []
-    oversized: list[str] = []
+    too_big: list[str] = []
+    over_total: list[str] = []
     total = 0
     for part in parts:
         name = _attachment_name(part)
         content = _payload_bytes(part.message)
         size = len(content)
-        if size > limits.max_attachment_bytes or total + size > limits.max_total_attachment_bytes:
-            oversized.append(name)
+        if size > limits.max_attachment_bytes:
+            too_big.append(name)
+            continue
+        if total + size > limits.max_total_attachment_bytes:
+            over_total.append(name)
             continue
         total += size
         kept.append(
@@ -930,7 +1010,11 @@ def _read_attachments(
                 content_id=part.content_id,
             )
         )
-    return tuple(kept), tuple(oversized)
+    counted = (("max_attachment_bytes", limits.max_attachment_bytes, too_big),
+               ("max_total_attachment_bytes", limits.max_total_attachment_bytes, over_total))
+    cuts = tuple(Truncation("attachments", limit, value, len(names), tuple(names))
+                 for limit, value, names in counted if names)
+    return tuple(kept), cuts
 
 
 def _is_inline(part: _Part) -> bool:

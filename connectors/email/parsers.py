@@ -20,8 +20,9 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 
-from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits, parse_email
+from connectors.email.parse import EmailParseError, ParsedEmail, parse_email
 from core.lifeline import follow, lifeline
+from core.limits import Limits
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ _lifeline: Connection | None = None
 closes (and they see the end of the pipe) exactly when this process ends."""
 
 
-def parse_each(items: Sequence[tuple[str, bytes]], limits: ParseLimits) -> list[Parsed]:
+def parse_each(items: Sequence[tuple[str, bytes]], limits: Limits) -> list[Parsed]:
     """Parse each (inbox, raw) pair; what cannot be read comes back as its error."""
     results: list[Parsed] = []
     for inbox, raw in items:
@@ -81,7 +82,7 @@ def _discard_pool() -> None:
     _workers = None
 
 
-async def parse_batch(items: Sequence[tuple[str, bytes]], limits: ParseLimits) -> list[Parsed]:
+async def parse_batch(items: Sequence[tuple[str, bytes]], limits: Limits) -> list[Parsed]:
     """`parse_each` in the worker processes (or a thread), without blocking the loop; the
     results in the order of `items`."""
     pool = _pool()

@@ -4,17 +4,22 @@ It runs inside the event loop of `frontdesk serve` (`start_smtp(runtime)`, then
 `stop_smtp(server)`), on aiosmtpd's protocol, with `[smtp_in]` settings. What a sender hears:
 
     MAIL FROM  an address with control characters or invalid UTF-8    553 5.1.7
+               SIZE= over [limits] max_message_bytes                   552 (aiosmtpd's)
     RCPT TO    an address no inbox owns, at no catch-all domain        550 5.1.1
                more than MAX_RECIPIENTS recipients                     452 4.5.3
     DATA       more than max_message_bytes (aiosmtpd counts them)      552 Error: Too much mail data
+               a line over 1,000 bytes (RFC 5321 4.5.3.1.6)            500 Line too long
+               a bare LF (a line feed without its carriage return)     521 5.5.2, and the
+                                                                       connection is closed
                the raw bytes committed, one row per inbox addressed    250 2.0.0 Ok: queued as <ids>
                the commit failed (database down or locked, disk full)  451 4.3.0 (logged; the
                                                                        sender retries later)
 
-None of the rejections touches the database. The `250` is sent only once the raw rows are
-committed; parsing, threading and the ticket follow in the `email.process` job. A sender that
-retries after a lost `250` stores the same bytes twice; ingest keeps one message per
-Message-ID, so the retry is harmless.
+None of the rejections touches the database. Whatever gets `250` becomes a message: the other
+limits (`core.limits`) only cut from it, and say so on it. The `250` is sent only once the raw
+rows are committed; parsing, threading and the ticket follow in the `email.process` job. A
+sender that retries after a lost `250` stores the same bytes twice; ingest keeps one message
+per Message-ID, so the retry is harmless.
 
 Commits are grouped (`GroupCommit`): mail that arrives while a commit is under way waits for
 it and then goes in the next one, so under load many messages share one disk sync, while a
@@ -72,6 +77,8 @@ BAD_RECIPIENT = "553 5.1.3 Recipient address rejected: malformed address"
 UNKNOWN_RECIPIENT = "550 5.1.1 Recipient address rejected: no such mailbox here"
 TOO_MANY_RECIPIENTS = f"452 4.5.3 Too many recipients (at most {MAX_RECIPIENTS} per message)"
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please retry"
+BARE_LINE_FEED = "521 5.5.2 {host}: Error: bare <LF> received"
+"""Postfix's answer with `smtpd_forbid_bare_newline = reject` (it then disconnects)."""
 
 
 @dataclass(frozen=True)
@@ -320,8 +327,57 @@ def plain_path(arg: str) -> tuple[str, str] | None:
     return match.group(1), arg[match.end():]
 
 
+class BareLineFeed(Exception):
+    """DATA held a line feed without the carriage return before it."""
+
+
+class _NoBareLineFeeds:
+    """The reader aiosmtpd's DATA reads through: the same lines, but a line feed without
+    the carriage return before it raises BareLineFeed as soon as it arrives.
+
+    DATA reads lines up to CRLF (`readuntil(b"\\r\\n")`) and, past its line length limit,
+    fragments (`read`). Lines are read here up to the next LF instead, so that a bare one
+    is seen at once, not when (if ever) a CRLF follows; a line that ends in CRLF is the
+    same either way. A fragment may end in the CR of a CRLF: the LF that follows ends
+    that line, handed to DATA as the CRLF it expects (DATA keeps nothing of a line too
+    long, only where it ends)."""
+
+    def __init__(self, reader: asyncio.StreamReader):
+        self.reader = reader
+        self._after_cr = False
+
+    async def readuntil(self, separator: bytes = b"\r\n") -> bytes:
+        line = self._checked(await self.reader.readuntil(b"\n"))
+        return b"\r\n" if line == b"\n" else line  # b"\n" passed: it ends a fragment's CR
+
+    async def read(self, n: int = -1) -> bytes:
+        return self._checked(await self.reader.read(n))
+
+    def _checked(self, data: bytes) -> bytes:
+        if has_bare_line_feed(data, after_cr=self._after_cr):
+            raise BareLineFeed()
+        if data:
+            self._after_cr = data.endswith(b"\r")
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.reader, name)
+
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+
+
+def has_bare_line_feed(data: bytes, *, after_cr: bool = False) -> bool:
+    """Whether `data` holds a LF not preceded by CR (`after_cr`: the byte before `data`
+    was a CR)."""
+    if after_cr and data.startswith(b"\n"):
+        data = data[1:]
+    return _BARE_LF.search(data) is not None
+
+
 class _Protocol(SMTP):
-    """aiosmtpd's protocol, with the live sessions known to the server (to close them).
+    """aiosmtpd's protocol, with the live sessions known to the server (to close them),
+    that refuses a bare LF in DATA.
 
     Its address parser builds a class and a token tree per call, a good part of the cost
     of a session; plain paths take a short cut to the same result (`plain_path`)."""
@@ -337,6 +393,27 @@ class _Protocol(SMTP):
     def connection_lost(self, error: Exception | None) -> None:
         self._frontdesk_server.connections.discard(self)
         super().connection_lost(error)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA, but a bare LF in the data is answered at once with 521 and the
+        connection is closed, as Postfix does with `smtpd_forbid_bare_newline = reject`.
+        SMTP ends lines with CRLF only (RFC 5321 2.3.8); a server that also takes LF can
+        be made to see an end of data where the sender's server saw none, and the rest
+        as commands (SMTP smuggling). aiosmtpd alone reads such data as one long line and
+        waits for a CRLF.CRLF that a bare-LF sender never sends."""
+        reader = self._reader
+        self._reader = _NoBareLineFeeds(reader)
+        try:
+            await super().smtp_DATA(arg)
+        except BareLineFeed:
+            log.info("%r sent a bare LF in DATA; refused, connection closed",
+                     self.session.peer if self.session else None)
+            self._set_rset_state()
+            await self.push(BARE_LINE_FEED.format(host=self.hostname))
+            if self.transport is not None:
+                self.transport.close()
+        finally:
+            self._reader = reader
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         plain = plain_path(arg)
@@ -401,7 +478,7 @@ async def start_smtp(runtime: Any, *, port: int | None = None,
     server = SmtpServer(committer=committer, handler=handler)
     loop = asyncio.get_running_loop()
     options: dict[str, Any] = {
-        "data_size_limit": config.max_message_bytes, "enable_SMTPUTF8": True,
+        "data_size_limit": settings.limits.max_message_bytes, "enable_SMTPUTF8": True,
         "hostname": socket.gethostname(), "ident": "Frontdesk ESMTP",
         "tls_context": tls_context(config), "loop": loop,
     }

@@ -65,3 +65,35 @@ def test_raw_mail_of_a_sqlite_file_moves_beside_it_and_back(tmp_path):
     command.downgrade(alembic_config(url), "0003")
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT * FROM raw_emails").fetchall() == [row]
+
+
+def test_0007_indexes_the_raw_store_of_a_sqlite_file_and_back(tmp_path):
+    """0007 adds `messages.truncated` (existing messages read as kept whole) and indexes
+    raw mail by message in the raw store beside the file; going back removes both."""
+    database = tmp_path / "frontdesk.db"
+    url = f"sqlite+aiosqlite:///{database}"
+    raw_store = make_url(raw_store_url(url)).database
+    index = "SELECT name FROM sqlite_master WHERE name = 'ix_raw_emails_message_id'"
+    command.upgrade(alembic_config(url), "0006")
+    with sqlite3.connect(database) as db:
+        db.execute("INSERT INTO inboxes (id, slug, name, addresses) VALUES (1, 's', 'S', '[]')")
+        db.execute("INSERT INTO contacts (id, created_at) VALUES (1, '2026-11-23 03:00:00')")
+        db.execute("INSERT INTO conversations (id, inbox_id, channel, subject, status, "
+                   "contact_id, created_at, last_message_at) VALUES (1, 1, 'email', 'x', "
+                   "'open', 1, '2026-11-23 03:00:00', '2026-11-23 03:00:00')")
+        db.execute("INSERT INTO messages (id, conversation_id, inbox_id, channel, direction, "
+                   "text, automatic, created_at, meta) VALUES (1, 1, 1, 'email', 'inbound', "
+                   "'hi', 0, '2026-11-23 03:00:00', '{}')")
+    with sqlite3.connect(raw_store) as db:
+        assert db.execute(index).fetchall() == []
+    command.upgrade(alembic_config(url), "0007")
+    with sqlite3.connect(raw_store) as db:
+        assert db.execute(index).fetchall() == [("ix_raw_emails_message_id",)]
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT truncated FROM messages").fetchall() == [("[]",)]
+    command.downgrade(alembic_config(url), "0006")
+    with sqlite3.connect(raw_store) as db:
+        assert db.execute(index).fetchall() == []
+    with sqlite3.connect(database) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(messages)")]
+        assert "truncated" not in columns

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
+from core.limits import Limits
 from core.settings import load_settings, settings_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,6 +23,7 @@ def test_shipped_config_is_the_documented_default():
     assert settings.jobs.redis_url == ""
     assert [i.slug for i in settings.inboxes] == ["support"]
     assert settings.form("contact") is not None and settings.form("contact").inbox == "support"
+    assert settings.limits == Limits()  # the file spells out the defaults
 
 
 def test_environment_overrides():
@@ -49,6 +51,17 @@ def test_environment_overrides():
     ("[[imap]]\nname = 'desk'\ninbox = 'support'\nhost = 'mail.example.org'\n"
      "username = 'desk'\npassword_env = 'P'\nca_file = '/nonexistent/ca.pem'",
      "imap[0].ca_file"),
+    ("[limits]\nmax_parts = 0", "limits: max_parts must be a positive integer"),
+    ("[limits]\nmax_depth = 'deep'", "limits.max_depth"),
+    ("[limits]\nmax_size = 1", "limits.max_size"),
+    # The limits that were spread over other sections name where they went.
+    ("[smtp_in]\nmax_message_bytes = 1024", "smtp_in.max_message_bytes: moved to [limits] "
+                                           "max_message_bytes"),
+    ("[attachments]\nmax_message_bytes = 1024", "attachments.max_message_bytes: moved to "
+                                               "[limits] max_total_attachment_bytes"),
+    ("[[imap]]\nname = 'desk'\ninbox = 'support'\nhost = 'mail.example.org'\n"
+     "username = 'desk'\npassword_env = 'P'\nmax_message_bytes = 1024",
+     "imap.max_message_bytes: moved to [limits] max_message_bytes"),
 ])
 def test_bad_config_names_the_key(tmp_path, text, key):
     path = tmp_path / "bad.toml"

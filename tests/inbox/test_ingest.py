@@ -236,3 +236,18 @@ async def test_a_deleted_conversation_is_never_joined_nor_linked(runtime):
         again = await ingest(session, mail("d2", in_reply_to="d1"))
         conversation = await session.get(Conversation, again.conversation_id)
     assert again.opened and conversation.replies_to_id is None
+
+
+async def test_a_text_over_the_limit_is_cut_and_told_never_refused(runtime):
+    """Whatever channel it came from, an accepted message is stored: its text cut at
+    `[limits] max_text_chars`, the cut counted and told at the top of the text."""
+    limit = runtime.settings.limits.max_text_chars
+    result = await accept(runtime.sessions, message("m-long", text="x" * (limit + 7)))
+    async with transaction(runtime.sessions) as session:
+        stored = await session.get(Message, result.message_id)
+    assert stored.truncated == [{"what": "text", "limit": "max_text_chars", "max": limit,
+                                 "dropped": 7, "names": []}]
+    note, text = stored.text.split("\n\n")
+    assert note == (f"[Frontdesk left part of this message out: its text was cut at "
+                    f"{limit:,} characters (7 more).]")
+    assert text == "x" * limit

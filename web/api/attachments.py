@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote
 
 from fastapi import APIRouter
@@ -31,12 +32,18 @@ async def download(attachment_id: IdPath, caller: CurrentCaller,
         found = await visible_attachment(session, attachment_id, scope=caller.scope)
     store = runtime.sessions.kw["info"]["attachments"]
     try:
-        content = store.read(found.sha256)
+        content = await asyncio.to_thread(store.read, found.sha256)
     except FileNotFoundError:
         raise NotFound(f"the file of attachment {attachment_id} is missing") from None
-    name = found.filename.replace('"', "")
+    return file_download(content, found.filename)
+
+
+def file_download(content: bytes, filename: str,
+                  media_type: str = "application/octet-stream") -> Response:
+    """`content` as a download named `filename`, never shown or sniffed by the browser."""
+    name = filename.replace('"', "")
     ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    return Response(content, media_type="application/octet-stream", headers={
+    return Response(content, media_type=media_type, headers={
         "Content-Disposition": disposition, "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox"})

@@ -76,6 +76,9 @@ def message_json(m: Message, attachments: list[MessageAttachment] = ()) -> dict:
         "quoted_text_start": m.quoted_text_start,
         "delivery_status": m.delivery_status, "delivery_error": m.delivery_error,
         "attachments": [attachment_json(a) for a in attachments],
+        "truncated": m.truncated,
+        "original_url": f"/api/messages/{m.id}/original"
+        if m.channel == "email" and m.direction == "inbound" else None,
     }
 
 

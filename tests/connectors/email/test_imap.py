@@ -1,8 +1,8 @@
 """IMAP import against a real Dovecot: what is new is committed, then flagged, exactly once.
 
 Each test has its own Dovecot account. The `desk` mailbox reads it; `imap_options` (override
-with `pytest.mark.parametrize`) changes its configuration for one test, `extra_mailboxes`
-adds more.
+with `pytest.mark.parametrize`) changes its configuration for one test, `limits` the
+`[limits]` section, `extra_mailboxes` adds more.
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ def imap_options() -> dict[str, Any]:
 
 
 @pytest.fixture
+def limits() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
 def extra_mailboxes() -> list[dict[str, Any]]:
     return []
 
@@ -53,8 +58,8 @@ def tls() -> str:
 
 @pytest.fixture
 def settings_overrides(dovecot: Dovecot, account: Account, imap_options: dict[str, Any],
-                       extra_mailboxes: list[dict[str, Any]], tls: str,
-                       monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+                       limits: dict[str, Any], extra_mailboxes: list[dict[str, Any]],
+                       tls: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv(PASSWORD_ENV, account.password)
     connection = {
         "none": {"port": dovecot.port, "security": "none"},
@@ -65,7 +70,7 @@ def settings_overrides(dovecot: Dovecot, account: Account, imap_options: dict[st
     desk = {"name": "desk", "inbox": "support", "host": dovecot.host, **connection,
             "username": account.username, "password_env": PASSWORD_ENV,
             "after_import": "leave", **imap_options}
-    return {"imap": [desk, *extra_mailboxes]}
+    return {"imap": [desk, *extra_mailboxes], "limits": limits}
 
 
 def mail(message_id: str, *, subject: str = "Printer on fire", body: str = "It smokes.") -> bytes:
@@ -277,7 +282,8 @@ async def test_a_crash_between_commit_and_flag_is_repaired_without_duplicate(
     assert await external_ids(runtime) == ["crash@example.org"]
 
 
-@pytest.mark.parametrize("imap_options", [{"folder": "Desk", "max_message_bytes": 2048}])
+@pytest.mark.parametrize("imap_options", [{"folder": "Desk"}])
+@pytest.mark.parametrize("limits", [{"max_message_bytes": 2048}])
 async def test_a_new_uidvalidity_neither_imports_again_nor_skips(runtime, account):
     big = mail("big@example.org", body="x" * 5000)
     account.create("Desk")
@@ -311,7 +317,8 @@ async def test_a_new_uidvalidity_neither_imports_again_nor_skips(runtime, accoun
     assert again is not None and (again.imported, again.duplicates) == (0, 0)
 
 
-@pytest.mark.parametrize("imap_options", [{"after_import": "seen", "max_message_bytes": 2048}])
+@pytest.mark.parametrize("imap_options", [{"after_import": "seen"}])
+@pytest.mark.parametrize("limits", [{"max_message_bytes": 2048}])
 async def test_an_oversized_message_is_quarantined_once_and_never_fetched(
         runtime, account, fetched):
     account.append(mail("small1@example.org"))

@@ -21,7 +21,6 @@ from connectors.email import parse as parse_module
 from connectors.email.parse import (
     EmailParseError,
     ParsedEmail,
-    ParseLimits,
     _parse_tree,
     _raw_param,
     decode_encoded_words,
@@ -37,6 +36,8 @@ from connectors.email.parse import (
 )
 from connectors.email.quotes import find_quoted_text_start
 from connectors.email.sanitize import cut_deep_nesting, html_to_text, sanitize_html
+from core.limits import Limits
+from inbox.messages import Truncation
 
 CORPUS = Path(__file__).parent / "corpus"
 CORPUS_NAMES = sorted(path.stem for path in CORPUS.glob("*.eml"))
@@ -82,7 +83,7 @@ def _actual(raw: bytes, parsed: ParsedEmail) -> dict[str, object]:
             }
             for attachment in message.attachments
         ],
-        "oversized_attachments": list(parsed.oversized_attachments),
+        "truncated": [cut.as_json() for cut in message.truncated],
         "automatic": message.automatic,
         "auto_reason": parsed.auto_reason,
         "is_bounce": parsed.is_bounce,
@@ -328,10 +329,10 @@ def test_line_endings_become_newlines() -> None:
     assert parse(raw).message.text == "one\ntwo\nthree\n"
 
 
-def test_text_is_cut_at_max_text_chars() -> None:
-    parsed = parse(email(body="x" * 5000), limits=ParseLimits(max_text_chars=1000))
+def test_text_is_cut_at_max_text_chars_and_counted() -> None:
+    parsed = parse(email(body="x" * 5000), limits=Limits(max_text_chars=1000))
     assert parsed.message.text == "x" * 1000
-    assert parsed.limits_hit == ("max_text_chars",)
+    assert parsed.message.truncated == (Truncation("text", "max_text_chars", 1000, 4000),)
 
 
 @pytest.mark.parametrize(
@@ -404,6 +405,9 @@ def test_unnamed_parts_get_a_name_and_are_kept() -> None:
         ('attachment; filename="../../etc/passwd"', "passwd"),
         ('attachment; filename="C:\\\\Users\\\\anna\\\\evil.exe"', "evil.exe"),
         ('attachment; filename="a\tb.txt"', "a b.txt"),
+        # A right-to-left override, encoded as mailers send it, is dropped.
+        ("attachment; filename*=UTF-8''invoice%E2%80%AEfdp.exe", "invoicefdp.exe"),
+        ("attachment; filename=\"=?UTF-8?Q?invoice=E2=80=AEfdp.exe?=\"", "invoicefdp.exe"),
     ],
 )
 def test_attachment_filenames(disposition: str, expected: str) -> None:
@@ -425,6 +429,15 @@ def test_attachment_filenames(disposition: str, expected: str) -> None:
         ("nul\x00name.txt", "nulname.txt"),
         ("x" * 300 + ".pdf", "x" * 251 + ".pdf"),
         ("y" * 300, "y" * 255),
+        # Bidirectional controls reorder what a person reads; none of them is kept.
+        ("invoice\u202efdp.exe", "invoicefdp.exe"),  # RIGHT-TO-LEFT OVERRIDE
+        ("\u202aa\u202bb\u202cc\u202dd\u202ee.txt", "abcde.txt"),  # embeddings, overrides
+        ("\u2066a\u2067b\u2068c\u2069.txt", "abc.txt"),  # isolates
+        ("\u200ea\u200fb\u061cc.txt", "abc.txt"),  # LRM, RLM, ARABIC LETTER MARK
+        ("\u202e", None),  # nothing else: no name
+        ("\u202e..", None),
+        ("räkning שלום.pdf", "räkning שלום.pdf"),  # right-to-left letters stay
+        ("a\u200db.txt", "a\u200db.txt"),  # a joiner is no bidi control
     ],
 )
 def test_safe_filename(name: str, expected: str | None) -> None:
@@ -446,10 +459,12 @@ def test_attachments_over_the_size_limits_are_dropped_and_named() -> None:
         _attachment("fits.bin", 800),
         _attachment("over-total.bin", 300),
     )
-    limits = ParseLimits(max_attachment_bytes=1000, max_total_attachment_bytes=1000)
+    limits = Limits(max_attachment_bytes=1000, max_total_attachment_bytes=1000)
     parsed = parse(raw, limits=limits)
     assert [a.filename for a in parsed.message.attachments] == ["small.bin", "fits.bin"]
-    assert parsed.oversized_attachments == ("huge.bin", "over-total.bin")
+    assert parsed.message.truncated == (
+        Truncation("attachments", "max_attachment_bytes", 1000, 1, ("huge.bin",)),
+        Truncation("attachments", "max_total_attachment_bytes", 1000, 1, ("over-total.bin",)))
 
 
 def test_html_alternative_is_not_an_attachment() -> None:
@@ -759,7 +774,7 @@ def test_unreadable_input_raises_email_parse_error(raw: bytes) -> None:
 
 def test_parse_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_parts"):
-        ParseLimits(max_parts=0)
+        Limits(max_parts=0)
 
 
 def test_parse_email_wants_bytes() -> None:
@@ -783,7 +798,7 @@ def test_parameters_read_once_are_those_the_standard_library_reads(content_type,
     is what `Message.get_param` gives (None where the standard library cannot decode)."""
     raw = (f"Content-Type: text/plain{content_type}\r\n"
            f"Content-Disposition: attachment{disposition}\r\n\r\nbody\r\n").encode()
-    message = _parse_tree(raw, ParseLimits())[0]
+    message = _parse_tree(raw, Limits()).root
     for header in ("content-type", "content-disposition", "x-absent"):
         try:
             expected = message.get_param(name, None, header)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from connectors.email import parsers
-from connectors.email.parse import EmailParseError, ParsedEmail, ParseLimits
+from connectors.email.parse import EmailParseError, ParsedEmail
+from core.limits import Limits
 
 MAIL = (b"From: Anna Berg <anna@example.org>\r\nTo: help@example.com\r\n"
         b"Subject: Printer on fire\r\nMessage-ID: <p1@example.org>\r\n\r\nIt smokes.\r\n")
@@ -22,7 +23,7 @@ MAIL = (b"From: Anna Berg <anna@example.org>\r\nTo: help@example.com\r\n"
 
 async def test_each_item_is_parsed_or_its_error_given():
     first, second = await parsers.parse_batch(
-        [("support", MAIL), ("support", b"\r\n\r\nno headers at all")], ParseLimits())
+        [("support", MAIL), ("support", b"\r\n\r\nno headers at all")], Limits())
     assert isinstance(first, ParsedEmail) and first.message.subject == "Printer on fire"
     assert isinstance(second, EmailParseError)
 
@@ -30,23 +31,23 @@ async def test_each_item_is_parsed_or_its_error_given():
 async def test_a_batch_split_between_workers_comes_back_in_order():
     items = [("support", MAIL.replace(b"Printer on fire", f"Mail {n}".encode()))
              if n % 3 else ("support", b"\r\n\r\nno headers at all") for n in range(7)]
-    results = await parsers.parse_batch(items, ParseLimits())
+    results = await parsers.parse_batch(items, Limits())
     assert [r.message.subject if isinstance(r, ParsedEmail) else None for r in results] == [
         None if n % 3 == 0 else f"Mail {n}" for n in range(7)]
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: parsing runs in a thread")
 async def test_a_dead_worker_is_replaced_and_the_batch_still_parsed(caplog):
-    await parsers.parse_batch([("support", MAIL)], ParseLimits())  # the worker is up
+    await parsers.parse_batch([("support", MAIL)], Limits())  # the worker is up
     pool = parsers._pool()
     assert pool is not None
     for pid in list(pool._processes):
         os.kill(pid, signal.SIGKILL)
     with caplog.at_level(logging.WARNING, logger="connectors.email.parsers"):
-        [parsed] = await parsers.parse_batch([("support", MAIL)], ParseLimits())
+        [parsed] = await parsers.parse_batch([("support", MAIL)], Limits())
     assert isinstance(parsed, ParsedEmail)
     assert "the mail parser process died" in caplog.text
-    [again] = await parsers.parse_batch([("support", MAIL)], ParseLimits())
+    [again] = await parsers.parse_batch([("support", MAIL)], Limits())
     assert isinstance(again, ParsedEmail) and parsers._pool() is not pool
 
 
@@ -58,7 +59,7 @@ def started_workers(pool: ProcessPoolExecutor) -> set[int]:
 
 async def test_workers_parse_at_the_lowest_priority():
     """They use what the cores have to spare: the SMTP receiver and the server come first."""
-    await parsers.parse_batch([("support", MAIL)] * 2, ParseLimits())
+    await parsers.parse_batch([("support", MAIL)] * 2, Limits())
     pool = parsers._pool()
     assert pool is not None
     for pid in started_workers(pool):
@@ -68,14 +69,14 @@ async def test_workers_parse_at_the_lowest_priority():
 
 async def test_a_ctrl_c_is_left_to_the_server():
     """SIGINT (a Ctrl-C reaches the whole process group) does not end a worker."""
-    await parsers.parse_batch([("support", MAIL)] * 2, ParseLimits())
+    await parsers.parse_batch([("support", MAIL)] * 2, Limits())
     pool = parsers._pool()
     assert pool is not None
     workers = started_workers(pool)
     for pid in workers:
         os.kill(pid, signal.SIGINT)
     # Had one ended, the pool would be broken, and the next batch parsed by a new one.
-    [parsed] = await parsers.parse_batch([("support", MAIL)], ParseLimits())
+    [parsed] = await parsers.parse_batch([("support", MAIL)], Limits())
     assert isinstance(parsed, ParsedEmail) and parsers._pool() is pool
     assert started_workers(pool) <= workers
 
@@ -83,10 +84,10 @@ async def test_a_ctrl_c_is_left_to_the_server():
 KILLED_PARENT = """
 import asyncio, os, signal
 from connectors.email import parsers
-from connectors.email.parse import ParseLimits
+from core.limits import Limits
 
 async def main():
-    await parsers.parse_batch([("support", b"From: a@example.org\\r\\n\\r\\nhi")], ParseLimits())
+    await parsers.parse_batch([("support", b"From: a@example.org\\r\\n\\r\\nhi")], Limits())
     print(*parsers._pool()._processes, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 

@@ -20,7 +20,7 @@ from connectors.email.models import RawEmail
 from core.db import transaction
 from inbox.events import ConversationOpened
 from inbox.models import Contact, Conversation, Message
-from tests.support import run_jobs
+from tests.support import retry_failed_inbound, run_jobs
 from tickets.models import Ticket
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -226,12 +226,7 @@ async def test_mail_that_never_finishes_processing_is_given_up_then_retried(clie
     assert (row.status, row.attempts) == ("failed", inbound.MAX_ATTEMPTS)
     assert f"{inbound.MAX_ATTEMPTS} attempts" in row.error
     assert (await counts(runtime))[0] == 0
-    listed = (await client.get("/api/admin/failed-inbound", headers=admin_headers)).json()
-    assert [item["id"] for item in listed["items"]] == [raw_id]
-    retried = await client.post(f"/api/admin/failed-inbound/{raw_id}/retry",
-                                headers=admin_headers)
-    assert retried.status_code == 202
-    await run_jobs(runtime)
+    assert await retry_failed_inbound(client, runtime, admin_headers, raw_id) == [raw_id]
     row = await raw_row(runtime, raw_id)
     assert (row.status, row.attempts) == ("processed", 1)
 
@@ -342,6 +337,39 @@ async def test_attachments_are_kept_and_only_downloaded(client, runtime, agent, 
         assert response.headers["content-type"] == "application/octet-stream"
         assert len(response.content) == attachment["size"]
     assert (await client.get("/api/attachments/999", headers=headers)).status_code == 404
+
+
+async def test_attachment_files_are_written_and_read_off_the_event_loop(client, runtime, agent,
+                                                                        monkeypatch):
+    """Writing a file (and syncing it) or reading one back never blocks the event loop:
+    the store is called from a thread, where no loop runs."""
+    _, headers = agent
+    store = runtime.sessions.kw["info"]["attachments"]
+    calls: list[tuple[str, bool]] = []
+
+    def on_the_loop() -> bool:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
+
+    def watched(name: str):
+        method = getattr(store, name)
+
+        def call(*args):
+            calls.append((name, on_the_loop()))
+            return method(*args)
+        return call
+
+    monkeypatch.setattr(store, "put", watched("put"))
+    monkeypatch.setattr(store, "read", watched("read"))
+    await deliver(runtime, (CORPUS / "text_attachment.eml").read_bytes())
+    [conversation] = await conversations(client, headers)
+    [message] = (await detail(client, headers, conversation["id"]))["messages"]
+    [attachment] = message["attachments"]
+    assert (await client.get(attachment["url"], headers=headers)).status_code == 200
+    assert calls == [("put", False), ("read", False)]
 
 
 async def test_a_forged_reference_to_one_of_our_ids_threads_nowhere(client, runtime, agent):

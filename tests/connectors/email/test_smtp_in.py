@@ -54,7 +54,8 @@ LOCK_WAIT_MS = 300
 @pytest.fixture
 def settings_overrides() -> dict:
     return {
-        "smtp_in": {"max_message_bytes": 64 * 1024, "catch_all_domains": ["any.example"]},
+        "smtp_in": {"catch_all_domains": ["any.example"]},
+        "limits": {"max_message_bytes": 64 * 1024},
         "inboxes": [
             {"slug": "support", "name": "Support", "addresses": ["help@example.com"]},
             {"slug": "billing", "name": "Billing", "addresses": ["billing@example.com"]},
