@@ -182,8 +182,10 @@ def _serve(settings: Settings, migrate: bool) -> None:
 
     if migrate:
         upgrade(settings.database.url)
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the
+    # client; only `[http] trusted_proxies` decides that (web.forwarded).
     uvicorn.run(create_app(settings), host=settings.http.host, port=settings.http.port,
-                log_level="info", ws="websockets")
+                log_level="info", ws="websockets", proxy_headers=False)
 
 
 def _worker(settings: Settings) -> None:

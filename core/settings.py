@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     ValidationError,
     field_validator,
     model_validator,
@@ -47,10 +48,16 @@ class DatabaseSettings(_Section):
         return url
 
 
+Networks = tuple[IPvAnyNetwork, ...]
+"""Addresses or CIDR blocks: `"10.0.0.0/8"`, `"::1"` (a single address)."""
+
+
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     public_url: str = ""
+    trusted_proxies: Networks = ()
+    """Proxies whose `X-Forwarded-For` names the client (`web.forwarded`); none by default."""
 
 
 class SmtpInSettings(_Section):

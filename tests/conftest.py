@@ -57,9 +57,10 @@ def database_url(migrated_database: str, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings_overrides() -> dict:
-    """Override in a test module to change settings (merged per section)."""
-    return {}
+def settings_overrides(request: pytest.FixtureRequest) -> dict:
+    """Override in a test module to change settings (merged per section), or for one test
+    with `@pytest.mark.parametrize("settings_overrides", [{...}], indirect=True)`."""
+    return getattr(request, "param", {})
 
 
 @pytest.fixture
