@@ -212,13 +212,15 @@ def _worker(settings: Settings) -> None:
 
 
 async def _add_user(settings: Settings, args: argparse.Namespace, password: str) -> str:
+    from accounts.passwords import hash_new_password
     from accounts.service import create_user
 
     runtime = await start_runtime(settings, start_queue=False)
     try:
+        password_hash = await hash_new_password(password)
         async with transaction(runtime.sessions) as session:
             user = await create_user(session, email=args.email, name=args.name, role=args.role,
-                                     password=password)
+                                     password_hash=password_hash)
         return f"added {user.role} {user.email} (id {user.id})"
     finally:
         await runtime.close()

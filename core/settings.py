@@ -146,10 +146,26 @@ class AutomationSettings(_Section):
 
 
 class SecuritySettings(_Section):
-    login_max_failures: Annotated[int, Field(ge=1)] = 5
-    login_window_seconds: Annotated[int, Field(ge=1)] = 900
+    """Login throttling (README, "Throttling"): per account and source address, the
+    failures after the free ones double the wait before the next attempt, from the first
+    delay up to the max; a streak is forgotten `login_forget_seconds` after its last
+    failure and ends with a correct login. Per source, across accounts, at most
+    `login_source_max_failures` failures in `login_source_window_seconds`."""
+
+    login_free_failures: Annotated[int, Field(ge=0, le=1000)] = 3
+    login_first_delay_seconds: Annotated[float, Field(gt=0, le=86400)] = 2.0
+    login_max_delay_seconds: Annotated[float, Field(gt=0, le=86400)] = 900.0
+    login_forget_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] = 86400.0
+    login_source_max_failures: Annotated[int, Field(ge=1)] = 100
+    login_source_window_seconds: Annotated[int, Field(ge=1, le=86400)] = 900
     session_days: Annotated[int, Field(ge=1, le=365)] = 14
     secure_cookies: bool = False
+
+    @model_validator(mode="after")
+    def _delays_in_order(self) -> SecuritySettings:
+        if self.login_max_delay_seconds < self.login_first_delay_seconds:
+            raise ValueError("login_max_delay_seconds must be at least login_first_delay_seconds")
+        return self
 
 
 class InboxSettings(_Section):

@@ -19,6 +19,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from accounts.passwords import hash_new_password
 from accounts.service import create_api_token, create_user
 from core.db import Base, RawBase, transaction
 from core.jobs import ArqQueue, InProcessQueue, registry
@@ -167,12 +168,19 @@ async def run_jobs(runtime: Runtime) -> None:
         await pool.aclose()
 
 
+_password_hash: str | None = None
+
+
 async def add_user(runtime: Runtime, email: str, role: str = "agent",
                    name: str | None = None) -> tuple[int, dict[str, str]]:
     """Create a user with a token; returns (user id, bearer headers)."""
+    global _password_hash
+    if _password_hash is None:  # one argon2 hash (a tenth of a second) for every test user
+        _password_hash = await hash_new_password(PASSWORD)
+    password_hash = _password_hash
     async with transaction(runtime.sessions) as session:
         user = await create_user(session, email=email, name=name or email.split("@")[0],
-                                 role=role, password=PASSWORD)
+                                 role=role, password_hash=password_hash)
         token = await create_api_token(session, user)
     return user.id, {"Authorization": f"Bearer {token}"}
 
