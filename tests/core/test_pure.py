@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from core import clock
 from core.errors import InvalidInput
 from core.pagination import decode_cursor, encode_cursor
-from core.ratelimit import SlidingWindowLimiter
 from inbox.threading import choose_conversation, reference_ids
 from tickets.state import Transition, classify, reopen_status
 
@@ -70,17 +66,3 @@ def test_cursor_round_trip_and_garbage():
     for garbage in ("", "!!!", "e30", encode_cursor("x", 1)[:-3], "WyJhIiwgImIiXQ"):
         with pytest.raises(InvalidInput):
             decode_cursor(garbage)
-
-
-def test_sliding_window_limiter_with_manual_clock():
-    manual = clock.ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
-    with clock.use(manual):
-        limiter = SlidingWindowLimiter(limit=2, window_seconds=60)
-        limiter.hit("ip")
-        limiter.hit("ip")
-        assert limiter.blocked_for("ip") == 61
-        manual.advance(timedelta(seconds=30))
-        assert limiter.blocked_for("ip") == 31
-        manual.advance(timedelta(seconds=31))
-        assert limiter.blocked_for("ip") == 0
-        assert limiter.blocked_for("other") == 0
