@@ -69,6 +69,11 @@ class SmtpInSettings(_Section):
     """Mail to any address at these domains goes to the first inbox."""
     starttls_cert: str = ""
     starttls_key: str = ""
+    client_connections_per_minute: Annotated[int, Field(ge=1)] = 60
+    client_messages_per_minute: Annotated[int, Field(ge=1)] = 60
+    """Per client IP address, shared by every receiver (`core.throttle`)."""
+    unthrottled_clients: Networks = ()
+    """Clients the two limits above spare: the relays in front that forward all mail."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> SmtpInSettings:

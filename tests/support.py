@@ -75,6 +75,10 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "attachments": {"dir": tempfile.mkdtemp(prefix="frontdesk-attachments-")},
         # Replies go to a loopback port nothing listens on unless a test brings a relay.
         "smtp_out": {"host": "127.0.0.1", "port": unused_port()},
+        # Tests send much mail from loopback; tests/connectors/email/test_smtp_limits.py
+        # sets small limits.
+        "smtp_in": {"client_connections_per_minute": 1_000_000,
+                    "client_messages_per_minute": 1_000_000},
         "jobs": {"redis_url": TEST_REDIS_URL,
                  "queue_name": f"frontdesk-test:{uuid.uuid4().hex}"},
         "inboxes": [{"slug": "support", "name": "Support", "addresses": ["help@example.com"]}],
