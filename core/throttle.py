@@ -92,7 +92,9 @@ class CounterStore(Protocol):
         `keep_seconds` (one per key) from `now`."""
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Let go of connections (and of an engine of its own)."""
+        ...
 
 
 class Throttle:
@@ -134,6 +136,7 @@ class Throttle:
         return wait
 
     async def close(self) -> None:
+        """Close the store."""
         await self.store.close()
 
 

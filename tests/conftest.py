@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 import server
+from core import clock
 from core.migrations import upgrade
 from core.runtime import Runtime
 from tests.support import (
@@ -89,3 +91,11 @@ async def admin(runtime: Runtime) -> tuple[int, dict[str, str]]:
 @pytest.fixture
 async def agent(runtime: Runtime) -> tuple[int, dict[str, str]]:
     return await add_user(runtime, "agent@example.com", "agent", "Al Agent")
+
+
+@pytest.fixture
+def manual_clock() -> Iterator[clock.ManualClock]:
+    """`core.clock` stopped at Monday 2 March 2026, 09:00:10 UTC; the test moves it."""
+    manual = clock.ManualClock(datetime(2026, 3, 2, 9, 0, 10, tzinfo=UTC))
+    with clock.use(manual):
+        yield manual

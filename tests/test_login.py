@@ -9,7 +9,7 @@ import base64
 import hashlib
 import threading
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -18,7 +18,6 @@ from sqlalchemy import select, update
 import server
 from accounts import security
 from accounts.models import User
-from core import clock
 from core.db import transaction
 from core.runtime import Runtime
 from tests.support import PASSWORD, add_user
@@ -35,13 +34,6 @@ SMALL_SOURCE_LIMIT = PROXIES | {"security": {"login_source_max_failures": 4}}
 def settings_overrides(request) -> dict:
     """Trusted proxies in 10.0.0.0/24; a test may ask for others (indirect parameter)."""
     return getattr(request, "param", PROXIES)
-
-
-@pytest.fixture
-def manual():
-    manual = clock.ManualClock(datetime(2026, 3, 2, 9, 0, 10, tzinfo=UTC))
-    with clock.use(manual):
-        yield manual
 
 
 @pytest.fixture
@@ -78,7 +70,7 @@ async def log_in(client: httpx.AsyncClient, email: str, password: str,
 
 
 async def test_failures_delay_only_that_account_from_that_address(from_address, users,
-                                                                  manual):
+                                                                  manual_clock):
     office, elsewhere = from_address(OFFICE), from_address(ELSEWHERE)
     # The three free failures, then the fourth; each answered 401.
     for _ in range(4):
@@ -89,23 +81,23 @@ async def test_failures_delay_only_that_account_from_that_address(from_address, 
     # Someone else at the same address, and the same account elsewhere, log in at once.
     assert (await log_in(office, "admin@example.com", PASSWORD)).status_code == 200
     assert (await log_in(elsewhere, "agent@example.com", PASSWORD)).status_code == 200
-    manual.advance(timedelta(seconds=2))
+    manual_clock.advance(timedelta(seconds=2))
     assert (await log_in(office, "agent@example.com", PASSWORD)).status_code == 200
 
 
-async def test_each_further_failure_waits_longer_up_to_the_cap(from_address, users, manual):
+async def test_each_further_failure_waits_longer_up_to_the_cap(from_address, users, manual_clock):
     office = from_address(OFFICE)
     waits = []
     for _ in range(15):
         response = await log_in(office, "agent@example.com", WRONG)
         while response.status_code == 429:
             waits.append(int(response.headers["retry-after"]))
-            manual.advance(timedelta(seconds=waits[-1]))
+            manual_clock.advance(timedelta(seconds=waits[-1]))
             response = await log_in(office, "agent@example.com", WRONG)
         assert response.status_code == 401
     assert waits == [2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
     # A correct login ends the streak: the next failure is free again.
-    manual.advance(timedelta(seconds=900))
+    manual_clock.advance(timedelta(seconds=900))
     assert (await log_in(office, "agent@example.com", PASSWORD)).status_code == 200
     assert (await log_in(office, "agent@example.com", WRONG)).status_code == 401
     assert (await log_in(office, "agent@example.com", PASSWORD)).status_code == 200
@@ -113,25 +105,25 @@ async def test_each_further_failure_waits_longer_up_to_the_cap(from_address, use
 
 @pytest.mark.parametrize("settings_overrides", [SMALL_SOURCE_LIMIT], indirect=True)
 async def test_an_address_that_fails_for_many_accounts_is_stopped(from_address, users,
-                                                                  manual):
+                                                                  manual_clock):
     office, elsewhere = from_address(OFFICE), from_address(ELSEWHERE)
     for n in range(4):  # four accounts, one failure each: no account's streak matters
         assert (await log_in(office, f"guess{n}@example.com", WRONG)).status_code == 401
     refused = await log_in(office, "admin@example.com", PASSWORD)
     assert refused.status_code == 429
     assert (await log_in(elsewhere, "admin@example.com", PASSWORD)).status_code == 200
-    manual.advance(timedelta(seconds=int(refused.headers["retry-after"])))
+    manual_clock.advance(timedelta(seconds=int(refused.headers["retry-after"])))
     assert (await log_in(office, "admin@example.com", PASSWORD)).status_code == 200
 
 
 @pytest.mark.parametrize("settings_overrides", [SMALL_SOURCE_LIMIT], indirect=True)
-async def test_correct_logins_do_not_count_against_the_address(from_address, users, manual):
+async def test_correct_logins_do_not_count_against_the_address(from_address, users, manual_clock):
     office = from_address(OFFICE)
     for _ in range(6):
         assert (await log_in(office, "admin@example.com", PASSWORD)).status_code == 200
 
 
-async def test_guesses_sent_at_once_wait_their_turn(from_address, users, manual):
+async def test_guesses_sent_at_once_wait_their_turn(from_address, users, manual_clock):
     office = from_address(OFFICE)
     answers = await asyncio.gather(*(log_in(office, "agent@example.com", WRONG)
                                      for _ in range(12)))
@@ -146,7 +138,7 @@ async def test_guesses_sent_at_once_wait_their_turn(from_address, users, manual)
     (PROXY, f"{ELSEWHERE}, 10.0.0.3", ELSEWHERE),     # through two trusted proxies
 ])
 async def test_x_forwarded_for_counts_only_from_trusted_proxies(
-        from_address, users, manual, peer, forwarded_for, counted_as):
+        from_address, users, manual_clock, peer, forwarded_for, counted_as):
     for _ in range(4):
         response = await log_in(from_address(peer), "agent@example.com", WRONG, forwarded_for)
         assert response.status_code == 401

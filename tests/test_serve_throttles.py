@@ -4,9 +4,6 @@ reading of X-Forwarded-For is off, so a client on loopback cannot pose as anothe
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,15 +11,14 @@ import httpx
 import pytest
 
 from tests.support import (
-    BIN,
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
     create_postgres_database,
     drop_postgres_database,
     frontdesk_cli,
-    process_env,
     unused_port,
 )
+from tests.test_end_to_end import Server
 
 pytestmark = pytest.mark.slow
 PASSWORD = "a long enough password"
@@ -54,22 +50,6 @@ rate_limit_per_minute = 1
     return config
 
 
-async def serve(config: Path, port: int, log: Path) -> subprocess.Popen:
-    with log.open("a") as out:
-        process = subprocess.Popen([str(BIN / "frontdesk"), "--config", str(config), "serve"],
-                                   stdout=out, stderr=subprocess.STDOUT, env=process_env())
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                    return process
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"server did not start:\n{log.read_text()}")
-
-
 @pytest.fixture
 async def two_servers(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     """Two `frontdesk serve` on one database; their base URLs."""
@@ -83,16 +63,15 @@ async def two_servers(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     for email in ("agent@example.com", "admin@example.com"):
         frontdesk_cli(configs[0], "users", "add", email, "--name", "Someone",
                       "--password-stdin", stdin=PASSWORD + "\n")
-    processes = []
+    servers = [Server(config, port, tmp_path / "serve.log")
+               for config, port in zip(configs, ports, strict=True)]
     try:
-        for config, port in zip(configs, ports, strict=True):
-            processes.append(await serve(config, port, tmp_path / "serve.log"))
+        for server in servers:
+            await server.start()
         yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=30)
+        for server in servers:
+            server.stop()
         if TEST_DATABASE_URL:
             await drop_postgres_database(TEST_DATABASE_URL, database_url)
 

@@ -10,13 +10,12 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from core import clock
 from core.db import make_engine, raw_store_url
 from core.errors import SystemFault
 from core.runtime import Runtime
@@ -55,14 +54,7 @@ async def throttles(request, runtime: Runtime) -> AsyncIterator[tuple[Throttle, 
         await engine.dispose()
 
 
-@pytest.fixture
-def manual():
-    manual = clock.ManualClock(datetime(2026, 3, 2, 9, 0, 10, tzinfo=UTC))
-    with clock.use(manual):
-        yield manual
-
-
-async def test_a_limit_holds_across_throttles_and_frees_up_with_time(throttles, manual):
+async def test_a_limit_holds_across_throttles_and_frees_up_with_time(throttles, manual_clock):
     first, second = throttles
     assert [await t.hit("form:contact", "198.51.100.4", WINDOW)
             for t in (first, second, first)] == [0, 0, 0]
@@ -72,7 +64,7 @@ async def test_a_limit_holds_across_throttles_and_frees_up_with_time(throttles, 
     assert await first.hit("form:contact", "198.51.100.4", WINDOW) == wait  # not counted
     assert await first.hit("form:contact", "198.51.100.5", WINDOW) == 0   # another client
     assert await first.hit("form:other", "198.51.100.4", WINDOW) == 0     # another limit
-    manual.advance(timedelta(seconds=whole_seconds(wait)))
+    manual_clock.advance(timedelta(seconds=whole_seconds(wait)))
     assert await second.hit("form:contact", "198.51.100.4", WINDOW) == 0
     assert await first.hit("form:contact", "198.51.100.4", WINDOW) > 0
 
@@ -85,7 +77,7 @@ async def test_hits_at_once_from_two_throttles_never_pass_the_limit(throttles):
     assert sum(1 for wait in waits if wait == 0) == 7
 
 
-async def test_change_reads_and_writes_several_keys_as_one(throttles, manual):
+async def test_change_reads_and_writes_several_keys_as_one(throttles, manual_clock):
     first, second = throttles
     seen: list[list] = []
 
@@ -146,23 +138,19 @@ async def test_another_process_shares_the_limit(runtime, backend):
     assert sum(1 for wait in here + there if wait == 0) == 25
 
 
-async def test_the_database_side_keeps_counts_beside_a_sqlite_file(runtime):
+async def test_the_database_side_keeps_counts_beside_a_sqlite_file(runtime, manual_clock):
     """On a SQLite file the counters live in the raw store, whose connections commit
-    without a disk sync; expired counters are purged."""
+    without a disk sync."""
     url = make_url(runtime.settings.database.url)
     if url.get_backend_name() != "sqlite":
         pytest.skip("SQLite file only")
     engine = counters_engine(runtime.settings, runtime.raw_engine)
     assert engine is not runtime.raw_engine
     throttle = Throttle(DatabaseCounters(engine, owned=True))
-    manual = clock.ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     try:
-        with clock.use(manual):
-            await throttle.hit("form:contact", "198.51.100.4", WINDOW)
-            async with engine.connect() as connection:
-                synchronous = (await connection.exec_driver_sql("PRAGMA synchronous")).scalar()
-            manual.advance(timedelta(hours=1))
-            await throttle.hit("form:contact", "198.51.100.5", WINDOW)
+        await throttle.hit("form:contact", "198.51.100.4", WINDOW)
+        async with engine.connect() as connection:
+            synchronous = (await connection.exec_driver_sql("PRAGMA synchronous")).scalar()
     finally:
         await throttle.close()
     assert synchronous == 1  # NORMAL
@@ -174,14 +162,12 @@ async def test_the_database_side_keeps_counts_beside_a_sqlite_file(runtime):
                           ).fetchall() == []
 
 
-async def test_expired_counters_are_purged(runtime):
+async def test_expired_counters_are_purged(runtime, manual_clock):
     throttle = Throttle(DatabaseCounters(runtime.raw_engine))
-    manual = clock.ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    with clock.use(manual):
-        for client in ("198.51.100.1", "198.51.100.2"):
-            await throttle.hit("form:contact", client, WINDOW)
-        manual.advance(timedelta(minutes=10))
-        await throttle.hit("form:contact", "198.51.100.3", WINDOW)
+    for client in ("198.51.100.1", "198.51.100.2"):
+        await throttle.hit("form:contact", client, WINDOW)
+    manual_clock.advance(timedelta(minutes=10))
+    await throttle.hit("form:contact", "198.51.100.3", WINDOW)
     async with runtime.raw_engine.connect() as connection:
         left = await connection.scalar(select(func.count()).select_from(ThrottleCounter))
     assert left == 1
