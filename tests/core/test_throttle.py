@@ -20,11 +20,13 @@ from core.db import make_engine, raw_store_url
 from core.errors import SystemFault
 from core.runtime import Runtime
 from core.throttle import (
+    Change,
     DatabaseCounters,
     RedisCounters,
     Throttle,
     ThrottleCounter,
     counters_engine,
+    decide_in_order,
     open_throttle,
 )
 from core.windows import Window, whole_seconds
@@ -181,3 +183,16 @@ async def test_unreachable_counters_fail_changes_and_let_hits_through(runtime):
         assert await throttle.hit("smtp-message", "192.0.2.1", WINDOW) == 0
     finally:
         await throttle.close()
+
+
+def test_changes_in_one_batch_see_each_other_in_order():
+    def add(n: int):
+        def decide(now: float, values: list) -> list:
+            return [{"n": (values[0] or {"n": 0})["n"] + n}] + values[1:]
+        return decide
+
+    changes = [Change(["a"], [60], add(1)), Change(["a", "b"], [30, 120], add(10)),
+               Change(["b"], [60], lambda now, values: None),   # leaves b alone
+               Change(["b"], [60], lambda now, values: [None])]  # deletes it
+    assert decide_in_order(changes, {"a": {"n": 5}, "b": {"x": 1}}, 0.0) == {
+        "a": ({"n": 16}, 60), "b": (None, 120)}
