@@ -4,6 +4,7 @@ reading of X-Forwarded-For is off, so a client on loopback cannot pose as anothe
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.slow
 PASSWORD = "a long enough password"
 
 
-def write_config(tmp: Path, database_url: str, port: int) -> Path:
+def write_config(tmp: Path, database_url: str, port: int, queue_name: str) -> Path:
     config = tmp / f"frontdesk-{port}.toml"
     config.write_text(f"""
 secret_key = "throttle-test-secret-key-0123456789"
@@ -37,7 +38,7 @@ port = {port}
 enabled = false
 [jobs]
 redis_url = "{TEST_REDIS_URL}"
-queue_name = "frontdesk-throttles:{tmp.name}"
+queue_name = "{queue_name}"
 [[inboxes]]
 slug = "support"
 name = "Support"
@@ -58,7 +59,9 @@ async def two_servers(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     else:
         database_url = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'frontdesk.db'}"
     ports = [unused_port(), unused_port()]
-    configs = [write_config(tmp_path, database_url, port) for port in ports]
+    # One queue name: the servers share their Redis keys, and no other run sees them.
+    queue_name = f"frontdesk-throttles:{uuid.uuid4().hex}"
+    configs = [write_config(tmp_path, database_url, port, queue_name) for port in ports]
     frontdesk_cli(configs[0], "migrate")
     for email in ("agent@example.com", "admin@example.com"):
         frontdesk_cli(configs[0], "users", "add", email, "--name", "Someone",
