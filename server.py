@@ -220,8 +220,10 @@ def _serve(settings: Settings, migrate: bool) -> None:
 
     if migrate:
         upgrade(settings.database.url)
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the
+    # client; only `[http] trusted_proxies` decides that (web.forwarded).
     uvicorn.run(create_app(settings), host=settings.http.host, port=settings.http.port,
-                log_level="info", ws="websockets-sansio")
+                log_level="info", ws="websockets-sansio", proxy_headers=False)
 
 
 def _worker(settings: Settings) -> None:
@@ -248,13 +250,15 @@ def _worker(settings: Settings) -> None:
 
 
 async def _add_user(settings: Settings, args: argparse.Namespace, password: str) -> str:
+    from accounts.passwords import hash_new_password
     from accounts.service import create_user
 
     runtime = await start_runtime(settings, start_queue=False)
     try:
+        password_hash = await hash_new_password(password)
         async with transaction(runtime.sessions) as session:
             user = await create_user(session, email=args.email, name=args.name, role=args.role,
-                                     password=password)
+                                     password_hash=password_hash)
         return f"added {user.role} {user.email} (id {user.id})"
     finally:
         await runtime.close()

@@ -15,14 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import ROLES, ApiToken, LoginSession, Team, TeamMember, User
-from accounts.security import (
-    DUMMY_HASH,
-    MIN_PASSWORD_LENGTH,
-    hash_password,
-    hash_token,
-    new_token,
-    verify_password,
-)
+from accounts.security import hash_token, new_token
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
 
@@ -40,33 +33,37 @@ def normalize_email(email: str, *, field: str = "email") -> str:
 
 
 async def create_user(
-    session: AsyncSession, *, email: str, name: str, role: str, password: str
+    session: AsyncSession, *, email: str, name: str, role: str, password_hash: str
 ) -> User:
-    """Add an active user; Conflict when the email is taken."""
+    """Add an active user; Conflict when the email is taken. The password comes hashed
+    (`accounts.passwords.hash_new_password`, before the transaction)."""
     email = normalize_email(email)
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password needs at least {MIN_PASSWORD_LENGTH} characters",
-                           field="password")
     if not name.strip():
         raise InvalidInput("name is required", field="name")
     if await session.scalar(select(User.id).where(User.email == email)):
         raise Conflict(f"a user with email {email} exists", field="email")
-    user = User(email=email, name=name.strip(), role=role, password_hash=hash_password(password),
+    user = User(email=email, name=name.strip(), role=role, password_hash=password_hash,
                 active=True, created_at=clock.now())
     session.add(user)
     await session.flush()
     return user
 
 
-async def authenticate(session: AsyncSession, email: str, password: str) -> User | None:
-    """The active user with this email and password, or None (same cost either way)."""
+async def login_candidate(session: AsyncSession, email: str) -> User | None:
+    """The active user who logs in with `email`, or None (the password is checked by
+    `accounts.passwords.authenticate`, outside any transaction)."""
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.active:
-        verify_password(password, DUMMY_HASH)
-        return None
-    return user if verify_password(password, user.password_hash) else None
+    return user if user is not None and user.active else None
+
+
+async def replace_password_hash(session: AsyncSession, user_id: int, old_hash: str,
+                                new_hash: str) -> None:
+    """Store `new_hash` for the user, unless the password changed meanwhile (the stored
+    hash is no longer `old_hash`)."""
+    await session.execute(update(User).where(User.id == user_id, User.password_hash == old_hash)
+                          .values(password_hash=new_hash))
 
 
 async def get_active_user(session: AsyncSession, user_id: int, *, field: str = "owner_id") -> User:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, bindparam, event, insert
 from sqlalchemy.engine import Dialect, make_url
@@ -30,6 +30,7 @@ from sqlalchemy.types import TypeDecorator
 from core import sqlite_driver
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -172,14 +173,27 @@ async def insert_committed(engine: AsyncEngine, model: type[Base],
     keys = list(rows[0])
     sql, convert = _sqlite_insert(engine.dialect, table, tuple(keys))
     values = [[convert[key](row[key]) for key in keys] for row in rows]
+    try:
+        return await _on_sqlite(engine, lambda driver: driver.insert_committed(sql, values))
+    except sqlite3.Error as exc:  # as SQLAlchemy would raise it (IntegrityError...)
+        raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+
+
+async def run_committed(engine: AsyncEngine, work: Callable[[sqlite3.Connection], T]) -> T:
+    """SQLite only: `work(connection)` on a `sqlite3.Connection` of `engine`, in the
+    connection's thread, in a transaction of its own that holds the write lock, then
+    committed; one trip to that thread, outside SQLAlchemy (for hot paths whose SQL is
+    small and fixed). Returns what `work` returned; its sqlite3 errors propagate as they are."""
+    return await _on_sqlite(engine, lambda driver: driver.run_committed(work))
+
+
+async def _on_sqlite(engine: AsyncEngine,
+                     call: Callable[[sqlite_driver.InlineConnection], Awaitable[T]]) -> T:
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
         driver = raw.dbapi_connection
         assert isinstance(driver, sqlite_driver.InlineConnection)
-        try:
-            return await driver.insert_committed(sql, values)
-        except sqlite3.Error as exc:  # as SQLAlchemy would raise it (IntegrityError...)
-            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+        return await call(driver)
 
 
 def _sqlite_insert(dialect: Dialect, table: Any, keys: tuple[str, ...]

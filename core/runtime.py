@@ -7,6 +7,7 @@ not change while running (inbox ids, the default pipeline) in `session.info`.
 `runtime.live` is the hub of live updates (`core.live`; sessions carry it as "live").
 `runtime.raw_sessions` reach the raw store (`core.db.raw_store_url`), with the same info: on
 a SQLite file a database of its own, elsewhere the main one (then they are the same).
+`runtime.throttle` holds the throttle counters every process shares (`core.throttle`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from core.events import EventBus
 from core.jobs import ArqQueue, InProcessQueue, JobQueue
 from core.live import LocalHub, make_hub
 from core.settings import Settings
+from core.throttle import Throttle, open_throttle
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Runtime:
     bus: EventBus
     raw_engine: AsyncEngine
     raw_sessions: async_sessionmaker[AsyncSession]
+    throttle: Throttle
     live: LocalHub = field(default_factory=LocalHub)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -57,7 +60,8 @@ class Runtime:
                                      busy_timeout_ms=settings.database.busy_timeout_ms)
             raw_sessions = async_sessionmaker(raw_engine, expire_on_commit=False, info=info)
         runtime = cls(settings=settings, engine=engine, sessions=sessions, queue=queue, bus=bus,
-                      raw_engine=raw_engine, raw_sessions=raw_sessions, live=live)
+                      raw_engine=raw_engine, raw_sessions=raw_sessions, live=live,
+                      throttle=open_throttle(settings, raw_engine))
         install(runtime)
         if start_queue:
             await queue.start({"runtime": runtime})
@@ -69,9 +73,10 @@ class Runtime:
         self.sessions.kw["info"][name] = value
 
     async def close(self) -> None:
-        """Stop the job queue and the live hub, and dispose of the engines."""
+        """Stop the job queue, the live hub and the throttle, and dispose of the engines."""
         await self.queue.close()
         await self.live.close()
+        await self.throttle.close()
         await self.engine.dispose()
         if self.raw_engine is not self.engine:
             await self.raw_engine.dispose()

@@ -26,6 +26,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     ValidationError,
     field_validator,
     model_validator,
@@ -56,6 +57,10 @@ class DatabaseSettings(_Section):
         return url
 
 
+Networks = tuple[IPvAnyNetwork, ...]
+"""Addresses or CIDR blocks: `"10.0.0.0/8"`, `"::1"` (a single address)."""
+
+
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
@@ -64,6 +69,8 @@ class HttpSettings(_Section):
     session cookies Secure."""
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     """Largest request body taken; a larger one is answered 413 before it is parsed."""
+    trusted_proxies: Networks = ()
+    """Proxies whose `X-Forwarded-For` names the client (`web.forwarded`); none by default."""
 
     @field_validator("public_url")
     @classmethod
@@ -86,6 +93,11 @@ class SmtpInSettings(_Section):
     """Mail to any address at these domains goes to the first inbox."""
     starttls_cert: str = ""
     starttls_key: str = ""
+    client_connections_per_minute: Annotated[int, Field(ge=1)] = 60
+    client_messages_per_minute: Annotated[int, Field(ge=1)] = 60
+    """Per client IP address, shared by every receiver (`core.throttle`)."""
+    unthrottled_clients: Networks = ()
+    """Clients the two limits above spare: the relays in front that forward all mail."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> SmtpInSettings:
@@ -160,8 +172,18 @@ class AutomationSettings(_Section):
 
 
 class SecuritySettings(_Section):
-    login_max_failures: Annotated[int, Field(ge=1)] = 5
-    login_window_seconds: Annotated[int, Field(ge=1)] = 900
+    """Login throttling (README, "Throttling"): per account and source address, the
+    failures after the free ones double the wait before the next attempt, from the first
+    delay up to the max; a streak is forgotten `login_forget_seconds` after its last
+    failure and ends with a correct login. Per source, across accounts, at most
+    `login_source_max_failures` failures in `login_source_window_seconds`."""
+
+    login_free_failures: Annotated[int, Field(ge=0, le=1000)] = 3
+    login_first_delay_seconds: Annotated[float, Field(gt=0, le=86400)] = 2.0
+    login_max_delay_seconds: Annotated[float, Field(gt=0, le=86400)] = 900.0
+    login_forget_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] = 86400.0
+    login_source_max_failures: Annotated[int, Field(ge=1)] = 100
+    login_source_window_seconds: Annotated[int, Field(ge=1, le=86400)] = 900
     session_days: Annotated[int, Field(ge=1, le=365)] = 14
     secure_cookies: bool = False
     trusted_authserv_ids: tuple[str, ...] = ()
@@ -176,6 +198,12 @@ class SecuritySettings(_Section):
             if not authserv_id.strip() or any(c in authserv_id for c in ' ;()"\r\n\t'):
                 raise ValueError(f"not an authserv-id: {authserv_id!r}")
         return tuple(authserv_id.strip().lower() for authserv_id in ids)
+
+    @model_validator(mode="after")
+    def _delays_in_order(self) -> SecuritySettings:
+        if self.login_max_delay_seconds < self.login_first_delay_seconds:
+            raise ValueError("login_max_delay_seconds must be at least login_first_delay_seconds")
+        return self
 
 
 class InboxSettings(_Section):

@@ -314,11 +314,25 @@ class InlineConnection(AdaptedConnection):
         thread round trip); returns the new rowids in order. The rows' values must be what
         SQLite stores (bind processors applied). Takes its turn at the write gate; call
         with no transaction open on this connection."""
+        def insert(connection: sqlite3.Connection) -> list[int]:
+            connection.executemany(sql, rows)
+            # Each new row got the largest rowid + 1 (short of 2**63) under our write lock.
+            [(last,)] = connection.execute("SELECT last_insert_rowid()").fetchall()
+            return list(range(last - len(rows) + 1, last + 1))
+
+        return await self.run_committed(insert)
+
+    async def run_committed(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(connection)` on the `sqlite3.Connection` in a transaction of its own
+        that holds the write lock, and commit it (roll it back if `work` raises), in one
+        call to the worker, outside SQLAlchemy; returns what `work` returned. `work` runs
+        in the worker thread. Takes its turn at the write gate; call with no transaction
+        open on this connection."""
         if self._closed:
             raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
         if not self._gate.enter_now(self):
             await self._gate.enter(self, self._patience)
-        future = self._worker.submit(self._insert_committed, sql, rows)
+        future = self._worker.submit(self._committed, work)
         self._calls.append(future)
         try:
             return await asyncio.shield(asyncio.wrap_future(future))
@@ -328,19 +342,17 @@ class InlineConnection(AdaptedConnection):
             else:
                 future.add_done_callback(lambda _: _call_soon(self._loop, self._settle))
 
-    def _insert_committed(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[int]:
+    def _committed(self, work: Callable[[sqlite3.Connection], T]) -> T:
         connection = self._connection
         self._polling_for_lock(connection.execute, "BEGIN IMMEDIATE")
         try:
-            connection.executemany(sql, rows)
-            # Each new row got the largest rowid + 1 (short of 2**63) under our write lock.
-            [(last,)] = connection.execute("SELECT last_insert_rowid()").fetchall()
+            result = work(connection)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
-        return list(range(last - len(rows) + 1, last + 1))
+        return result
 
     # The DBAPI surface SQLAlchemy uses.
 

@@ -433,3 +433,23 @@ async def record_delivery(
     if message is not None:
         message.delivery_status = status
         message.delivery_error = error
+
+
+REQUEST_FINGERPRINT = "request_sha256"
+"""Key in a message's `meta` of the fingerprint of the request that stored it."""
+
+
+async def bind_to_request(session: AsyncSession, message_id: int, fingerprint: str) -> bool:
+    """Bind a message to the request that stored it (`fingerprint`, kept in its meta), so a
+    replay of its idempotency key can be told from a different request reusing the key.
+    True when the message had no fingerprint yet (it is bound now) or this one; False when
+    a different request stored it."""
+    message = await session.get(Message, message_id)
+    if message is None:
+        raise NotFound(f"no message with id {message_id}")
+    kept = (message.meta or {}).get(REQUEST_FINGERPRINT)
+    if kept is None:
+        message.meta = {**(message.meta or {}), REQUEST_FINGERPRINT: fingerprint}
+        await session.flush()
+        return True
+    return bool(kept == fingerprint)

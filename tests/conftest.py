@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 import server
+from core import clock
 from core.migrations import upgrade
 from core.runtime import Runtime
 from tests.support import (
@@ -58,9 +60,10 @@ def database_url(migrated_database: str, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings_overrides() -> dict:
-    """Override in a test module to change settings (merged per section)."""
-    return {}
+def settings_overrides(request: pytest.FixtureRequest) -> dict:
+    """Override in a test module to change settings (merged per section), or for one test
+    with `@pytest.mark.parametrize("settings_overrides", [{...}], indirect=True)`."""
+    return getattr(request, "param", {})
 
 
 @pytest.fixture
@@ -92,3 +95,11 @@ async def agent(runtime: Runtime) -> tuple[int, dict[str, str]]:
     user_id, headers = await add_user(runtime, "agent@example.com", "agent", "Al Agent")
     await add_to_inbox(runtime, "support", user_ids=(user_id,))
     return user_id, headers
+
+
+@pytest.fixture
+def manual_clock() -> Iterator[clock.ManualClock]:
+    """`core.clock` stopped at Monday 2 March 2026, 09:00:10 UTC; the test moves it."""
+    manual = clock.ManualClock(datetime(2026, 3, 2, 9, 0, 10, tzinfo=UTC))
+    with clock.use(manual):
+        yield manual

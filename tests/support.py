@@ -19,6 +19,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from accounts.passwords import hash_new_password
 from accounts.service import create_api_token, create_user
 from core.db import Base, RawBase, transaction
 from core.jobs import ArqQueue, InProcessQueue, registry
@@ -74,6 +75,10 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "attachments": {"dir": tempfile.mkdtemp(prefix="frontdesk-attachments-")},
         # Replies go to a loopback port nothing listens on unless a test brings a relay.
         "smtp_out": {"host": "127.0.0.1", "port": unused_port()},
+        # Tests send much mail from loopback; tests/connectors/email/test_smtp_limits.py
+        # sets small limits.
+        "smtp_in": {"client_connections_per_minute": 1_000_000,
+                    "client_messages_per_minute": 1_000_000},
         "jobs": {"redis_url": TEST_REDIS_URL,
                  "queue_name": f"frontdesk-test:{uuid.uuid4().hex}"},
         "inboxes": [{"slug": "support", "name": "Support", "addresses": ["help@example.com"]}],
@@ -179,12 +184,19 @@ async def retry_failed_inbound(client: httpx.AsyncClient, runtime: Runtime,
     return [item["id"] for item in listed["items"]]
 
 
+_password_hash: str | None = None
+
+
 async def add_user(runtime: Runtime, email: str, role: str = "agent",
                    name: str | None = None) -> tuple[int, dict[str, str]]:
     """Create a user with a token; returns (user id, bearer headers)."""
+    global _password_hash
+    if _password_hash is None:  # one argon2 hash (a tenth of a second) for every test user
+        _password_hash = await hash_new_password(PASSWORD)
+    password_hash = _password_hash
     async with transaction(runtime.sessions) as session:
         user = await create_user(session, email=email, name=name or email.split("@")[0],
-                                 role=role, password=PASSWORD)
+                                 role=role, password_hash=password_hash)
         issued = await create_api_token(session, user)
     return user.id, {"Authorization": f"Bearer {issued.token}"}
 

@@ -3,8 +3,10 @@
 A POST is form-encoded (a browser: the page is re-rendered with field messages, or a
 thank-you page) or JSON (422 with field errors, or 201 with the ticket number). Nothing is
 stored unless the whole submission is valid. A filled honeypot field gets a thank-you and
-nothing stored; each client IP may submit `rate_limit_per_minute` times a minute; the same
-`Idempotency-Key` (header, or the page's hidden field) is stored once.
+nothing stored; each client address (`web.forwarded`) may submit `rate_limit_per_minute`
+times a minute, counted by every server process together (`core.throttle`); the same
+`Idempotency-Key` (header, or the page's hidden field) is stored once, bound to the request
+that stored it: the same key with different values answers 422, never someone else's ticket.
 """
 
 from __future__ import annotations
@@ -20,28 +22,29 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from connectors.forms.validate import FormErrors, is_bot, to_inbound, validate_submission
-from connectors.ingest import accept_then
+from connectors.forms.validate import (
+    FormErrors,
+    is_bot,
+    request_fingerprint,
+    to_inbound,
+    validate_submission,
+)
+from connectors.ingest import FollowUp, accept_then
 from core.errors import InvalidInput
-from core.ratelimit import SlidingWindowLimiter
 from core.settings import FormSettings
-from inbox.service import IngestResult
+from core.windows import Window, whole_seconds
+from inbox.service import IngestResult, bind_to_request
 from tickets.models import Ticket
 from tickets.service import ticket_for_conversation
 from web.errors import error_body
+from web.forwarded import client_of
 
 router = APIRouter(tags=["forms"])
 templates = Jinja2Templates(
     directory=Path(__file__).resolve().parent.parent / "connectors" / "forms" / "templates")
 MAX_BODY = 256 * 1024
 MAX_KEY = 200
-
-
-def _limiter(request: Request, form: FormSettings) -> SlidingWindowLimiter:
-    limiters = request.app.state.__dict__.setdefault("form_limiters", {})
-    if form.slug not in limiters:
-        limiters[form.slug] = SlidingWindowLimiter(form.rate_limit_per_minute, 60)
-    return limiters[form.slug]
+KEY_REUSED = "Idempotency-Key reused with a different request"
 
 
 def _wants_json(request: Request) -> bool:
@@ -105,12 +108,10 @@ async def submit_form(slug: str, request: Request) -> Response:
     form = runtime.settings.form(slug)
     if form is None:
         return _not_found(request, as_json)
-    client = request.client.host if request.client else "unknown"
-    limiter = _limiter(request, form)
-    wait = limiter.blocked_for(client)
+    wait = await runtime.throttle.hit(f"form:{form.slug}", client_of(request),
+                                      Window(form.rate_limit_per_minute, 60))
     if wait:
-        return _too_many(request, wait, as_json)
-    limiter.hit(client)
+        return _too_many(request, whole_seconds(wait), as_json)
     try:
         data = await _read_body(request, as_json)
         key = _idempotency_key(request, data)
@@ -122,14 +123,29 @@ async def submit_form(slug: str, request: Request) -> Response:
     if isinstance(result, FormErrors):
         return _invalid(request, form, data, result, as_json)
     external_id = f"form:{form.slug}:{key or uuid.uuid4().hex}"
-    ingested, ticket = await accept_then(runtime.sessions,
-                                         to_inbound(form, result, external_id), _ticket_of)
+    fingerprint = request_fingerprint(form, result) if key else None
+    try:
+        ingested, ticket = await accept_then(runtime.sessions,
+                                             to_inbound(form, result, external_id),
+                                             _ticket_of(fingerprint))
+    except InvalidInput as exc:
+        return _bad_request(request, form, exc, as_json)
     return _thanks(request, form, ticket.number if ticket else None, as_json,
                    replayed=ingested.duplicate)
 
 
-async def _ticket_of(session: AsyncSession, result: IngestResult) -> Ticket | None:
-    return await ticket_for_conversation(session, result.conversation_id)
+def _ticket_of(fingerprint: str | None) -> FollowUp[Ticket | None]:
+    """What follows the ingest, in its transaction: the message is bound to the request's
+    `fingerprint` (when it came with a key), or, stored by a different request, InvalidInput
+    (and nothing is written); then the ticket."""
+    async def follow_up(session: AsyncSession, result: IngestResult) -> Ticket | None:
+        if fingerprint is not None and not await bind_to_request(
+                session, result.message_id, fingerprint):
+            raise InvalidInput(KEY_REUSED, field="idempotency_key",
+                               code="idempotency_key_reused")
+        return await ticket_for_conversation(session, result.conversation_id)
+
+    return follow_up
 
 
 def _thanks(request: Request, form: FormSettings, number: int | None, as_json: bool,

@@ -7,7 +7,8 @@ SMTP receiver (`connectors.email.smtp_in`, unchanged) in a spawned child process
 - The server binds the listening socket itself, so a port in use fails `serve` at start,
   and connections that arrive while the receiver restarts wait in the socket's backlog.
 - The receiver has its own engine on the raw store, the only database it writes (on a
-  SQLite file, a file of its own, so the server's writes never hold it up). It commits
+  SQLite file, a file of its own, so the server's writes never hold it up); its per
+  client limits count there too (or in Redis when configured, `core.throttle`). It commits
   raw mail exactly as in-process;
   the jobs that a commit kicks (`email.process`) travel back over a pipe and the server
   enqueues them on its own queue. If the server dies before enqueuing one, the mail is
@@ -42,6 +43,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from core.db import make_engine, raw_store_url
 from core.lifeline import follow, lifeline
 from core.settings import Settings
+from core.throttle import Throttle, open_throttle
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ class ReceiverRuntime:
 
     settings: Settings
     raw_sessions: async_sessionmaker[Any]
+    throttle: Throttle
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -120,12 +123,15 @@ async def _serve(settings: Settings, listener: socket.socket, jobs: Connection,
     queue = RelayQueue(jobs)
     sessions = async_sessionmaker(engine, expire_on_commit=False,
                                   info={"jobs": queue, "cache": {}})
+    throttle = open_throttle(settings, engine)
     try:
-        server = await start_smtp(ReceiverRuntime(settings, sessions), listener=listener,
-                                  on_quiet=queue.tell_quiet, fault_kills=(server_pid,))
+        server = await start_smtp(ReceiverRuntime(settings, sessions, throttle),
+                                  listener=listener, on_quiet=queue.tell_quiet,
+                                  fault_kills=(server_pid,))
         await stopping.wait()
         await stop_smtp(server)
     finally:
+        await throttle.close()
         await engine.dispose()
         await queue.close()
 

@@ -3,8 +3,10 @@
 It runs inside the event loop of `frontdesk serve` (`start_smtp(runtime)`, then
 `stop_smtp(server)`), on aiosmtpd's protocol, with `[smtp_in]` settings. What a sender hears:
 
+    connect    more than client_connections_per_minute from its address  421 4.7.0 (closed)
     MAIL FROM  an address with control characters or invalid UTF-8    553 5.1.7
                SIZE= over [limits] max_message_bytes                   552 (aiosmtpd's)
+               more than client_messages_per_minute from its address  450 4.7.1
     RCPT TO    an address no inbox owns, at no catch-all domain        550 5.1.1
                more than MAX_RECIPIENTS recipients                     452 4.5.3
     DATA       more than max_message_bytes (aiosmtpd counts them)      552 Error: Too much mail data
@@ -15,11 +17,12 @@ It runs inside the event loop of `frontdesk serve` (`start_smtp(runtime)`, then
                the commit failed (database down or locked, disk full)  451 4.3.0 (logged; the
                                                                        sender retries later)
 
-None of the rejections touches the database. Whatever gets `250` becomes a message: the other
-limits (`core.limits`) only cut from it, and say so on it. The `250` is sent only once the raw
-rows are committed; parsing, threading and the ticket follow in the `email.process` job. A
-sender that retries after a lost `250` stores the same bytes twice; ingest keeps one message
-per Message-ID, so the retry is harmless.
+None of the rejections touches the database of mail; the per client limits count in the
+shared throttle counters (`connectors.email.throttle`). Whatever gets `250` becomes a
+message: the other limits (`core.limits`) only cut from it, and say so on it. The `250` is
+sent only once the raw rows are committed; parsing, threading and the ticket follow in the
+`email.process` job. A sender that retries after a lost `250` stores the same bytes twice;
+ingest keeps one message per Message-ID, so the retry is harmless.
 
 Commits are grouped (`GroupCommit`): mail that arrives while a commit is under way waits for
 it and then goes in the next one, so under load many messages share one disk sync, while a
@@ -54,6 +57,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.email.inbound import commit_raw, kick_raw, raw_row
+from connectors.email.throttle import ClientLimits
 from core.settings import Settings, SmtpInSettings
 
 log = logging.getLogger(__name__)
@@ -264,9 +268,11 @@ class InboundHandler:
     """aiosmtpd handler hooks: check the envelope, then store before answering."""
 
     def __init__(self, settings: Settings, committer: GroupCommit, *,
+                 limits: ClientLimits | None = None,
                  fault_point: str | None = None, fault_kills: tuple[int, ...] = ()):
         self.settings = settings
         self.committer = committer
+        self.limits = limits
         self.fault_point = fault_point
         self.fault_kills = fault_kills
         """The other processes a fault point kills with this one (the whole server)."""
@@ -275,6 +281,9 @@ class InboundHandler:
                           address: str, mail_options: list[str]) -> str:
         if not well_formed(address):
             return BAD_SENDER
+        refusal = self.limits and await self.limits.refuse_message(session.peer)
+        if refusal:
+            return refusal
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return OK_SENDER
@@ -394,6 +403,16 @@ class _Protocol(SMTP):
         self._frontdesk_server.connections.discard(self)
         super().connection_lost(error)
 
+    async def _handle_client(self) -> None:
+        limits = self._frontdesk_server.handler.limits
+        refusal = limits and await limits.refuse_connection(self.session.peer)
+        if refusal:  # instead of the greeting (RFC 5321 3.1)
+            await self.push(refusal)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super()._handle_client()
+
     async def smtp_DATA(self, arg: str) -> None:
         """aiosmtpd's DATA, but a bare LF in the data is answered at once with 521 and the
         connection is closed, as Postfix does with `smtpd_forbid_bare_newline = reject`.
@@ -455,8 +474,8 @@ async def start_smtp(runtime: Any, *, port: int | None = None,
                      fault_kills: tuple[int, ...] = ()) -> SmtpServer:
     """Serve SMTP in the running event loop: on `listener` (a bound, listening socket)
     when given, else on `[smtp_in]` host and port (or `port`). `runtime` needs only
-    `settings`, `raw_sessions` (the raw store, where accepted mail is committed) and
-    `extras`. `on_quiet` and `fault_kills`: see GroupCommit and
+    `settings`, `raw_sessions` (the raw store, where accepted mail is committed),
+    `throttle` (per client limits) and `extras`. `on_quiet` and `fault_kills`: see GroupCommit and
     InboundHandler (for a receiver in a process of its own)."""
     settings: Settings = runtime.settings
     config = settings.smtp_in
@@ -473,7 +492,8 @@ async def start_smtp(runtime: Any, *, port: int | None = None,
 
     committer = GroupCommit(runtime.raw_sessions, on_quiet=on_quiet)
     runtime.extras[RECEIVER_COMMITS] = committer
-    handler = InboundHandler(settings, committer, fault_point=fault_point,
+    limits = ClientLimits(runtime.throttle, config, socket.gethostname())
+    handler = InboundHandler(settings, committer, limits=limits, fault_point=fault_point,
                              fault_kills=fault_kills)
     server = SmtpServer(committer=committer, handler=handler)
     loop = asyncio.get_running_loop()

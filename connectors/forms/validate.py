@@ -7,6 +7,8 @@ the message text as "Label: value" lines so nothing the customer typed is lost.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -78,3 +80,11 @@ def to_inbound(form: FormSettings, values: Mapping[str, str], external_id: str) 
         sender_company=values.get("company") or None, subject=subject, text=text,
         external_id=external_id,
     )
+
+
+def request_fingerprint(form: FormSettings, values: Mapping[str, str]) -> str:
+    """SHA-256 of what a submission stores: its form and validated values. Two requests
+    with the same fingerprint are the same request (a replay of its idempotency key)."""
+    canonical = json.dumps({"form": form.slug, "values": dict(values)}, sort_keys=True,
+                           ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()

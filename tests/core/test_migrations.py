@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 import accounts.models  # noqa: F401
 import connectors.email.models  # noqa: F401
 import core.outbox  # noqa: F401
+import core.throttle  # noqa: F401
 import inbox.models  # noqa: F401
 import sla.models  # noqa: F401
 import tickets.models  # noqa: F401

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import pytest
 
-from core import clock
 from core.errors import InvalidInput
 from core.pagination import cursor_instant, cursor_rank, decode_cursor, encode_cursor
-from core.ratelimit import SlidingWindowLimiter
 from inbox.threading import reference_ids
 from tickets.state import Transition, classify, reopen_status
 
@@ -101,16 +99,3 @@ def test_cursor_ranks_are_one_of_the_ranks(value, accepted):
         with pytest.raises(InvalidInput):
             cursor_rank(value, range(-1, 4))
 
-
-def test_sliding_window_limiter_with_manual_clock():
-    manual = clock.ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
-    with clock.use(manual):
-        limiter = SlidingWindowLimiter(limit=2, window_seconds=60)
-        limiter.hit("ip")
-        limiter.hit("ip")
-        assert limiter.blocked_for("ip") == 61
-        manual.advance(timedelta(seconds=30))
-        assert limiter.blocked_for("ip") == 31
-        manual.advance(timedelta(seconds=31))
-        assert limiter.blocked_for("ip") == 0
-        assert limiter.blocked_for("other") == 0

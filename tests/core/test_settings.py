@@ -45,7 +45,7 @@ def test_environment_overrides():
     ("[[forms]]\nslug = 'f'\ninbox = 'nowhere'\ntitle = 'T'", "form 'f' names unknown inbox"),
     ("[[forms]]\nslug = 'f'\ninbox = 'support'\ntitle = 'T'\n"
      "fields = [{name = 'name'}]", "forms[0]"),
-    ("[security]\nlogin_max_failures = 0", "security.login_max_failures"),
+    ("[security]\nlogin_source_max_failures = 0", "security.login_source_max_failures"),
     ("secret_key = 'short'", "secret_key"),
     ("[smtp_out]\nsecurity = 'starttls'\nca_file = '/nonexistent/ca.pem'", "smtp_out.ca_file"),
     ("[[imap]]\nname = 'desk'\ninbox = 'support'\nhost = 'mail.example.org'\n"

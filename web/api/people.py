@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import Field
 from sqlalchemy import select
 
+from accounts import passwords
 from accounts import service as accounts
 from accounts.models import Team, User
 from core.db import transaction
@@ -84,9 +85,10 @@ async def list_users(user: CurrentUser, runtime: RuntimeDep, limit: Limit = DEFA
 @router.post("/api/users", status_code=201)
 async def add_user(body: NewUser, admin: CurrentAdmin, runtime: RuntimeDep) -> dict:
     """Add an agent or admin (admins only)."""
+    password_hash = await passwords.hash_new_password(body.password)
     async with transaction(runtime.sessions) as session:
         user = await accounts.create_user(session, email=body.email, name=body.name,
-                                          role=body.role, password=body.password)
+                                          role=body.role, password_hash=password_hash)
     return user_json(user)
 
 

@@ -1,4 +1,5 @@
-"""Log in and out with a session cookie; repeated failures are throttled."""
+"""Log in and out with a session cookie; failures are throttled per account and source
+(`accounts.throttle`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
+from accounts import passwords
 from accounts import service as accounts
+from accounts.throttle import LoginThrottle
 from core.db import transaction
-from core.errors import RateLimited, Unauthenticated
-from core.ratelimit import SlidingWindowLimiter
+from core.errors import Unauthenticated
 from web.api.common import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -20,6 +22,7 @@ from web.api.common import (
     Text,
 )
 from web.api.people import user_json
+from web.forwarded import client_of
 
 router = APIRouter(tags=["session"])
 
@@ -29,37 +32,21 @@ class Login(RequestModel):
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
-def _limiter(request: Request) -> SlidingWindowLimiter:
-    state = request.app.state
-    if not hasattr(state, "login_limiter"):
-        conf = state.runtime.settings.security
-        state.login_limiter = SlidingWindowLimiter(conf.login_max_failures,
-                                                   conf.login_window_seconds)
-    return state.login_limiter
-
-
-def _throttle_keys(request: Request, email: str) -> list[str]:
-    client = request.client.host if request.client else "unknown"
-    return [f"email:{email.strip().lower()}", f"ip:{client}"]
-
-
 @router.post("/api/session")
 async def log_in(body: Login, request: Request, response: Response, runtime: RuntimeDep) -> dict:
     """Check the password; on success set the HttpOnly session cookie and return the CSRF
-    token that state-changing cookie requests must send as `X-CSRF-Token`."""
-    limiter, keys = _limiter(request), _throttle_keys(request, body.email)
-    wait = max(limiter.blocked_for(key) for key in keys)
-    if wait:
-        raise RateLimited(f"too many failed logins; try again in {wait} s", retry_after=wait)
+    token that state-changing cookie requests must send as `X-CSRF-Token`. 429 with
+    `Retry-After` while this account must wait at this address (or the address failed
+    too often), see README "Throttling"."""
+    throttle = LoginThrottle(runtime.throttle, runtime.settings.security)
+    claim = await throttle.claim(body.email, client_of(request))
+    user = await passwords.authenticate(runtime.sessions, body.email, body.password)
+    if user is None:
+        raise Unauthenticated("wrong email or password", code="bad_credentials")
+    await throttle.succeeded(claim)
+    days = runtime.settings.security.session_days
     async with transaction(runtime.sessions) as session:
-        user = await accounts.authenticate(session, body.email, body.password)
-        if user is None:
-            for key in keys:
-                limiter.hit(key)
-            raise Unauthenticated("wrong email or password", code="bad_credentials")
-        days = runtime.settings.security.session_days
         token, csrf = await accounts.start_login_session(session, user, days)
-    limiter.reset(keys[0])
     secure = runtime.settings.security.secure_cookies or runtime.settings.http.https
     max_age = days * 86400
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="lax",

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+import server
 from connectors.forms.validate import FormErrors, is_bot, to_inbound, validate_submission
 from core.db import transaction
+from core.runtime import Runtime
 from core.settings import DEFAULT_FORM_FIELDS, FormField, FormSettings
 from inbox.models import Contact, Conversation, Message
+from tests.support import client_for, make_queue
 from tickets.models import Ticket
 
 FORM = FormSettings(slug="contact", inbox="support", title="Contact support")
@@ -152,6 +155,75 @@ async def test_idempotency_key_stores_once(client, runtime, how):
     assert first.status_code == second.status_code
     assert second.headers.get("idempotent-replayed") == "true"
     assert await stored(runtime) == (1, 1, 1, 1)
+
+
+async def test_a_replay_answers_the_same_ticket(client, runtime):
+    key = {"Idempotency-Key": "order-77"}
+    first = await client.post("/forms/contact", json=VALID, headers=key)
+    again = await client.post("/forms/contact", json=VALID, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["ticket_number"] == first.json()["ticket_number"]
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_key_reused_with_other_values_is_422_and_reveals_nothing(client, runtime):
+    key = {"Idempotency-Key": "shared-key"}
+    first = await client.post("/forms/contact", json=VALID, headers=key)
+    assert first.status_code == 201
+    other = VALID | {"email": "mallory@example.net", "message": "Tell me that ticket"}
+    reused = await client.post("/forms/contact", json=other, headers=key)
+    assert reused.status_code == 422
+    assert reused.json() == {"error": {
+        "code": "idempotency_key_reused", "field": "idempotency_key",
+        "message": "Idempotency-Key reused with a different request"}}
+    assert "idempotent-replayed" not in reused.headers
+    assert await stored(runtime) == (1, 1, 1, 1)
+    # The first request, sent again, still replays.
+    again = await client.post("/forms/contact", json=VALID, headers=key)
+    assert again.status_code == 201
+    assert again.json()["ticket_number"] == first.json()["ticket_number"]
+
+
+async def test_a_browser_resending_a_changed_page_is_told_and_gets_a_fresh_key(client, runtime):
+    first = await client.post("/forms/contact", data=VALID | {"idempotency_key": "page-1"})
+    assert first.status_code == 200
+    changed = await client.post("/forms/contact",
+                                data=VALID | {"idempotency_key": "page-1", "subject": "Other"})
+    assert changed.status_code == 422
+    assert "Idempotency-Key reused with a different request" in changed.text
+    assert 'name="idempotency_key" value="page-1"' not in changed.text
+    assert await stored(runtime) == (1, 1, 1, 1)
+
+
+async def test_the_per_client_limit_is_shared_by_every_server_process(client, runtime):
+    """A second runtime (another server process's engine, queue and throttle) on the same
+    database and Redis counts the same client's submissions together with the first."""
+    other = await Runtime.start(runtime.settings, install=server.install,
+                                queue=make_queue(runtime.settings))
+    try:
+        async with client_for(server.create_app(runtime=other)) as elsewhere:
+            answers = [await c.post("/forms/contact", json=VALID | {"subject": f"n{i}"})
+                       for i, c in enumerate([client, elsewhere] * 5)]
+            assert [a.status_code for a in answers] == [201] * 10
+            refused = await elsewhere.post("/forms/contact", json=VALID)
+            assert refused.status_code == 429
+            assert (await client.post("/forms/contact", json=VALID)).status_code == 429
+    finally:
+        await other.close()
+    assert (await stored(runtime))[2] == 10
+
+
+@pytest.mark.parametrize("settings_overrides", [
+    {"http": {"trusted_proxies": ["203.0.113.7"]}}], indirect=True)
+async def test_clients_behind_a_trusted_proxy_are_counted_apart(client, runtime):
+    def sent_by(address: str):
+        return client.post("/forms/contact", json=VALID, headers={"X-Forwarded-For": address})
+
+    for _ in range(10):
+        assert (await sent_by("198.51.100.1")).status_code == 201
+    assert (await sent_by("198.51.100.1")).status_code == 429
+    assert (await sent_by("198.51.100.2")).status_code == 201
 
 
 async def test_bad_idempotency_key_is_refused(client, runtime):
