@@ -312,3 +312,20 @@ async def require_team(session: AsyncSession, team_id: int, *, field: str = "tea
     if team is None or not team.active:
         raise InvalidInput(f"no active team with id {team_id}", field=field)
     return team
+
+
+async def user_names(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, str]:
+    """user id -> name, for those of `user_ids` that exist."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(select(User.id, User.name).where(User.id.in_(ids)))
+    return {user_id: name for user_id, name in rows}
+
+
+async def team_ids_of(session: AsyncSession, user_id: int) -> list[int]:
+    """The active teams `user_id` is a member of."""
+    return list((await session.scalars(
+        select(TeamMember.team_id).join(Team, Team.id == TeamMember.team_id)
+        .where(TeamMember.user_id == user_id, Team.active.is_(True))
+        .order_by(TeamMember.team_id))).all())

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.models import User
 from core.errors import InvalidInput, NotFound
-from core.pagination import cursor_instant, decode_cursor, encode_cursor
+from core.pagination import cursor_instant, cursor_rank, decode_cursor, encode_cursor
 from inbox import search
 from inbox.access import Scope
 from inbox.models import (
@@ -22,6 +24,32 @@ from inbox.models import (
     Message,
     MessageAttachment,
 )
+
+
+@dataclass(frozen=True)
+class Sort:
+    """What a listing can sort by: an SQL expression on the conversation (never NULL), and
+    the kind of value its cursor holds."""
+
+    expression: ColumnElement[Any]
+    kind: Literal["time", "text", "rank"]
+
+
+MAX_CURSOR_TEXT = 1000
+RANKS = range(-1, 100)
+
+SORTS: dict[str, Sort] = {
+    "last_message_at": Sort(Conversation.last_message_at, "time"),
+    "created_at": Sort(Conversation.created_at, "time"),
+    "subject": Sort(func.substr(Conversation.subject, 1, MAX_CURSOR_TEXT), "text"),
+    "contact": Sort(func.substr(func.coalesce(Contact.name, Contact.email, ""), 1,
+                                MAX_CURSOR_TEXT), "text"),
+    "channel": Sort(Conversation.channel, "text"),
+    "owner": Sort(func.coalesce(select(User.name).where(User.id == Conversation.owner_id)
+                                .correlate(Conversation).scalar_subquery(), ""), "text"),
+}
+"""The sorts the inbox knows by itself; rooms above add theirs (`ConversationFilter.sorts`:
+an SLA deadline, a ticket's priority, an owner's name)."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +66,9 @@ class ConversationFilter:
     where: tuple[ColumnElement[bool], ...] = ()
     """Extra conditions from rooms above (e.g. an SLA status)."""
     sort: str = "-last_message_at"
-    due_at: ColumnElement[Any] | None = None
-    """The expression `sla_due_at` sorts by (given by the sla room)."""
+    """A sort's name, `-` first for descending."""
+    sorts: Mapping[str, Sort] = field(default_factory=dict)
+    """Sorts given by rooms above, besides `SORTS`."""
 
 
 @dataclass(frozen=True)
@@ -70,18 +99,39 @@ def _filtered(query: Select, f: ConversationFilter, dialect: str) -> Select:
     return query
 
 
-def _sort_key(f: ConversationFilter) -> tuple[ColumnElement[Any], bool]:
-    """(expression, descending) for the filter's sort."""
-    if f.sort == "-last_message_at":
-        return Conversation.last_message_at, True
-    if f.sort in ("sla_due_at", "-sla_due_at") and f.due_at is not None:
-        return f.due_at, f.sort.startswith("-")
-    raise InvalidInput("sort must be -last_message_at, sla_due_at or -sla_due_at", field="sort")
+def _sort_of(f: ConversationFilter) -> tuple[Sort, bool]:
+    """(sort, descending) for the filter's sort name."""
+    name, descending = f.sort.removeprefix("-"), f.sort.startswith("-")
+    known = {**SORTS, **f.sorts}
+    if name not in known:
+        options = ", ".join(sorted(known))
+        raise InvalidInput(f"sort must be one of {options} (- first to reverse)", field="sort")
+    return known[name], descending
 
 
-def _after(column: ColumnElement[Any], descending: bool, cursor: str) -> ColumnElement[bool]:
+def _cursor_value(sort: Sort, value: Any) -> Any:
+    """A cursor's sort value as the sort's kind reads it; InvalidInput for one this server
+    did not give out."""
+    if sort.kind == "time":
+        return cursor_instant(value)
+    if sort.kind == "rank":
+        return cursor_rank(value, RANKS)
+    if not isinstance(value, str) or len(value) > MAX_CURSOR_TEXT:
+        raise InvalidInput("cursor is not one this server gave out", field="cursor")
+    return value
+
+
+def _cursor_text(sort: Sort, value: Any) -> Any:
+    """The value a cursor keeps for a row's sort value."""
+    if sort.kind == "time":
+        assert isinstance(value, datetime)
+        return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).isoformat()
+    return value
+
+
+def _after(sort: Sort, descending: bool, cursor: str) -> ColumnElement[bool]:
     after_value, after_id = decode_cursor(cursor)
-    after = cursor_instant(after_value)
+    after, column = _cursor_value(sort, after_value), sort.expression
     if descending:
         return or_(column < after, and_(column == after, Conversation.id < after_id))
     return or_(column > after, and_(column == after, Conversation.id > after_id))
@@ -92,25 +142,36 @@ async def list_conversations(
     cursor: str | None
 ) -> tuple[list[ConversationRow], str | None]:
     """Live conversations in `scope`, in the filter's order (most recent activity first by
-    default); returns (rows, next cursor)."""
-    column, descending = _sort_key(f)
+    default; ties by id); returns (rows, next cursor)."""
+    sort, descending = _sort_of(f)
+    column = sort.expression
     query = (select(Conversation, Contact, Inbox.slug, column)
              .join(Contact, Contact.id == Conversation.contact_id)
              .join(Inbox, Inbox.id == Conversation.inbox_id)
              .where(Conversation.deleted_at.is_(None), scope.covers(Conversation.inbox_id)))
     query = _filtered(query, f, session.get_bind().dialect.name)
     if cursor:
-        query = query.where(_after(column, descending, cursor))
+        query = query.where(_after(sort, descending, cursor))
     order = (column.desc(), Conversation.id.desc()) if descending else (
         column.asc(), Conversation.id.asc())
     rows = (await session.execute(query.order_by(*order).limit(limit + 1))).all()
     items = [ConversationRow(c, contact, slug) for c, contact, slug, _ in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
-        value = rows[limit - 1][3]
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-        next_cursor = encode_cursor(value.isoformat(), items[-1].conversation.id)
+        next_cursor = encode_cursor(_cursor_text(sort, rows[limit - 1][3]),
+                                    items[-1].conversation.id)
     return items, next_cursor
+
+
+async def count_conversations(session: AsyncSession, f: ConversationFilter, *,
+                              scope: Scope) -> int:
+    """How many live conversations in `scope` the filter keeps (its sort aside)."""
+    query = (select(func.count(Conversation.id))
+             .join(Contact, Contact.id == Conversation.contact_id)
+             .join(Inbox, Inbox.id == Conversation.inbox_id)
+             .where(Conversation.deleted_at.is_(None), scope.covers(Conversation.inbox_id)))
+    query = _filtered(query, f, session.get_bind().dialect.name)
+    return int(await session.scalar(query) or 0)
 
 
 async def conversation_row(session: AsyncSession, conversation_id: int, *,
@@ -175,3 +236,30 @@ async def attachments_of(session: AsyncSession,
     for row in rows:
         found.setdefault(row.message_id, []).append(row)
     return found
+
+
+PREVIEW_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The start of a conversation's newest message (comments aside) and who sent it."""
+
+    text: str
+    direction: str
+
+
+async def previews(session: AsyncSession, conversation_ids: list[int]) -> dict[int, Preview]:
+    """The newest message of each conversation (internal comments aside), its text cut to
+    PREVIEW_CHARS characters; one query for them all."""
+    if not conversation_ids:
+        return {}
+    newest = (select(func.max(Message.id))
+              .where(Message.conversation_id.in_(conversation_ids),
+                     Message.direction != "comment")
+              .group_by(Message.conversation_id))
+    rows = await session.execute(
+        select(Message.conversation_id, func.substr(Message.text, 1, PREVIEW_CHARS),
+               Message.direction).where(Message.id.in_(newest)))
+    return {conversation_id: Preview(" ".join((text or "").split()), direction)
+            for conversation_id, text, direction in rows}

@@ -20,7 +20,9 @@ from sla.service import calendar_for, current_policy, to_clock
 from tickets.models import Ticket, TicketConversation
 from tickets.queries import in_scope as ticket_in_scope
 
-FAR_FUTURE = datetime.fromisoformat("9999-01-01T00:00:00+00:00")
+FAR_FUTURE = datetime.fromisoformat("8999-01-01T00:00:00+00:00")
+"""Where a ticket without a running deadline sorts: after every real one, and still inside
+the years a cursor may hold (`core.clock`)."""
 GROUPS = {"priority": Ticket.priority, "team": Ticket.team_id, "channel": Ticket.source_channel}
 
 

@@ -357,3 +357,48 @@ async def test_conversation_detail_carries_messages_and_ticket(client, agent):
         "inbound", "First words", "contact")
     assert first["external_id"].startswith("form:contact:")
     assert (note["direction"], note["author"]) == ("comment", {"type": "agent", "id": agent_id})
+
+
+def test_the_api_offers_every_sort_the_listing_knows():
+    from typing import get_args
+
+    from web.api.conversations import ListSort
+    from web.listing import SORT_NAMES
+
+    assert set(get_args(ListSort)) == {f"{o}{n}" for n in SORT_NAMES for o in ("", "-")}
+
+
+@pytest.mark.parametrize("sort", ["subject", "-subject", "contact", "-contact", "priority",
+                                  "-priority", "channel", "-last_message_at", "created_at",
+                                  "owner", "-owner", "sla_due_at"])
+async def test_every_sort_pages_through_everything_once_in_order(client, agent, sort):
+    agent_id, headers = agent
+    subjects = ["beta", "Alpha", "delta", "alpha", "Gamma"]
+    for number, subject in enumerate(subjects):
+        ticket = (await submit_form(client, subject=subject, name=f"N{number % 2}",
+                                    email=f"c{number}@example.org")).json()["ticket_number"]
+        await client.patch(f"/api/tickets/{ticket}", headers=headers,
+                           json={"priority": ["low", "urgent", "high"][number % 3]})
+        if number % 2:
+            conversation = (await client.get(f"/api/tickets/{ticket}",
+                                             headers=headers)).json()["conversation_ids"][0]
+            await client.patch(f"/api/conversations/{conversation}", headers=headers,
+                               json={"owner_id": agent_id})
+    everything = (await client.get("/api/conversations", headers=headers,
+                                   params={"sort": sort, "limit": 50})).json()["items"]
+    paged, cursor = [], None
+    while True:
+        params = {"sort": sort, "limit": 2} | ({"cursor": cursor} if cursor else {})
+        body = (await client.get("/api/conversations", headers=headers, params=params)).json()
+        paged += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert [i["id"] for i in paged] == [i["id"] for i in everything]
+    assert len(paged) == len(subjects)
+    key = {"subject": lambda i: i["subject"], "contact": lambda i: i["contact"]["name"],
+           "priority": lambda i: ["low", "medium", "high", "urgent"].index(i["priority"]),
+           "owner": lambda i: i["owner_name"] or ""}.get(sort.lstrip("-"))
+    if key is not None:
+        values = [key(i) for i in paged]
+        assert values == sorted(values, reverse=sort.startswith("-"))

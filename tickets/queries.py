@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
@@ -104,6 +104,34 @@ def conversations_of_ticket(number: int) -> ColumnElement[bool]:
     """A SQL condition on `Conversation`: it belongs to the ticket `number`."""
     return Conversation.id.in_(select(TicketConversation.conversation_id)
                                .where(TicketConversation.ticket_id == number))
+
+
+def conversation_priority_rank() -> ColumnElement[int]:
+    """SQL on `Conversation`: the rank of its ticket's priority (-1 without a ticket)."""
+    rank = (select(_priority_rank)
+            .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
+            .where(TicketConversation.conversation_id == Conversation.id)
+            .correlate(Conversation).scalar_subquery())
+    return func.coalesce(rank, -1)
+
+
+def conversations_whose_ticket(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """SQL on `Conversation`: its ticket meets every condition (on `Ticket`)."""
+    return exists().where(TicketConversation.conversation_id == Conversation.id,
+                          Ticket.id == TicketConversation.ticket_id,
+                          *conditions).correlate(Conversation)
+
+
+async def tickets_of_conversations(session: AsyncSession, conversation_ids: Sequence[int]
+                                   ) -> dict[int, Ticket]:
+    """conversation id -> its ticket, for those that have one; one query."""
+    if not conversation_ids:
+        return {}
+    rows = await session.execute(
+        select(TicketConversation.conversation_id, Ticket)
+        .join(Ticket, Ticket.id == TicketConversation.ticket_id)
+        .where(TicketConversation.conversation_id.in_(conversation_ids)))
+    return {conversation_id: ticket for conversation_id, ticket in rows}
 
 
 def in_scope(scope: Scope) -> ColumnElement[bool]:

@@ -10,16 +10,11 @@ from pydantic import ConfigDict, Field
 from core import clock
 from core.db import transaction
 from core.errors import InvalidInput
-from inbox import access, queries, search
+from inbox import access, queries
 from inbox import service as inbox
 from inbox.access import Scope
 from inbox.models import Message, MessageAttachment
-from sla.queries import conversation_due_expression, conversation_status_condition
-from tickets.queries import (
-    conversations_of_ticket,
-    ticket_ids_for_conversations,
-    ticket_number_in,
-)
+from tickets.queries import ticket_ids_for_conversations
 from web.api.attachments import attachment_json
 from web.api.common import (
     DEFAULT_PAGE,
@@ -36,6 +31,7 @@ from web.api.common import (
     page,
 )
 from web.api.tickets import SlaStatus
+from web.listing import Listed, conversation_filter, list_page
 
 router = APIRouter(tags=["conversations"])
 
@@ -94,6 +90,47 @@ class NewMessage(RequestModel):
     text: Annotated[Text, Field(min_length=1, max_length=100_000)]
 
 
+def listed_json(item: Listed) -> dict:
+    """A row of the listing: the conversation, and what the inbox list shows of it."""
+    c = item.row.conversation
+    tickets = {c.id: item.ticket.id} if item.ticket else {}
+    if c.replies_to_id is not None and item.replies_to_ticket_id is not None:
+        tickets[c.replies_to_id] = item.replies_to_ticket_id
+    body = conversation_json(item.row, tickets)
+    body.update({
+        "owner_name": item.owner_name,
+        "priority": item.ticket.priority if item.ticket else None,
+        "ticket_status": item.ticket.status if item.ticket else None,
+        "preview": None if item.preview is None else {
+            "text": item.preview.text, "direction": item.preview.direction},
+        "sla": item.sla,
+    })
+    if item.match_html is not None:
+        body["match_html"] = item.match_html
+    return body
+
+
+ListSort = Literal[
+    "last_message_at",
+    "-last_message_at",
+    "created_at",
+    "-created_at",
+    "subject",
+    "-subject",
+    "contact",
+    "-contact",
+    "channel",
+    "-channel",
+    "owner",
+    "-owner",
+    "sla_due_at",
+    "-sla_due_at",
+    "priority",
+    "-priority",
+]
+"""What the listing sorts by (`web.listing.SORT_NAMES`; `-` first for descending)."""
+
+
 @router.get("/api/conversations")
 async def list_conversations(
     caller: CurrentCaller, runtime: RuntimeDep,
@@ -103,35 +140,23 @@ async def list_conversations(
     channel: Annotated[Literal["email", "chat", "slack", "form", "api"] | None, Query()] = None,
     q: SearchText = None, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None,
     sla_status: Annotated[SlaStatus | None, Query()] = None,
-    sort: Annotated[Literal["-last_message_at", "sla_due_at", "-sla_due_at"],
-                    Query()] = "-last_message_at",
+    sort: Annotated[ListSort, Query()] = "-last_message_at",
 ) -> dict:
-    """Conversations of the inboxes the caller sees, most recent activity first
-    (`sla_due_at`: soonest SLA deadline of their ticket first); `sla_status` keeps those
-    whose ticket has a clock in that status. `q` searches the full text of messages,
-    subjects and contacts (every word must be found; the last one as a prefix) and ticket
-    numbers (`#1234`); each conversation found by its messages carries `match_html`, a
-    fragment of the newest matching message with the words in `<mark>`."""
-    where = () if sla_status is None else (
-        conversation_status_condition(sla_status, clock.now()),)
-    number = ticket_number_in(q)
-    f = queries.ConversationFilter(status=status, owner_id=owner_id, inbox=inbox_slug,
-                                   channel=channel, q=q, where=where, sort=sort,
-                                   q_also=() if number is None else (
-                                       conversations_of_ticket(number),),
-                                   due_at=conversation_due_expression())
+    """Conversations of the inboxes the caller sees, most recent activity first; `sort`
+    names a column (`-` first for descending; `sla_due_at`: soonest SLA deadline of their
+    ticket, `priority`: their ticket's). `sla_status` keeps those whose ticket has a clock
+    in that status. `q` searches the full text of messages, subjects and contacts (every
+    word must be found; the last one as a prefix) and ticket numbers (`#1234`); each
+    conversation found by its messages carries `match_html`, a fragment of the newest
+    matching message with the words in `<mark>`. Each row also carries what the inbox list
+    shows: owner name, ticket priority and status, the newest message's start, SLA clocks."""
+    now = clock.now()
+    f = conversation_filter(status=status, owner_id=owner_id, inbox=inbox_slug,
+                            channel=channel, q=q, sla_status=sla_status, sort=sort, now=now)
     async with transaction(runtime.sessions) as session:
-        rows, next_cursor = await queries.list_conversations(session, f, scope=caller.scope,
-                                                             limit=limit, cursor=cursor)
-        ids = [r.conversation.id for r in rows]
-        tickets = await ticket_ids_for_conversations(session, ids)
-        tickets |= await ticket_ids_for_conversations(session, _replied_to(rows))
-        matches = await search.snippets(session, ids, search.terms(q))
-    items = [conversation_json(r, tickets) for r in rows]
-    for item in items:
-        if item["id"] in matches:
-            item["match_html"] = search.marked_html(matches[item["id"]])
-    return page(items, next_cursor)
+        listed = await list_page(session, f, scope=caller.scope, limit=limit, cursor=cursor,
+                                 now=now)
+    return page([listed_json(item) for item in listed.items], listed.next_cursor)
 
 
 async def _detail(runtime: RuntimeDep, conversation_id: int, scope: Scope) -> dict:
