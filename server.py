@@ -125,6 +125,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.forms import router as forms_router
     from web.live import socket as live_socket
     from web.middleware import RequestGuard, SecurityHeaders
+    from web.pages import auth as auth_pages
+    from web.pages import inbox as inbox_pages
+    from web.pages.common import LoginRequired, to_login
 
     configured = runtime.settings if runtime is not None else settings
     if configured is None:
@@ -150,13 +153,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
+    app.add_exception_handler(LoginRequired, to_login)
     # Added last runs first: headers go on every answer, including the guard's.
     app.add_middleware(RequestGuard, max_body_bytes=configured.http.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     for router in (session.router, people.router, tokens.router, inboxes.router,
                    conversations.router, tickets.router, sla.router, admin.router,
                    attachments.router, messages.router, forms_router, docs.router,
-                   live_socket.router):
+                   live_socket.router, auth_pages.router, inbox_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -329,3 +329,9 @@ async def team_ids_of(session: AsyncSession, user_id: int) -> list[int]:
         select(TeamMember.team_id).join(Team, Team.id == TeamMember.team_id)
         .where(TeamMember.user_id == user_id, Team.active.is_(True))
         .order_by(TeamMember.team_id))).all())
+
+
+async def active_users(session: AsyncSession) -> list[User]:
+    """Every active user, by name."""
+    return list((await session.scalars(
+        select(User).where(User.active.is_(True)).order_by(User.name, User.id))).all())

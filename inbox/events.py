@@ -52,3 +52,13 @@ class ConversationDeleted(DomainEvent):
     conversation_id: int
     actor_id: int | None
     cause: str
+
+
+@dataclass(frozen=True)
+class ConversationMoved(DomainEvent):
+    """The conversation went from one inbox to another."""
+
+    conversation_id: int
+    old_inbox_id: int
+    new_inbox_id: int
+    actor_id: int | None

@@ -56,6 +56,9 @@ an SLA deadline, a ticket's priority, an owner's name)."""
 class ConversationFilter:
     status: str | None = None
     owner_id: int | None = None
+    unassigned: bool = False
+    """Only conversations without an owner."""
+    contact_id: int | None = None
     inbox: str | None = None
     channel: str | None = None
     q: str | None = None
@@ -86,6 +89,10 @@ def _filtered(query: Select, f: ConversationFilter, dialect: str) -> Select:
         query = query.where(Conversation.status == f.status)
     if f.owner_id is not None:
         query = query.where(Conversation.owner_id == f.owner_id)
+    if f.unassigned:
+        query = query.where(Conversation.owner_id.is_(None))
+    if f.contact_id is not None:
+        query = query.where(Conversation.contact_id == f.contact_id)
     if f.inbox:
         query = query.where(Inbox.slug == f.inbox)
     if f.channel:

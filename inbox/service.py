@@ -25,6 +25,7 @@ from core.settings import InboxSettings
 from inbox import thread_facts, threading
 from inbox.events import (
     ConversationDeleted,
+    ConversationMoved,
     ConversationOpened,
     ConversationOwnerChanged,
     ConversationStatusChanged,
@@ -453,3 +454,37 @@ async def bind_to_request(session: AsyncSession, message_id: int, fingerprint: s
         await session.flush()
         return True
     return bool(kept == fingerprint)
+
+
+async def move_conversation(session: AsyncSession, conversation_id: int, inbox_id: int, *,
+                            actor_id: int | None) -> Conversation:
+    """Move the conversation to the inbox `inbox_id` (a no-op when it is there); emits
+    ConversationMoved. Its messages keep the inbox that received or sent them, so mail
+    answering them still finds this conversation; replies now leave from the new inbox.
+    Conflict when the new inbox holds a conversation of the same channel thread."""
+    conversation = await _live_conversation(session, conversation_id)
+    old = conversation.inbox_id
+    if old == inbox_id:
+        return conversation
+    if conversation.thread_key and await session.scalar(select(Conversation.id).where(
+            Conversation.inbox_id == inbox_id, Conversation.channel == conversation.channel,
+            Conversation.thread_key == conversation.thread_key)):
+        raise Conflict("that inbox already holds this chat's conversation")
+    conversation.inbox_id = inbox_id
+    await session.flush()
+    await publish(session, ConversationMoved(conversation.id, old, inbox_id, actor_id))
+    return conversation
+
+
+async def resend_reply(session: AsyncSession, message_id: int) -> Message:
+    """Send a reply whose delivery failed once more (through the outbox, as the first time);
+    Conflict for a message that is no failed reply."""
+    message = await session.get(Message, message_id)
+    if message is None or message.direction != "outbound" or message.automatic:
+        raise NotFound(f"no reply {message_id}")
+    if message.delivery_status != "failed":
+        raise Conflict("only a reply that failed to send can be sent again")
+    message.delivery_status, message.delivery_error = "queued", None
+    await session.flush()
+    await outbox.add(session, "reply", {"message_id": message.id})
+    return message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,6 +28,12 @@ from core.runtime import Runtime
 from core.settings import Settings, settings_from_dict
 
 TEST_DATABASE_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL", "")
+CHROMIUM = shutil.which("chromium")
+"""Debian's Chromium, driven by Playwright (never a browser Playwright downloads)."""
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--disable-quic"]
+"""Without the background-networking flags Chromium keeps trying the closed network."""
 TEST_REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "")
 PASSWORD = "correct horse battery"
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core import clock
-from tests.support import PASSWORD, add_to_inbox, add_user, submit_form
+from tests.support import PASSWORD, add_to_inbox, add_user, run_jobs, submit_form
 
 
 @pytest.fixture
@@ -282,3 +282,47 @@ async def test_inbox_members_are_set_by_admins_and_shown_to_them_only(client, ad
         assert bad.status_code == 422 and bad.json()["error"]["field"] == field
     missing = await client.put("/api/inboxes/nowhere/members", headers=admin_headers, json={})
     assert missing.status_code == 404
+
+
+async def test_moving_needs_both_inboxes_and_moves_who_sees_it(client, admin, teams, runtime):
+    _, admin_headers = admin
+    _, a = teams["a"]
+    _, b = teams["b"]
+    ticket = (await submit_form(client, subject="Wrong inbox")).json()["ticket_number"]
+    [conversation] = (await client.get(f"/api/tickets/{ticket}", headers=a)).json()[
+        "conversation_ids"]
+    refused = await client.patch(f"/api/conversations/{conversation}", headers=a,
+                                 json={"inbox": "sales"})
+    assert refused.status_code == 404  # a sees no sales inbox
+    moved = await client.patch(f"/api/conversations/{conversation}", headers=admin_headers,
+                               json={"inbox": "sales"})
+    assert moved.status_code == 200 and moved.json()["inbox"] == "sales"
+    assert (await client.get(f"/api/conversations/{conversation}", headers=a)).status_code == 404
+    assert (await client.get(f"/api/conversations/{conversation}", headers=b)).status_code == 200
+    assert (await client.get(f"/api/tickets/{ticket}", headers=b)).status_code == 200
+    null = await client.patch(f"/api/conversations/{conversation}", headers=admin_headers,
+                              json={"inbox": None})
+    assert null.status_code == 422 and null.json()["error"]["field"] == "inbox"
+
+
+async def test_only_a_failed_reply_is_sent_again(client, agent, runtime):
+    from core.db import transaction
+    from inbox.service import record_delivery
+
+    _, headers = agent
+    ticket = (await submit_form(client)).json()["ticket_number"]
+    [conversation] = (await client.get(f"/api/tickets/{ticket}", headers=headers)).json()[
+        "conversation_ids"]
+    reply = (await client.post(f"/api/conversations/{conversation}/messages", headers=headers,
+                               json={"kind": "reply", "text": "On it"})).json()
+    comment = (await client.post(f"/api/conversations/{conversation}/messages", headers=headers,
+                                 json={"kind": "comment", "text": "note"})).json()
+    await run_jobs(runtime)  # the first attempt (no relay listens: it will retry)
+    async with transaction(runtime.sessions) as session:
+        await record_delivery(session, reply["id"], "failed", "relay refused")
+    again = await client.post(f"/api/messages/{reply['id']}/resend", headers=headers)
+    assert again.status_code == 200 and again.json()["delivery_status"] == "queued"
+    twice = await client.post(f"/api/messages/{reply['id']}/resend", headers=headers)
+    assert twice.status_code == 409
+    assert (await client.post(f"/api/messages/{comment['id']}/resend",
+                              headers=headers)).status_code == 404

@@ -35,7 +35,7 @@ from connectors.email.inbound import store_raw
 from core.db import transaction
 from inbox.messages import Attachment, InboundMessage
 from inbox.models import Message
-from inbox.service import ingest
+from inbox.service import ingest, record_delivery
 from tests.support import PASSWORD, add_to_inbox, add_user, run_jobs
 from tickets.service import ticket_for_conversation
 
@@ -222,6 +222,16 @@ async def _revoke_token(w: World, caller: str) -> Request:
     return Request("DELETE", f"/api/tokens/{await w.token_of(caller)}")
 
 
+async def _resend(w: World, _: str) -> Request:
+    thread = await w.thread()
+    reply = await w.client.post(f"/api/conversations/{thread.conversation_id}/messages",
+                                headers=w.headers["admin"], json={"kind": "reply", "text": "Hi"})
+    await run_jobs(w.runtime)  # its first attempt: no relay listens
+    async with transaction(w.runtime.sessions) as session:
+        await record_delivery(session, reply.json()["id"], "failed", "relay refused")
+    return Request("POST", f"/api/messages/{reply.json()['id']}/resend")
+
+
 async def _retry_raw(w: World, _: str) -> Request:
     return Request("POST", f"/api/admin/failed-inbound/{await w.failed_raw_mail()}/retry")
 
@@ -280,6 +290,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/attachments/{attachment_id}"): Row(
         "scoped", _on_thread("GET", "/api/attachments/{attachment_id}")),
     ("GET", "/api/messages/{message_id}/original"): Row("scoped", _original),
+    ("POST", "/api/messages/{message_id}/resend"): Row("scoped", _resend),
     ("GET", "/api/sla/settings"): Row("admin", _static("GET", "/api/sla/settings")),
     ("PUT", "/api/sla/settings"): Row("admin", _static("PUT", "/api/sla/settings", {})),
     ("GET", "/api/sla/report"): Row("listed", _sla_report),

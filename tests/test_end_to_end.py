@@ -8,7 +8,6 @@ session, restarts the server and checks that nothing was lost.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -18,6 +17,8 @@ import pytest
 
 from tests.support import (
     BIN,
+    BROWSER_ARGS,
+    CHROMIUM,
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
     create_postgres_database,
@@ -28,11 +29,7 @@ from tests.support import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = shutil.which("chromium")
 PASSWORD = "a long admin password"
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-quic"]
 
 
 def write_config(tmp: Path, database_url: str, port: int) -> Path:

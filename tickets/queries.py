@@ -122,6 +122,16 @@ def conversations_whose_ticket(*conditions: ColumnElement[bool]) -> ColumnElemen
                           *conditions).correlate(Conversation)
 
 
+def conversations_of_teams(team_ids: Sequence[int]) -> ColumnElement[bool]:
+    """SQL on `Conversation`: its ticket belongs to one of these teams."""
+    return conversations_whose_ticket(Ticket.team_id.in_(list(team_ids)))
+
+
+def conversations_with_ticket_status(status: str) -> ColumnElement[bool]:
+    """SQL on `Conversation`: its ticket is in the pipeline status `status`."""
+    return conversations_whose_ticket(Ticket.status == status)
+
+
 async def tickets_of_conversations(session: AsyncSession, conversation_ids: Sequence[int]
                                    ) -> dict[int, Ticket]:
     """conversation id -> its ticket, for those that have one; one query."""

@@ -37,8 +37,9 @@ SORT_NAMES = (*queries.SORTS, "sla_due_at", "priority")
 
 
 def conversation_filter(*, status: str | None = None, owner_id: int | None = None,
-                        inbox: str | None = None, channel: str | None = None,
-                        q: str | None = None, sla_status: str | None = None,
+                        unassigned: bool = False, inbox: str | None = None,
+                        channel: str | None = None, q: str | None = None,
+                        sla_status: str | None = None,
                         sort: str = "-last_message_at", now: datetime,
                         where: Sequence[ColumnElement[bool]] = ()) -> queries.ConversationFilter:
     """The filter of a listing: the inbox's own fields, plus an SLA status and a ticket
@@ -48,7 +49,8 @@ def conversation_filter(*, status: str | None = None, owner_id: int | None = Non
         conditions.append(conversation_status_condition(sla_status, now))
     number = ticket_number_in(q)
     return queries.ConversationFilter(
-        status=status, owner_id=owner_id, inbox=inbox, channel=channel, q=q,
+        status=status, owner_id=owner_id, unassigned=unassigned, inbox=inbox, channel=channel,
+        q=q,
         where=tuple(conditions), sort=sort, sorts=sorts(),
         q_also=() if number is None else (conversations_of_ticket(number),))
 

@@ -4,7 +4,6 @@ or reaches beyond localhost."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,13 +11,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.support import BROWSER_ARGS, CHROMIUM
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser,
-              pytest.mark.skipif(shutil.which("chromium") is None,
+              pytest.mark.skipif(CHROMIUM is None,
                                  reason="needs Debian's chromium (apt-get install chromium)")]
 
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-quic"]
 # Runs before any page script and outside the page's policy: records what the policy blocks.
 RECORD_VIOLATIONS = """
 window.__violations = [];
@@ -50,7 +48,7 @@ async def visit() -> AsyncIterator:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=shutil.which("chromium"),
+        browser = await p.chromium.launch(executable_path=CHROMIUM,
                                           args=BROWSER_ARGS)
         context = await browser.new_context()
         await context.add_init_script(RECORD_VIOLATIONS)

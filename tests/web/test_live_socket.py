@@ -9,15 +9,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-import server
 from core.db import transaction
 from inbox.messages import InboundMessage
 from inbox.service import ingest
-from tests.support import PASSWORD, add_to_inbox, add_user, unused_port
+from tests.support import PASSWORD, add_to_inbox, add_user
+from tests.web.site import serving
 from web.live import socket as live_socket
 
 
@@ -30,18 +29,9 @@ def settings_overrides() -> dict:
 
 @pytest.fixture
 async def base(runtime) -> AsyncIterator[str]:
-    """A real HTTP and websocket server on loopback; its base URL."""
-    port = unused_port()
-    config = uvicorn.Config(server.create_app(runtime=runtime), host="127.0.0.1", port=port,
-                            ws="websockets-sansio", log_level="warning", lifespan="on")
-    serving = uvicorn.Server(config)
-    task = asyncio.create_task(serving.serve())
-    while not serving.started:
-        assert not task.done(), task.exception()
-        await asyncio.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    serving.should_exit = True
-    await task
+    """A real HTTP and websocket server on loopback; its host and port."""
+    async with serving(runtime) as address:
+        yield address
 
 
 @pytest.fixture

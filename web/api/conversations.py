@@ -83,6 +83,7 @@ class ConversationPatch(RequestModel):
 
     owner_id: IdValue | None = None
     status: Literal["open", "closed", "spam"] | None = None
+    inbox: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
 
 
 class NewMessage(RequestModel):
@@ -181,17 +182,22 @@ async def get_conversation(conversation_id: IdPath, caller: CurrentCaller,
 @router.patch("/api/conversations/{conversation_id}")
 async def patch_conversation(conversation_id: IdPath, body: ConversationPatch,
                              caller: CurrentCaller, runtime: RuntimeDep) -> dict:
-    """Assign (`owner_id`: a user who sees the inbox; null unassigns) and/or move
-    (`status`) a conversation."""
+    """Assign (`owner_id`: a user who sees the inbox; null unassigns), change the `status`
+    and/or move the conversation to another `inbox` (by slug; the caller must see both)."""
     fields = body.model_fields_set
     if not fields:
-        raise InvalidInput("send owner_id and/or status")
-    if "status" in fields and body.status is None:
-        raise InvalidInput("status cannot be null", field="status")
+        raise InvalidInput("send owner_id, status and/or inbox")
+    for name in ("status", "inbox"):
+        if name in fields and getattr(body, name) is None:
+            raise InvalidInput(f"{name} cannot be null", field=name)
     actor_id = caller.user.id
     async with transaction(runtime.sessions) as session:
         conversation = await access.require_conversation(session, caller.scope,
                                                          conversation_id)
+        if body.inbox is not None:
+            target = await access.require_inbox(session, caller.scope, body.inbox)
+            await inbox.move_conversation(session, conversation_id, target.id,
+                                          actor_id=actor_id)
         if "owner_id" in fields:
             if body.owner_id is not None:
                 await access.require_assignable(session, body.owner_id,

@@ -9,8 +9,10 @@ from connectors.email.inbound import original_of
 from core.db import transaction
 from core.errors import NotFound
 from inbox import queries
+from inbox import service as inbox
 from web.api.attachments import file_download
 from web.api.common import CurrentCaller, IdPath, RuntimeDep
+from web.api.conversations import message_json
 
 router = APIRouter(tags=["messages"])
 
@@ -27,3 +29,13 @@ async def original(message_id: IdPath, caller: CurrentCaller, runtime: RuntimeDe
     if raw is None:
         raise NotFound(f"message {message_id} did not come by email")
     return file_download(raw, f"message-{message_id}.eml", "message/rfc822")
+
+
+@router.post("/api/messages/{message_id}/resend")
+async def resend(message_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> dict:
+    """Send once more a reply whose delivery failed (409 for any other message), in a
+    conversation the caller sees."""
+    async with transaction(runtime.sessions) as session:
+        await queries.visible_message(session, message_id, scope=caller.scope)
+        message = await inbox.resend_reply(session, message_id)
+    return message_json(message)

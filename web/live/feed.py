@@ -19,6 +19,7 @@ from core.events import EventBus
 from core.live import LiveEvent, announce
 from inbox.events import (
     ConversationDeleted,
+    ConversationMoved,
     ConversationOwnerChanged,
     ConversationStatusChanged,
     MessageAdded,
@@ -62,6 +63,7 @@ class LiveFeed:
         bus.subscribe(ConversationOwnerChanged, self.on_owner)
         bus.subscribe(ConversationStatusChanged, self.on_status)
         bus.subscribe(ConversationDeleted, self.on_deleted)
+        bus.subscribe(ConversationMoved, self.on_moved)
         bus.subscribe(TicketChanged, self.on_ticket)
         bus.subscribe(TicketDeleted, self.on_ticket)
         bus.subscribe(TicketsMerged, self.on_ticket)
@@ -84,6 +86,12 @@ class LiveFeed:
     async def on_deleted(self, session: AsyncSession, e: ConversationDeleted) -> None:
         if _live(session):
             await _announce(session, [(e.conversation_id, "deleted", {})])
+
+    async def on_moved(self, session: AsyncSession, e: ConversationMoved) -> None:
+        """Those who see either inbox hear of it: it left one list, joined another."""
+        data = {"conversation_id": e.conversation_id, "change": "moved"}
+        announce(session, *(LiveEvent("conversation", inbox_id=inbox_id, data=data)
+                            for inbox_id in (e.old_inbox_id, e.new_inbox_id)))
 
     async def on_ticket(self, session: AsyncSession,
                         e: TicketChanged | TicketDeleted | TicketsMerged) -> None:

@@ -1,0 +1,1 @@
+"""The pages people use: login, the inbox, a conversation."""

@@ -1,0 +1,96 @@
+// Frontdesk's one script: keyboard shortcuts, small conveniences, and the live socket.
+// Every page works without it; it only makes them quicker.
+(function () {
+  "use strict";
+
+  function typing(target) {
+    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+
+  // Selects marked data-autosubmit submit their form on change.
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("select[data-autosubmit]")) {
+      target.form.requestSubmit();
+    }
+    if (target.id === "select-all") {
+      document.querySelectorAll("input[name=conversation_ids]").forEach(function (box) {
+        box.checked = target.checked;
+      });
+    }
+  });
+
+  // The inbox list: j / k move, Enter (or o) opens, x selects.
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("tr.row")); }
+  function current() { return document.querySelector("tr.row.cursor"); }
+  function move(step) {
+    var all = rows();
+    if (!all.length) return;
+    var index = all.indexOf(current());
+    var next = all[Math.max(0, Math.min(all.length - 1, index + step))] || all[0];
+    all.forEach(function (row) { row.classList.remove("cursor"); });
+    next.classList.add("cursor");
+    var link = next.querySelector("a.subject");
+    if (link) link.focus();
+  }
+
+  var actions = {
+    "j": function () { move(1); },
+    "k": function () { move(-1); },
+    "x": function () {
+      var row = current();
+      var box = row && row.querySelector("input[name=conversation_ids]");
+      if (box) box.checked = !box.checked;
+    },
+    "/": function () { var search = document.getElementById("search"); if (search) search.focus(); },
+    "r": function () { focusEditor("reply"); },
+    "c": function () { focusEditor("comment"); },
+    "e": function () { var close = document.getElementById("close-conversation"); if (close) close.click(); },
+    "Enter": function () {
+      var row = current();
+      if (row && document.activeElement === document.body) window.location = row.dataset.href;
+    }
+  };
+
+  function focusEditor(kind) {
+    var tab = document.getElementById("tab-" + kind);
+    if (tab) tab.click();
+    var editor = document.getElementById(kind + "-text");
+    if (editor) editor.focus();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    var action = actions[event.key];
+    if (action) {
+      event.preventDefault();
+      action();
+    }
+  });
+
+  // A click anywhere on a row opens its conversation (the subject is the real link).
+  document.addEventListener("click", function (event) {
+    var row = event.target.closest && event.target.closest("tr.row");
+    if (!row || event.target.closest("a, input, button, label")) return;
+    window.location = row.dataset.href;
+  });
+
+  // Reply / comment tabs (both forms show without a script).
+  document.addEventListener("click", function (event) {
+    var tab = event.target.closest && event.target.closest("[role=tab]");
+    if (!tab) return;
+    var list = tab.closest("[role=tablist]");
+    list.querySelectorAll("[role=tab]").forEach(function (other) {
+      var selected = other === tab;
+      other.setAttribute("aria-selected", selected ? "true" : "false");
+      other.tabIndex = selected ? 0 : -1;
+      document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
+    });
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[role=tablist]").forEach(function (list) {
+      var first = list.querySelector("[role=tab]");
+      if (first) first.click();
+    });
+  });
+})();
