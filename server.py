@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.live import socket as live_socket
     from web.middleware import RequestGuard, SecurityHeaders
     from web.pages import auth as auth_pages
+    from web.pages import conversation as conversation_pages
     from web.pages import inbox as inbox_pages
     from web.pages.common import LoginRequired, to_login
 
@@ -160,7 +161,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     for router in (session.router, people.router, tokens.router, inboxes.router,
                    conversations.router, tickets.router, sla.router, admin.router,
                    attachments.router, messages.router, forms_router, docs.router,
-                   live_socket.router, auth_pages.router, inbox_pages.router):
+                   live_socket.router, auth_pages.router, inbox_pages.router,
+                   conversation_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

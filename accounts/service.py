@@ -335,3 +335,9 @@ async def active_users(session: AsyncSession) -> list[User]:
     """Every active user, by name."""
     return list((await session.scalars(
         select(User).where(User.active.is_(True)).order_by(User.name, User.id))).all())
+
+
+async def active_teams(session: AsyncSession) -> list[Team]:
+    """Every active team, by name."""
+    return list((await session.scalars(
+        select(Team).where(Team.active.is_(True)).order_by(Team.name, Team.id))).all())

@@ -246,3 +246,12 @@ async def merge_tickets(
     await session.flush()
     await publish(session, TicketsMerged(primary.id, merged.id, actor_id))
     return primary
+
+
+async def pipeline_status_labels(session: AsyncSession, pipeline_id: int
+                                 ) -> list[tuple[str, str]]:
+    """(key, label) of a pipeline's statuses, in order."""
+    rows = await session.execute(
+        select(PipelineStatus.key, PipelineStatus.label)
+        .where(PipelineStatus.pipeline_id == pipeline_id).order_by(PipelineStatus.position))
+    return [(key, label) for key, label in rows]

@@ -38,7 +38,8 @@ SAFE_MULTIPART_CHARSETS = frozenset({"utf-8", "ascii", "iso8859-1"})
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; "
+    "connect-src 'self'; font-src 'self'; frame-src 'self'; form-action 'self'; "
+    "base-uri 'none'; "
     "frame-ancestors 'none'")
 EVERY_RESPONSE_HEADERS = {"X-Content-Type-Options": "nosniff",
                           "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY"}

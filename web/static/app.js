@@ -87,7 +87,23 @@
       document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
     });
   });
+  // A message's HTML frame grows to its content (the frame runs no script; the page may
+  // read its size because it is this server's document).
+  function fit(frame) {
+    try {
+      var doc = frame.contentDocument;
+      if (doc && doc.documentElement) {
+        frame.style.height = "0px";  // else the document is never shorter than the frame
+        frame.style.height = Math.min(4000, doc.documentElement.scrollHeight + 4) + "px";
+      }
+    } catch (error) { /* not ours to measure: keep the fixed height */ }
+  }
+  document.addEventListener("load", function (event) {
+    if (event.target.matches && event.target.matches("iframe.html-body")) fit(event.target);
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("iframe.html-body").forEach(fit);
     document.querySelectorAll("[role=tablist]").forEach(function (list) {
       var first = list.querySelector("[role=tab]");
       if (first) first.click();
