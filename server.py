@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.mount("/static", docs.static_files(), name="static")
 
     @app.get("/healthz", tags=["health"], response_model=Health)
-    async def healthz() -> dict:
+    async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 

@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from sqlalchemy import DateTime, MetaData, bindparam, event, insert
+from sqlalchemy import DateTime, MetaData, Table, bindparam, event, insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -44,11 +44,22 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
+    if TYPE_CHECKING:
+        # Every model maps one Table (never a join or a select); DeclarativeBase says only
+        # FromClause, which Core's insert() and update() do not take.
+        __table__: ClassVar[Table]
+
 
 class RawBase(DeclarativeBase):
     """Tables of the raw store (`raw_store_url`): inbound mail as it was accepted."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+    if TYPE_CHECKING:
+        __table__: ClassVar[Table]  # as in Base
+
+
+Model = type[Base] | type[RawBase]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -138,7 +149,7 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000) 
                                           "synchronous_commit": "on"}})
 
 
-async def insert_rows(session: AsyncSession, model: type[Base],
+async def insert_rows(session: AsyncSession, model: Model,
                       rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert `rows` (column values) into the table of `model` in one statement, in the
     session's transaction; returns their ids in order. The rows skip the ORM unit of
@@ -156,7 +167,7 @@ async def insert_rows(session: AsyncSession, model: type[Base],
     return sorted((await session.execute(statement, list(rows))).scalars())
 
 
-async def insert_committed(engine: AsyncEngine, model: type[Base],
+async def insert_committed(engine: AsyncEngine, model: Model,
                            rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert `rows` (column values, all with the same keys) into the table of `model` in a
     transaction of their own and commit; returns their ids in order. For a hot write path
@@ -196,7 +207,7 @@ async def _on_sqlite(engine: AsyncEngine,
         return await call(driver)
 
 
-def _sqlite_insert(dialect: Dialect, table: Any, keys: tuple[str, ...]
+def _sqlite_insert(dialect: Dialect, table: Table, keys: tuple[str, ...]
                    ) -> tuple[str, dict[str, Callable[[Any], Any]]]:
     """The INSERT statement for `keys` of `table` and each column's value converter."""
     cached = _SQLITE_INSERTS.get((table.name, keys))
@@ -204,7 +215,7 @@ def _sqlite_insert(dialect: Dialect, table: Any, keys: tuple[str, ...]
         statement = insert(table).values({key: bindparam(key) for key in keys})
         compiled = statement.compile(dialect=dialect)
         assert compiled.positiontup == list(keys)
-        convert = {}
+        convert: dict[str, Callable[[Any], Any]] = {}
         for key in keys:
             processor = table.c[key].type.bind_processor(dialect)
             convert[key] = processor if processor is not None else _same

@@ -40,13 +40,14 @@ class EventBus:
         # Each subscriber with whether it takes a list of events (`subscribe_many`).
         self._handlers: dict[type[DomainEvent], list[tuple[Handler, bool]]] = defaultdict(list)
 
-    def subscribe(self, event_type: type[E], handler: Callable[[AsyncSession, E], Awaitable[None]]):
+    def subscribe(self, event_type: type[E],
+                  handler: Callable[[AsyncSession, E], Awaitable[None]]) -> None:
         """Call `handler(session, event)` for every published `event_type` (and subclasses)."""
         if (handler, False) not in self._handlers[event_type]:
             self._handlers[event_type].append((handler, False))
 
     def subscribe_many(self, event_type: type[E],
-                       handler: Callable[[AsyncSession, list[E]], Awaitable[None]]):
+                       handler: Callable[[AsyncSession, list[E]], Awaitable[None]]) -> None:
         """Like `subscribe`, but `handler(session, events)` gets the events published
         together in one list (a list of one for a lone `publish`)."""
         if (handler, True) not in self._handlers[event_type]:

@@ -18,9 +18,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from core import clock
+
+if TYPE_CHECKING:
+    from arq.typing import WorkerCoroutine
 
 log = logging.getLogger(__name__)
 
@@ -237,9 +240,10 @@ def arq_worker_settings(
     from arq.connections import RedisSettings
 
     return {
-        "functions": [func(fn, name=name) for name, fn in jobs.functions.items()],
+        "functions": [func(_as_arq(fn), name=name) for name, fn in jobs.functions.items()],
         "cron_jobs": [
-            cron(jobs.functions[name], name=f"cron:{name}", second=cron_seconds(seconds),
+            cron(_as_arq(jobs.functions[name]), name=f"cron:{name}",
+                 second=cron_seconds(seconds),
                  unique=True, run_at_startup=True)
             for name, seconds in jobs.periodic.items()
         ],
@@ -249,3 +253,9 @@ def arq_worker_settings(
         "on_shutdown": on_shutdown,
         "max_tries": 5,
     }
+
+
+def _as_arq(fn: JobFunction) -> WorkerCoroutine:
+    # arq's WorkerCoroutine protocol wants `(ctx, *args, **kwargs)`, which no job with named
+    # parameters matches; arq calls a job with the arguments it was enqueued with.
+    return cast("WorkerCoroutine", fn)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from sqlalchemy import JSON, Integer, String, Text, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -89,12 +90,12 @@ def backoff(attempts: int) -> timedelta:
 async def _claim(sessions: async_sessionmaker[AsyncSession], item_id: int) -> OutboxItem | None:
     now = clock.now()
     async with transaction(sessions) as session:
-        claimed = await session.execute(
+        claimed = cast(CursorResult[Any], await session.execute(
             update(OutboxItem)
             .where(OutboxItem.id == item_id, OutboxItem.status == "pending",
                    OutboxItem.next_attempt_at <= now)
             .values(status="sending", attempts=OutboxItem.attempts + 1, claimed_at=now)
-        )
+        ))
         if claimed.rowcount != 1:
             return None
         return await session.get(OutboxItem, item_id)

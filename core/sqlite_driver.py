@@ -118,7 +118,7 @@ class InlineCursor:
 
     def __init__(self, owner: InlineConnection) -> None:
         self._owner = owner
-        self._cursor = owner.driver_connection.cursor()
+        self._cursor = owner._connection.cursor()
         self._rows: deque[Any] = deque()
 
     @property
@@ -195,7 +195,9 @@ class InlineConnection(AdaptedConnection):
 
     __slots__ = ("_worker", "_calls", "_loop", "_gate", "_patience", "_write_locked", "_closed")
 
-    _connection: sqlite3.Connection
+    # SQLAlchemy's AdaptedConnection types this as an asyncio driver's connection; ours is
+    # sqlite3's own, which this class drives from its worker thread.
+    _connection: sqlite3.Connection  # type: ignore[assignment]
 
     def __init__(self, connection: sqlite3.Connection, worker: ThreadPoolExecutor,
                  gate: WriteGate, patience: float) -> None:
@@ -220,8 +222,8 @@ class InlineConnection(AdaptedConnection):
         kwargs.setdefault("isolation_level", None)
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         try:
-            connection = await_(asyncio.wrap_future(worker.submit(sqlite3.connect, database,
-                                                                  **kwargs)))
+            connection = await_(asyncio.wrap_future(
+                worker.submit(lambda: sqlite3.connect(database, **kwargs))))
         except BaseException:
             worker.shutdown(wait=False)
             raise
@@ -286,7 +288,7 @@ class InlineConnection(AdaptedConnection):
             took_lock = self._write_locked or takes_lock
             self._write_locked = took_lock and self._connection.in_transaction
 
-    def _polling_for_lock(self, fn: Callable[..., None], *args: Any) -> None:
+    def _polling_for_lock(self, fn: Callable[..., object], *args: Any) -> None:
         """Run `fn` (a BEGIN that takes the write lock), trying again every
         LOCK_POLL_SECONDS while another process holds the lock, for the busy timeout at
         most. SQLite's own busy handler sleeps up to 100 ms between tries, so a writer in
@@ -386,7 +388,9 @@ class InlineConnection(AdaptedConnection):
         if self._busy() or self._connection.in_transaction:
             self._in_worker(setattr, self._connection, "isolation_level", value)
         else:
-            self._connection.isolation_level = value
+            # typeshed lists the named levels only; "" (deferred BEGIN), which SQLAlchemy's
+            # pysqlite dialect sets, is one sqlite3 accepts too.
+            self._connection.isolation_level = value  # type: ignore[assignment]
 
     def create_function(self, *args: Any, **kwargs: Any) -> None:
         if self._busy():
@@ -443,7 +447,9 @@ class FrontdeskSQLiteDialect(SQLiteDialect_pysqlite):
     def import_dbapi(cls) -> Any:
         return _SQLiteModule()
 
-    def connect(self, *cargs: Any, **cparams: Any) -> InlineConnection:
+    # DBAPIConnection is a Protocol with __getattr__ and __setattr__, which an adapted
+    # connection (SQLAlchemy's own asyncio adapters included) deliberately does not have.
+    def connect(self, *cargs: Any, **cparams: Any) -> InlineConnection:  # type: ignore[override]
         return InlineConnection.open(*cargs, gate=self.write_gate, **cparams)
 
     @classmethod

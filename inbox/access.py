@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, delete, insert, or_, select, true
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, delete, insert, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import Team, TeamMember, User
@@ -33,7 +33,7 @@ class Scope:
         """Whether the inbox `inbox_id` is in scope."""
         return self.inbox_ids is None or inbox_id in self.inbox_ids
 
-    def covers(self, column: ColumnElement[int]) -> ColumnElement[bool]:
+    def covers(self, column: SQLColumnExpression[int]) -> ColumnElement[bool]:
         """A SQL condition: `column` (an inbox id) is in scope."""
         if self.inbox_ids is None:
             return true()
@@ -44,7 +44,7 @@ EVERY_INBOX = Scope(None)
 """The scope of admins and of the system itself (jobs, channel connectors)."""
 
 
-def _member_inbox_ids(user_id: int) -> Select[tuple[int]]:
+def _member_inbox_ids(user_id: int) -> Select[int]:
     """SELECT of the inbox ids `user_id` belongs to, directly or through an active team."""
     through_team = (select(TeamMember.team_id)
                     .join(Team, Team.id == TeamMember.team_id)

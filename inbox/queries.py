@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
@@ -25,13 +25,16 @@ from inbox.models import (
     MessageAttachment,
 )
 
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
 
 @dataclass(frozen=True)
 class Sort:
     """What a listing can sort by: an SQL expression on the conversation (never NULL), and
     the kind of value its cursor holds."""
 
-    expression: ColumnElement[Any]
+    expression: SQLColumnExpression[Any]
     kind: Literal["time", "text", "rank"]
 
 
@@ -81,7 +84,7 @@ class ConversationRow:
     inbox_slug: str
 
 
-def _filtered(query: Select, f: ConversationFilter, dialect: str) -> Select:
+def _filtered(query: Select[*Ts], f: ConversationFilter, dialect: str) -> Select[*Ts]:
     query = query.where(*f.where)
     if f.status and f.status != "all":
         if f.status not in CONVERSATION_STATUSES:
@@ -218,7 +221,7 @@ async def visible_message(session: AsyncSession, message_id: int, *, scope: Scop
     return found
 
 
-def _of_visible_messages(query: Select, scope: Scope) -> Select:
+def _of_visible_messages(query: Select[T], scope: Scope) -> Select[T]:
     """`query` (which selects from messages) kept to messages of live conversations in
     `scope`."""
     return (query.join(Conversation, Conversation.id == Message.conversation_id)

@@ -76,7 +76,8 @@ async def inbox_id_by_slug(session: AsyncSession, slug: str) -> int:
         if inbox_id is None:
             raise InvalidInput(f"no inbox {slug!r}", field="inbox")
         cache[key] = inbox_id
-    return cache[key]
+    cached: int = cache[key]
+    return cached
 
 
 def _email_of(msg: InboundMessage) -> str | None:

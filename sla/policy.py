@@ -69,7 +69,8 @@ class Goals(_Strict):
     close: Goal | None = None
 
     def get(self, kind: str) -> Goal | None:
-        return getattr(self, kind)
+        goal: Goal | None = getattr(self, kind)
+        return goal
 
 
 class CalendarSpec(_Strict):

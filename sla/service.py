@@ -55,7 +55,8 @@ async def current_policy(session: AsyncSession) -> tuple[int, SlaPolicy]:
     """(version, policy) in force; version 0 and an empty policy when none was saved.
     Read once per transaction (a session is one transaction here)."""
     if IN_FORCE in session.info:
-        return session.info[IN_FORCE]
+        remembered: tuple[int, SlaPolicy] = session.info[IN_FORCE]
+        return remembered
     row = await session.scalar(select(SlaPolicyVersion).order_by(SlaPolicyVersion.id.desc())
                                .limit(1))
     if row is None:
@@ -107,7 +108,8 @@ def calendar_for(session: AsyncSession, version: int, policy: SlaPolicy,
     key = ("sla_calendar", version, spec.team_id)
     if key not in cache:
         cache[key] = spec.build()
-    return cache[key]
+    calendar: WorkingCalendar = cache[key]
+    return calendar
 
 
 def ticket_properties(ticket: Ticket) -> dict[str, Any]:

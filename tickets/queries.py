@@ -5,9 +5,20 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
@@ -19,6 +30,7 @@ from tickets.state import PRIORITIES, PRIORITY_RANK
 
 SORTS = ("-created_at", "created_at", "-updated_at", "updated_at", "-priority", "priority",
          "sla_due_at", "-sla_due_at")
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,7 @@ class TicketFilter:
 _priority_rank = case(PRIORITY_RANK, value=Ticket.priority, else_=-1)
 
 
-def _sort_column(f: TicketFilter) -> ColumnElement[Any]:
+def _sort_column(f: TicketFilter) -> SQLColumnExpression[Any]:
     name = f.sort.lstrip("-")
     if name == "sla_due_at":
         if f.due_at is None:
@@ -48,7 +60,7 @@ def _sort_column(f: TicketFilter) -> ColumnElement[Any]:
             "priority": _priority_rank}[name]
 
 
-def _filtered(query: Select, f: TicketFilter) -> Select:
+def _filtered(query: Select[*Ts], f: TicketFilter) -> Select[*Ts]:
     query = query.where(*f.where)
     if f.status:
         query = query.where(Ticket.status == f.status)
@@ -64,7 +76,7 @@ def _filtered(query: Select, f: TicketFilter) -> Select:
     if f.q and f.q.strip():
         text = f.q.strip()
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        condition = Ticket.name.ilike(f"%{escaped}%", escape="\\")
+        condition: ColumnElement[bool] = Ticket.name.ilike(f"%{escaped}%", escape="\\")
         number = ticket_number_in(text)
         if number is not None:
             condition = or_(condition, Ticket.id == number)

@@ -42,7 +42,8 @@ async def ensure_default_pipeline(session: AsyncSession) -> int:
     """The default pipeline's id (cached per runtime), created with its statuses if missing."""
     cache = session.info.setdefault("cache", {})
     if "default_pipeline" in cache:
-        return cache["default_pipeline"]
+        cached: int = cache["default_pipeline"]
+        return cached
     pipeline = await session.scalar(select(Pipeline).where(Pipeline.is_default.is_(True)))
     if pipeline is not None:
         cache["default_pipeline"] = pipeline.id

@@ -176,7 +176,7 @@ async def _distinct_ids(session: AsyncSession, raw_sessions: async_sessionmaker[
                        Message.external_id.in_(wanted)))}
     if not held:
         return list(messages)
-    sources: dict[int, set[str]] = {}
+    sources: dict[int | None, set[str]] = {}  # the rows matched a message id: never None
     async with transaction(raw_sessions) as raw:
         for message_id, sha256 in await raw.execute(
                 select(RawEmail.message_id, RawEmail.sha256)

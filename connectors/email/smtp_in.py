@@ -405,6 +405,7 @@ class _Protocol(SMTP):
 
     async def _handle_client(self) -> None:
         limits = self._frontdesk_server.handler.limits
+        assert self.session is not None  # connection_made opened it
         refusal = limits and await limits.refuse_connection(self.session.peer)
         if refusal:  # instead of the greeting (RFC 5321 3.1)
             await self.push(refusal)
@@ -421,13 +422,15 @@ class _Protocol(SMTP):
         as commands (SMTP smuggling). aiosmtpd alone reads such data as one long line and
         waits for a CRLF.CRLF that a bare-LF sender never sends."""
         reader = self._reader
-        self._reader = _NoBareLineFeeds(reader)
+        # A stand-in, not a StreamReader: it has the two reads DATA makes and hands the
+        # rest to the real reader (subclassing would bring a second, empty buffer).
+        self._reader = _NoBareLineFeeds(reader)  # type: ignore[assignment]
         try:
             await super().smtp_DATA(arg)
         except BareLineFeed:
             log.info("%r sent a bare LF in DATA; refused, connection closed",
                      self.session.peer if self.session else None)
-            self._set_rset_state()
+            self._set_rset_state()  # type: ignore[no-untyped-call]  # unannotated in aiosmtpd
             await self.push(BARE_LINE_FEED.format(host=self.hostname))
             if self.transport is not None:
                 self.transport.close()

@@ -11,6 +11,7 @@ from core.db import transaction
 from core.errors import Conflict
 from web.api.common import (
     DEFAULT_PAGE,
+    JSON,
     CurrentAdmin,
     IdPath,
     IdQuery,
@@ -23,7 +24,7 @@ from web.api.common import (
 router = APIRouter(tags=["admin"])
 
 
-def raw_json(row: RawEmail) -> dict:
+def raw_json(row: RawEmail) -> JSON:
     return {"id": row.id, "inbox": row.inbox, "source": row.source, "status": row.status,
             "error": row.error, "attempts": row.attempts, "size": row.size,
             "mail_from": row.mail_from, "rcpt_to": row.rcpt_to,
@@ -32,7 +33,7 @@ def raw_json(row: RawEmail) -> dict:
 
 @router.get("/api/admin/failed-inbound")
 async def failed_inbound(admin: CurrentAdmin, runtime: RuntimeDep, limit: Limit = DEFAULT_PAGE,
-                         cursor: IdQuery = None) -> dict:
+                         cursor: IdQuery = None) -> JSON:
     """Accepted mail that failed parsing or ingest (oldest first); it waits for a retry."""
     failed = select(RawEmail).where(RawEmail.status.in_(("failed", "quarantined")))
     async with transaction(runtime.raw_sessions) as session:
@@ -41,7 +42,7 @@ async def failed_inbound(admin: CurrentAdmin, runtime: RuntimeDep, limit: Limit 
 
 
 @router.post("/api/admin/failed-inbound/{raw_id}/retry", status_code=202)
-async def retry_inbound(raw_id: IdPath, admin: CurrentAdmin, runtime: RuntimeDep) -> dict:
+async def retry_inbound(raw_id: IdPath, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """Process a failed or quarantined email again."""
     if not await inbound.retry(runtime.raw_sessions, raw_id):
         raise Conflict(f"no failed inbound email {raw_id}")

@@ -12,12 +12,12 @@ from core.db import transaction
 from core.errors import NotFound
 from inbox.models import MessageAttachment
 from inbox.queries import visible_attachment
-from web.api.common import CurrentCaller, IdPath, RuntimeDep
+from web.api.common import JSON, CurrentCaller, IdPath, RuntimeDep
 
 router = APIRouter(tags=["attachments"])
 
 
-def attachment_json(a: MessageAttachment) -> dict:
+def attachment_json(a: MessageAttachment) -> JSON:
     return {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
             "inline": a.inline, "content_id": a.content_id,
             "url": f"/api/attachments/{a.id}"}

@@ -71,10 +71,14 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 SearchText = Annotated[str | None, Query(max_length=200)]
 DEFAULT_PAGE = DEFAULT_LIMIT
 
+JSON = dict[str, Any]
+"""A JSON object as a route answers it (documented as an object with any properties)."""
+
 
 def get_runtime(request: Request) -> Runtime:
     """The runtime serving this app."""
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -146,7 +150,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 CurrentAdmin = Annotated[User, Depends(current_admin)]
 
 
-def page(items: list[dict], next_cursor: str | None) -> dict:
+def page(items: list[JSON], next_cursor: str | None) -> JSON:
     """The list envelope every listing answers with."""
     return {"items": items, "next_cursor": next_cursor}
 

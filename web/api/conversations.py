@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated, Literal, TypedDict
 
 from fastapi import APIRouter, Query, Response
 from pydantic import ConfigDict, Field
@@ -18,6 +19,7 @@ from tickets.queries import ticket_ids_for_conversations
 from web.api.attachments import attachment_json
 from web.api.common import (
     DEFAULT_PAGE,
+    JSON,
     CurrentCaller,
     Cursor,
     IdPath,
@@ -36,7 +38,7 @@ from web.listing import Listed, conversation_filter, list_page
 router = APIRouter(tags=["conversations"])
 
 
-def conversation_json(row: queries.ConversationRow, tickets: dict[int, int]) -> dict:
+def conversation_json(row: queries.ConversationRow, tickets: dict[int, int]) -> JSON:
     """`tickets`: the ticket id of this conversation and of the one it replies to."""
     c, contact = row.conversation, row.contact
     return {
@@ -55,7 +57,14 @@ def _replied_to(rows: list[queries.ConversationRow]) -> list[int]:
             if r.conversation.replies_to_id is not None]
 
 
-def _author(m: Message) -> dict:
+class Author(TypedDict):
+    """Who wrote a message: an agent (their user id), the contact, or the system (no id)."""
+
+    type: Literal["agent", "contact", "system"]
+    id: int | None
+
+
+def _author(m: Message) -> Author:
     if m.author_id is not None:
         return {"type": "agent", "id": m.author_id}
     if m.direction == "inbound":
@@ -63,7 +72,7 @@ def _author(m: Message) -> dict:
     return {"type": "system", "id": None}  # sent by itself, e.g. an acknowledgment
 
 
-def message_json(m: Message, attachments: list[MessageAttachment] = ()) -> dict:
+def message_json(m: Message, attachments: Sequence[MessageAttachment] = ()) -> JSON:
     return {
         "id": m.id, "direction": m.direction, "text": m.text, "html": m.html,
         "author": _author(m),
@@ -91,7 +100,7 @@ class NewMessage(RequestModel):
     text: Annotated[Text, Field(min_length=1, max_length=100_000)]
 
 
-def listed_json(item: Listed) -> dict:
+def listed_json(item: Listed) -> JSON:
     """A row of the listing: the conversation, and what the inbox list shows of it."""
     c = item.row.conversation
     tickets = {c.id: item.ticket.id} if item.ticket else {}
@@ -142,7 +151,7 @@ async def list_conversations(
     q: SearchText = None, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None,
     sla_status: Annotated[SlaStatus | None, Query()] = None,
     sort: Annotated[ListSort, Query()] = "-last_message_at",
-) -> dict:
+) -> JSON:
     """Conversations of the inboxes the caller sees, most recent activity first; `sort`
     names a column (`-` first for descending; `sla_due_at`: soonest SLA deadline of their
     ticket, `priority`: their ticket's). `sla_status` keeps those whose ticket has a clock
@@ -160,7 +169,7 @@ async def list_conversations(
     return page([listed_json(item) for item in listed.items], listed.next_cursor)
 
 
-async def _detail(runtime: RuntimeDep, conversation_id: int, scope: Scope) -> dict:
+async def _detail(runtime: RuntimeDep, conversation_id: int, scope: Scope) -> JSON:
     async with transaction(runtime.sessions) as session:
         row = await queries.conversation_row(session, conversation_id, scope=scope)
         messages = await queries.messages_of(session, conversation_id)
@@ -174,14 +183,14 @@ async def _detail(runtime: RuntimeDep, conversation_id: int, scope: Scope) -> di
 
 @router.get("/api/conversations/{conversation_id}")
 async def get_conversation(conversation_id: IdPath, caller: CurrentCaller,
-                           runtime: RuntimeDep) -> dict:
+                           runtime: RuntimeDep) -> JSON:
     """One conversation with its messages and its ticket id."""
     return await _detail(runtime, conversation_id, caller.scope)
 
 
 @router.patch("/api/conversations/{conversation_id}")
 async def patch_conversation(conversation_id: IdPath, body: ConversationPatch,
-                             caller: CurrentCaller, runtime: RuntimeDep) -> dict:
+                             caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """Assign (`owner_id`: a user who sees the inbox; null unassigns), change the `status`
     and/or move the conversation to another `inbox` (by slug; the caller must see both)."""
     fields = body.model_fields_set
@@ -223,7 +232,7 @@ async def delete_conversation(conversation_id: IdPath, caller: CurrentCaller,
 
 @router.post("/api/conversations/{conversation_id}/messages", status_code=201)
 async def post_message(conversation_id: IdPath, body: NewMessage, caller: CurrentCaller,
-                       runtime: RuntimeDep) -> dict:
+                       runtime: RuntimeDep) -> JSON:
     """Reply to the contact (sent through the outbox) or add an internal comment."""
     async with transaction(runtime.sessions) as session:
         await access.require_conversation(session, caller.scope, conversation_id)

@@ -11,6 +11,7 @@ from core.db import transaction
 from inbox import access
 from inbox.models import Inbox
 from web.api.common import (
+    JSON,
     CurrentAdmin,
     CurrentCaller,
     IdValue,
@@ -24,9 +25,9 @@ router = APIRouter(tags=["inboxes"])
 Slug = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-def inbox_json(inbox: Inbox, members: access.Members | None) -> dict:
+def inbox_json(inbox: Inbox, members: access.Members | None) -> JSON:
     """An inbox; its members only for admins (`members` None otherwise)."""
-    body: dict = {"id": inbox.id, "slug": inbox.slug, "name": inbox.name,
+    body: JSON = {"id": inbox.id, "slug": inbox.slug, "name": inbox.name,
                   "addresses": list(inbox.addresses)}
     if members is not None:
         body["members"] = {"team_ids": list(members.team_ids),
@@ -40,7 +41,7 @@ class MembersBody(RequestModel):
 
 
 @router.get("/api/inboxes")
-async def list_inboxes(caller: CurrentCaller, runtime: RuntimeDep) -> dict:
+async def list_inboxes(caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """The inboxes the caller sees, by name (with their members, for admins)."""
     async with transaction(runtime.sessions) as session:
         inboxes = await access.list_inboxes(session, caller.scope)
@@ -50,7 +51,7 @@ async def list_inboxes(caller: CurrentCaller, runtime: RuntimeDep) -> dict:
 
 
 @router.get("/api/inboxes/{slug}")
-async def get_inbox(slug: Slug, caller: CurrentCaller, runtime: RuntimeDep) -> dict:
+async def get_inbox(slug: Slug, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """One inbox the caller sees (with its members, for admins)."""
     async with transaction(runtime.sessions) as session:
         inbox = await access.require_inbox(session, caller.scope, slug)
@@ -61,7 +62,7 @@ async def get_inbox(slug: Slug, caller: CurrentCaller, runtime: RuntimeDep) -> d
 
 @router.put("/api/inboxes/{slug}/members")
 async def put_members(slug: Slug, body: MembersBody, admin: CurrentAdmin,
-                      runtime: RuntimeDep) -> dict:
+                      runtime: RuntimeDep) -> JSON:
     """Make these teams and users the inbox's members, replacing the ones it had (admins
     only). Members see the inbox's conversations, tickets and attachments; nobody else
     but admins does."""

@@ -11,7 +11,7 @@ from core.errors import NotFound
 from inbox import queries
 from inbox import service as inbox
 from web.api.attachments import file_download
-from web.api.common import CurrentCaller, IdPath, RuntimeDep
+from web.api.common import JSON, CurrentCaller, IdPath, RuntimeDep
 from web.api.conversations import message_json
 
 router = APIRouter(tags=["messages"])
@@ -32,7 +32,7 @@ async def original(message_id: IdPath, caller: CurrentCaller, runtime: RuntimeDe
 
 
 @router.post("/api/messages/{message_id}/resend")
-async def resend(message_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> dict:
+async def resend(message_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """Send once more a reply whose delivery failed (409 for any other message), in a
     conversation the caller sees."""
     async with transaction(runtime.sessions) as session:

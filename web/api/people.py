@@ -16,6 +16,7 @@ from core.db import transaction
 from core.errors import InvalidInput
 from web.api.common import (
     DEFAULT_PAGE,
+    JSON,
     CurrentAdmin,
     CurrentUser,
     IdPath,
@@ -32,12 +33,12 @@ from web.api.common import (
 router = APIRouter(tags=["people"])
 
 
-def user_json(user: User) -> dict:
+def user_json(user: User) -> JSON:
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
             "active": user.active}
 
 
-def team_json(team: Team, member_ids: list[int]) -> dict:
+def team_json(team: Team, member_ids: list[int]) -> JSON:
     return {"id": team.id, "name": team.name, "member_ids": member_ids, "active": team.active}
 
 
@@ -68,14 +69,14 @@ class TeamPatch(RequestModel):
 
 
 @router.get("/api/me")
-async def me(user: CurrentUser) -> dict:
+async def me(user: CurrentUser) -> JSON:
     """The signed-in agent."""
     return user_json(user)
 
 
 @router.get("/api/users")
 async def list_users(user: CurrentUser, runtime: RuntimeDep, limit: Limit = DEFAULT_PAGE,
-                     cursor: IdQuery = None) -> dict:
+                     cursor: IdQuery = None) -> JSON:
     """Users by id; `cursor` is the last id of the previous page."""
     async with transaction(runtime.sessions) as session:
         items, next_cursor = await id_page(session, select(User), User.id, limit, cursor)
@@ -83,7 +84,7 @@ async def list_users(user: CurrentUser, runtime: RuntimeDep, limit: Limit = DEFA
 
 
 @router.post("/api/users", status_code=201)
-async def add_user(body: NewUser, admin: CurrentAdmin, runtime: RuntimeDep) -> dict:
+async def add_user(body: NewUser, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """Add an agent or admin (admins only)."""
     password_hash = await passwords.hash_new_password(body.password)
     async with transaction(runtime.sessions) as session:
@@ -93,7 +94,7 @@ async def add_user(body: NewUser, admin: CurrentAdmin, runtime: RuntimeDep) -> d
 
 
 @router.get("/api/users/{user_id}")
-async def get_user(user_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> dict:
+async def get_user(user_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> JSON:
     """One user, active or not."""
     async with transaction(runtime.sessions) as session:
         found = await accounts.get_user(session, user_id)
@@ -102,7 +103,7 @@ async def get_user(user_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> d
 
 @router.patch("/api/users/{user_id}")
 async def patch_user(user_id: IdPath, body: UserPatch, admin: CurrentAdmin,
-                     runtime: RuntimeDep) -> dict:
+                     runtime: RuntimeDep) -> JSON:
     """Change a user's email, name, role or active flag (admins only). Deactivating ends
     their sessions and tokens at once; an admin cannot deactivate themselves, and the last
     active admin stays one (409)."""
@@ -116,7 +117,7 @@ async def patch_user(user_id: IdPath, body: UserPatch, admin: CurrentAdmin,
 
 @router.get("/api/teams")
 async def list_teams(user: CurrentUser, runtime: RuntimeDep, limit: Limit = DEFAULT_PAGE,
-                     cursor: IdQuery = None) -> dict:
+                     cursor: IdQuery = None) -> JSON:
     """Teams by id with their member ids."""
     async with transaction(runtime.sessions) as session:
         items, next_cursor = await id_page(session, select(Team), Team.id, limit, cursor)
@@ -125,7 +126,7 @@ async def list_teams(user: CurrentUser, runtime: RuntimeDep, limit: Limit = DEFA
 
 
 @router.post("/api/teams", status_code=201)
-async def add_team(body: NewTeam, admin: CurrentAdmin, runtime: RuntimeDep) -> dict:
+async def add_team(body: NewTeam, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """Add a team with members (admins only)."""
     async with transaction(runtime.sessions) as session:
         team = await accounts.create_team(session, body.name, body.member_ids)
@@ -134,7 +135,7 @@ async def add_team(body: NewTeam, admin: CurrentAdmin, runtime: RuntimeDep) -> d
 
 
 @router.get("/api/teams/{team_id}")
-async def get_team(team_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> dict:
+async def get_team(team_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> JSON:
     """One team with its member ids, active or not."""
     async with transaction(runtime.sessions) as session:
         team = await accounts.get_team(session, team_id)
@@ -144,7 +145,7 @@ async def get_team(team_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> d
 
 @router.patch("/api/teams/{team_id}")
 async def patch_team(team_id: IdPath, body: TeamPatch, admin: CurrentAdmin,
-                     runtime: RuntimeDep) -> dict:
+                     runtime: RuntimeDep) -> JSON:
     """Rename a team, set its members (`member_ids`: all of them) or (de)activate it
     (admins only). An inactive team gives no access to its inboxes."""
     changes = body.model_dump(exclude_unset=True)

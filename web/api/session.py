@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
-from web.api.common import CurrentUser, RequestModel, RuntimeDep, Text
+from web.api.common import JSON, CurrentUser, RequestModel, RuntimeDep, Text
 from web.api.people import user_json
 from web.auth import close_session, open_session, set_session_cookies
 
@@ -21,7 +21,7 @@ class Login(RequestModel):
 
 
 @router.post("/api/session")
-async def log_in(body: Login, request: Request, response: Response, runtime: RuntimeDep) -> dict:
+async def log_in(body: Login, request: Request, response: Response, runtime: RuntimeDep) -> JSON:
     """Check the password; on success set the HttpOnly session cookie and return the CSRF
     token that state-changing cookie requests must send as `X-CSRF-Token`. 429 with
     `Retry-After` while this account must wait at this address (or the address failed

@@ -11,13 +11,13 @@ from core.db import transaction
 from core.errors import InvalidInput
 from sla import queries
 from sla.service import current_policy, save_policy
-from web.api.common import CurrentAdmin, CurrentCaller, Moment, RuntimeDep
+from web.api.common import JSON, CurrentAdmin, CurrentCaller, Moment, RuntimeDep
 
 router = APIRouter(tags=["sla"])
 
 
 @router.get("/api/sla/settings")
-async def get_settings(admin: CurrentAdmin, runtime: RuntimeDep) -> dict:
+async def get_settings(admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """The SLA settings in force and their version (0: never saved)."""
     async with transaction(runtime.sessions) as session:
         version, policy = await current_policy(session)
@@ -26,7 +26,7 @@ async def get_settings(admin: CurrentAdmin, runtime: RuntimeDep) -> dict:
 
 @router.put("/api/sla/settings")
 async def put_settings(admin: CurrentAdmin, runtime: RuntimeDep,
-                       document: Annotated[dict[str, Any], Body()]) -> dict:
+                       document: Annotated[dict[str, Any], Body()]) -> JSON:
     """Replace the SLA settings (a new version); open tickets are re-planned in the
     background. Invalid settings: 422 naming the field, nothing changes."""
     async with transaction(runtime.sessions) as session:
@@ -39,7 +39,7 @@ async def sla_report(
     caller: CurrentCaller, runtime: RuntimeDep,
     start: Annotated[Moment, Query(alias="from")], end: Annotated[Moment, Query(alias="to")],
     group_by: Annotated[Literal["priority", "team", "channel"] | None, Query()] = None,
-) -> dict:
+) -> JSON:
     """Attainment per goal for clocks started in [from, to) (times with their zone, between
     the years 1900 and 8999), over the tickets the caller sees."""
     if end <= start:

@@ -17,6 +17,7 @@ from tickets import service as tickets
 from tickets.models import Ticket, TicketHistory
 from web.api.common import (
     DEFAULT_PAGE,
+    JSON,
     CurrentCaller,
     Cursor,
     IdPath,
@@ -38,7 +39,7 @@ Sort = Literal["-created_at", "created_at", "-updated_at", "updated_at", "-prior
 SlaStatus = Literal["on_track", "due_soon", "overdue", "met", "met_late", "paused"]
 
 
-def ticket_json(t: Ticket, conversation_ids: list[int], sla: list[dict]) -> dict:
+def ticket_json(t: Ticket, conversation_ids: list[int], sla: list[JSON]) -> JSON:
     return {
         "id": t.id, "number": t.number, "name": t.name, "description": t.description,
         "status": t.status, "owner_id": t.owner_id, "team_id": t.team_id,
@@ -50,7 +51,7 @@ def ticket_json(t: Ticket, conversation_ids: list[int], sla: list[dict]) -> dict
     }
 
 
-def history_json(h: TicketHistory) -> dict:
+def history_json(h: TicketHistory) -> JSON:
     return {"at": h.at.isoformat(), "actor_id": h.actor_id, "action": h.action,
             "field": h.field, "old": h.old_value, "new": h.new_value, "cause": h.cause}
 
@@ -80,7 +81,7 @@ async def list_tickets(
     q: SearchText = None, sla_status: Annotated[SlaStatus | None, Query()] = None,
     sort: Annotated[Sort, Query()] = "-created_at",
     limit: Limit = DEFAULT_PAGE, cursor: Cursor = None,
-) -> dict:
+) -> JSON:
     """Tickets the caller sees (one of their conversations is in an inbox the caller
     sees), newest first unless `sort` says otherwise (`sla_due_at`: soonest SLA deadline
     first); `sla_status` keeps tickets with a clock in that status."""
@@ -98,7 +99,7 @@ async def list_tickets(
     return page([ticket_json(t, links[t.id], sla[t.id]) for t in items], next_cursor)
 
 
-async def _detail(runtime: RuntimeDep, ticket_id: int, scope: Scope) -> dict:
+async def _detail(runtime: RuntimeDep, ticket_id: int, scope: Scope) -> JSON:
     async with transaction(runtime.sessions) as session:
         ticket = await queries.visible_ticket(session, ticket_id, scope=scope)
         sla = await sla_queries.clocks_of(session, [ticket], clock.now())
@@ -109,14 +110,14 @@ async def _detail(runtime: RuntimeDep, ticket_id: int, scope: Scope) -> dict:
 
 
 @router.get("/api/tickets/{ticket_id}")
-async def get_ticket(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> dict:
+async def get_ticket(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """One ticket with its conversation ids (those the caller sees) and history."""
     return await _detail(runtime, ticket_id, caller.scope)
 
 
 @router.patch("/api/tickets/{ticket_id}")
 async def patch_ticket(ticket_id: IdPath, body: TicketPatch, caller: CurrentCaller,
-                       runtime: RuntimeDep) -> dict:
+                       runtime: RuntimeDep) -> JSON:
     """Change owner (a user who sees one of the ticket's inboxes), status, priority,
     category, name, description or team."""
     changes = body.model_dump(exclude_unset=True)
@@ -144,7 +145,7 @@ async def delete_ticket(ticket_id: IdPath, caller: CurrentCaller,
 
 @router.post("/api/tickets/{ticket_id}/merge")
 async def merge_tickets(ticket_id: IdPath, body: MergeRequest, caller: CurrentCaller,
-                        runtime: RuntimeDep) -> dict:
+                        runtime: RuntimeDep) -> JSON:
     """Merge `other_id` and this ticket into `primary_id` (the caller must see both).
     There is no undo."""
     async with transaction(runtime.sessions) as session:

@@ -12,6 +12,7 @@ from accounts.models import ApiToken
 from core.db import transaction
 from core.errors import Forbidden
 from web.api.common import (
+    JSON,
     CurrentUser,
     IdPath,
     IdQuery,
@@ -25,7 +26,7 @@ from web.api.common import (
 router = APIRouter(tags=["tokens"])
 
 
-def token_json(row: ApiToken) -> dict:
+def token_json(row: ApiToken) -> JSON:
     return {"id": row.id, "user_id": row.user_id, "name": row.name,
             "created_at": row.created_at.isoformat(),
             "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
@@ -40,7 +41,7 @@ class NewToken(RequestModel):
 
 
 @router.get("/api/tokens")
-async def list_tokens(user: CurrentUser, runtime: RuntimeDep, user_id: IdQuery = None) -> dict:
+async def list_tokens(user: CurrentUser, runtime: RuntimeDep, user_id: IdQuery = None) -> JSON:
     """The caller's tokens, newest first (never the tokens themselves); an admin may ask
     for another user's with `user_id`."""
     if user_id is not None and user_id != user.id and not user.is_admin:
@@ -51,7 +52,7 @@ async def list_tokens(user: CurrentUser, runtime: RuntimeDep, user_id: IdQuery =
 
 
 @router.post("/api/tokens", status_code=201)
-async def create_token(body: NewToken, user: CurrentUser, runtime: RuntimeDep) -> dict:
+async def create_token(body: NewToken, user: CurrentUser, runtime: RuntimeDep) -> JSON:
     """A new bearer token of the caller's; the answer carries `token`, shown this once."""
     async with transaction(runtime.sessions) as session:
         issued = await accounts.create_api_token(session, user, body.name,
@@ -60,7 +61,7 @@ async def create_token(body: NewToken, user: CurrentUser, runtime: RuntimeDep) -
 
 
 @router.delete("/api/tokens/{token_id}")
-async def revoke_token(token_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> dict:
+async def revoke_token(token_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> JSON:
     """Revoke one of the caller's tokens (an admin: anyone's); it stops working at once."""
     async with transaction(runtime.sessions) as session:
         row = await accounts.revoke_api_token(session, token_id, actor=user)

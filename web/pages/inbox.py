@@ -190,14 +190,16 @@ async def bulk(request: Request, caller: CurrentPageCaller, runtime: RuntimeDep,
 async def _apply(session: Any, caller: PageCaller, conversation_id: int, action: str,
                  owner_id: int | None) -> None:
     conversation = await access.require_conversation(session, caller.scope, conversation_id)
-    actor = {"actor_id": caller.user.id, "cause": "agent"}
+    actor_id = caller.user.id
     if action == "assign" and owner_id is not None:
         await require_assignable(session, owner_id, [conversation.inbox_id])
-        await inbox.set_owner(session, conversation_id, owner_id, **actor)
+        await inbox.set_owner(session, conversation_id, owner_id, actor_id=actor_id,
+                              cause="agent")
     elif action == "unassign":
-        await inbox.set_owner(session, conversation_id, None, **actor)
+        await inbox.set_owner(session, conversation_id, None, actor_id=actor_id, cause="agent")
     elif action in ("close", "reopen", "spam"):
         status = {"close": "closed", "reopen": "open", "spam": "spam"}[action]
-        await inbox.set_status(session, conversation_id, status, **actor)
+        await inbox.set_status(session, conversation_id, status, actor_id=actor_id,
+                               cause="agent")
     else:
         raise UserError("choose an action")
