@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         sla,
         tickets,
         tokens,
+        views,
     )
     from web.errors import ERROR_RESPONSES, install_error_handlers
     from web.forms import router as forms_router
@@ -160,7 +161,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(SecurityHeaders)
     for router in (session.router, people.router, tokens.router, inboxes.router,
                    conversations.router, tickets.router, sla.router, admin.router,
-                   attachments.router, messages.router, forms_router, docs.router,
+                   attachments.router, messages.router, views.router, forms_router, docs.router,
                    live_socket.router, auth_pages.router, inbox_pages.router,
                    conversation_pages.router):
         app.include_router(router)
