@@ -17,7 +17,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
 
 from core.pagination import MAX_ID
 
@@ -30,6 +37,18 @@ CHANNELS = ("email", "chat", "slack", "form", "api")
 """The inbox's channels (`inbox.models.CHANNELS`, which a test keeps equal)."""
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _user_or_me(value: object) -> int | str:
+    if value == "me" or (type(value) is int and 1 <= value <= MAX_ID):
+        return value
+    raise ValueError("must be a user's id or \"me\"")
+
+
+OwnerChoice = Annotated[int | str, PlainValidator(_user_or_me), WithJsonSchema(
+    {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_ID}, {"const": "me"}]})]
+"""A user's id, or "me": whoever looks at the view (one error, naming the field, for
+anything else)."""
 NO_CONTROL_CHARS = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F]*$"
 Category = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL_CHARS)]
 
@@ -42,7 +61,7 @@ class ViewFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    owner_id: Id | Literal["me"] | None = None
+    owner_id: OwnerChoice | None = None
     team_id: Id | None = None
     inbox_id: Id | None = None
     channel: Literal["email", "chat", "slack", "form", "api"] | None = None

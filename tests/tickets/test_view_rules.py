@@ -90,6 +90,7 @@ def test_the_filters_know_the_inbox_and_ticket_values():
     ({"priority": "critical"}, "priority"),
     ({"owner_id": "you"}, "owner_id"),
     ({"owner_id": "7"}, "owner_id"),
+    ({"owner_id": True}, "owner_id"),
     ({"inbox_id": 0}, "inbox_id"),
     ({"unassigned": "yes"}, "unassigned"),
     ({"category": ""}, "category"),
