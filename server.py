@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import auth as auth_pages
     from web.pages import conversation as conversation_pages
     from web.pages import inbox as inbox_pages
+    from web.pages import saved_views as saved_view_pages
     from web.pages.common import LoginRequired, to_login
 
     configured = runtime.settings if runtime is not None else settings
@@ -163,7 +164,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    conversations.router, tickets.router, sla.router, admin.router,
                    attachments.router, messages.router, views.router, forms_router, docs.router,
                    live_socket.router, auth_pages.router, inbox_pages.router,
-                   conversation_pages.router):
+                   conversation_pages.router, saved_view_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

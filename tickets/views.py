@@ -73,15 +73,15 @@ def parse_filters(data: Any) -> ViewFilters:
                            field=f"filters.{where}" if where else "filters") from None
 
 
-async def visible_views(session: AsyncSession, person: Person) -> list[SavedView]:
-    """The views `person` may see (`view_rules.may_see`), by name, at most
-    MAX_VIEWS_LISTED."""
+async def visible_views(session: AsyncSession, person: Person,
+                        limit: int = MAX_VIEWS_LISTED) -> list[SavedView]:
+    """The views `person` may see (`view_rules.may_see`), by name, at most `limit`."""
     seen = true() if person.is_admin else or_(
         SavedView.owner_id == person.id, SavedView.visibility == "shared",
         (SavedView.visibility == "team") & SavedView.team_id.in_(sorted(person.team_ids)))
     return list((await session.scalars(
         select(SavedView).where(seen).order_by(SavedView.name, SavedView.id)
-        .limit(MAX_VIEWS_LISTED))).all())
+        .limit(limit))).all())
 
 
 async def visible_view(session: AsyncSession, person: Person, view_id: int) -> SavedView:

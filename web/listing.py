@@ -58,12 +58,15 @@ def conversation_filter(*, status: str | None = None, owner_id: int | None = Non
 
 
 def saved_view_filter(filters: ViewFilters, *, user_id: int, now: datetime,
-                      sort: str = "-last_message_at") -> queries.ConversationFilter:
+                      sort: str = "-last_message_at", inbox: str | None = None,
+                      channel: str | None = None) -> queries.ConversationFilter:
     """The listing filter of a custom view as `user_id` sees it: its conditions
-    (`tickets.queries.view_conditions`) and its SLA status, with the page's sort. Every
-    status is kept unless the view names one."""
+    (`tickets.queries.view_conditions`) and its SLA status, with the page's sort and
+    narrowing by inbox (slug) and channel. Every status is kept unless the view names
+    one."""
     return conversation_filter(status="all", sla_status=filters.sla_status, sort=sort,
-                               now=now, where=view_conditions(filters, user_id=user_id))
+                               inbox=inbox, channel=channel, now=now,
+                               where=view_conditions(filters, user_id=user_id))
 
 
 @dataclass(frozen=True)
