@@ -157,8 +157,13 @@ async def test_an_inbox_out_of_scope_is_refused_as_unknown(client, people):
     assert answer.json()["error"]["message"] == f"no inbox with id {billing}"
 
 
-async def test_an_empty_change_is_refused(client, people):
+@pytest.mark.parametrize(("body", "field"), [
+    ({}, None), ({"name": None}, "name"), ({"visibility": None}, "visibility"),
+    ({"filters": None}, "filters"), ({"filters": {"status": "gone"}}, "filters.status"),
+])
+async def test_a_wrong_change_is_refused_naming_the_field(client, people, body, field):
     h = people["headers"]
     view = (await client.post("/api/views", headers=h["ann"], json={"name": "V"})).json()
-    answer = await client.patch(f"/api/views/{view['id']}", headers=h["ann"], json={})
+    answer = await client.patch(f"/api/views/{view['id']}", headers=h["ann"], json=body)
     assert answer.status_code == 422
+    assert answer.json()["error"].get("field") == field

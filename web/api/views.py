@@ -90,10 +90,14 @@ async def get_view(view_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) 
 async def patch_view(view_id: IdPath, body: ViewPatch, caller: CurrentCaller,
                      runtime: RuntimeDep) -> JSON:
     """Change a view's name, visibility, team or filters (its owner or an admin; for team
-    and shared views only with the permission to share views)."""
+    and shared views only with the permission to share views). A field left out keeps its
+    value; `team_id` null means no team (a private or shared view)."""
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("send at least one field to change")
+    for name in ("name", "visibility", "filters"):
+        if name in changes and changes[name] is None:
+            raise InvalidInput(f"{name} cannot be null; leave it out to keep it", field=name)
     if changes.get("visibility") not in (None, "team"):
         changes.setdefault("team_id", None)  # a private or shared view is for no team
     async with transaction(runtime.sessions) as session:
