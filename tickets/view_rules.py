@@ -117,19 +117,28 @@ def may_change(person: Person, view: ViewFacts) -> bool:
     return view.visibility == "private" or may_share(person)
 
 
-def refusal_to_publish(person: Person, visibility: str, team_id: int | None) -> str | None:
-    """Why `person` may not give a view this visibility (and team), or None when they may.
-    The reason names what is wrong, for the field `visibility` or `team`."""
+@dataclass(frozen=True)
+class Refusal:
+    """Why a view may not be saved as asked, and the field at fault."""
+
+    field: str
+    message: str
+
+
+def refusal_to_publish(person: Person, visibility: str, team_id: int | None) -> Refusal | None:
+    """Why `person` may not give a view this visibility (and team), or None when they
+    may."""
     if visibility == "private":
-        return None if team_id is None else "a private view is for no team"
+        return None if team_id is None else Refusal("team_id", "a private view is for no team")
     if not may_share(person):
-        return "you may only create private views"
+        return Refusal("visibility", "you may only create private views")
     if visibility == "shared":
-        return None if team_id is None else "a shared view is for everyone, not a team"
+        return None if team_id is None else Refusal(
+            "team_id", "a shared view is for everyone, not a team")
     if team_id is None:
-        return "choose the team a team view is for"
+        return Refusal("team_id", "choose the team a team view is for")
     if not person.is_admin and team_id not in person.team_ids:
-        return "a team view is for a team you are a member of"
+        return Refusal("team_id", "a team view is for a team you are a member of")
     return None
 
 

@@ -73,10 +73,13 @@ def parse_filters(data: Any) -> ViewFilters:
                            field=f"filters.{where}" if where else "filters") from None
 
 
-async def visible_views(session: AsyncSession, person: Person,
-                        limit: int = MAX_VIEWS_LISTED) -> list[SavedView]:
-    """The views `person` may see (`view_rules.may_see`), by name, at most `limit`."""
-    seen = true() if person.is_admin else or_(
+async def visible_views(session: AsyncSession, person: Person, *,
+                        limit: int = MAX_VIEWS_LISTED,
+                        addressed_only: bool = False) -> list[SavedView]:
+    """The views `person` may see (`view_rules.may_see`), by name, at most `limit`.
+    `addressed_only` leaves out what an admin sees only as an admin (other people's
+    private views, other teams' views): what the inbox's rail lists."""
+    seen = true() if person.is_admin and not addressed_only else or_(
         SavedView.owner_id == person.id, SavedView.visibility == "shared",
         (SavedView.visibility == "team") & SavedView.team_id.in_(sorted(person.team_ids)))
     return list((await session.scalars(
@@ -102,8 +105,7 @@ async def _check_draft(session: AsyncSession, person: Person, scope: Scope,
         raise InvalidInput("give the view a name", field="name")
     refusal = refusal_to_publish(person, draft.visibility, draft.team_id)
     if refusal is not None:
-        field = "team_id" if draft.visibility == "team" and "team" in refusal else "visibility"
-        raise InvalidInput(refusal, field=field)
+        raise InvalidInput(refusal.message, field=refusal.field)
     await _check_references(session, scope, draft)
     return ViewDraft(name, draft.visibility, draft.team_id, draft.filters)
 

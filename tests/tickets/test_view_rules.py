@@ -52,19 +52,20 @@ def test_who_changes_a_view(person, view, changes):
 
 @pytest.mark.parametrize(("person", "visibility", "team_id", "refused"), [
     (OWNER, "private", None, None),
-    (OWNER, "private", 10, "a private view is for no team"),
-    (OWNER, "team", 10, "you may only create private views"),
-    (OWNER, "shared", None, "you may only create private views"),
+    (OWNER, "private", 10, ("team_id", "a private view is for no team")),
+    (OWNER, "team", 10, ("visibility", "you may only create private views")),
+    (OWNER, "shared", None, ("visibility", "you may only create private views")),
     (SHARER, "team", 10, None),
-    (SHARER, "team", None, "choose the team a team view is for"),
-    (SHARER, "team", 20, "a team view is for a team you are a member of"),
+    (SHARER, "team", None, ("team_id", "choose the team a team view is for")),
+    (SHARER, "team", 20, ("team_id", "a team view is for a team you are a member of")),
     (SHARER, "shared", None, None),
-    (SHARER, "shared", 10, "a shared view is for everyone, not a team"),
+    (SHARER, "shared", 10, ("team_id", "a shared view is for everyone, not a team")),
     (ADMIN, "team", 20, None),
     (ADMIN, "shared", None, None),
 ])
 def test_who_publishes_a_view(person, visibility, team_id, refused):
-    assert refusal_to_publish(person, visibility, team_id) == refused
+    refusal = refusal_to_publish(person, visibility, team_id)
+    assert (refusal and (refusal.field, refusal.message)) == refused
 
 
 @pytest.mark.parametrize(("person", "offered"), [

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from tests.support import PASSWORD, add_to_inbox, add_user
+import server
+from tests.support import PASSWORD, add_to_inbox, add_user, client_for
 
 
 @pytest.fixture
@@ -79,3 +80,17 @@ async def test_someone_elses_view_is_out_of_reach(runtime, client, signed_in):
     assert (await client.get(f"/views/{shared['id']}/edit")).status_code == 403
     refused = await client.post(f"/views/{shared['id']}/delete", data={"csrf_token": signed_in})
     assert refused.status_code == 403
+
+
+async def test_an_admins_rail_lists_views_made_for_them_only(runtime, client, signed_in):
+    await client.post("/views", data=_form(signed_in, name="Ann's own"))
+    [ann_view] = (await client.get("/api/views")).json()["items"]
+    await add_user(runtime, "ada@example.com", "admin", "Ada Admin")
+    async with client_for(server.create_app(runtime=runtime)) as admin:
+        await admin.post("/api/session", json={"email": "ada@example.com",
+                                               "password": PASSWORD})
+        assert ann_view["id"] in [v["id"] for v in (await admin.get("/api/views")).json()[
+            "items"]]
+        assert "Ann&#39;s own" not in (await admin.get("/")).text
+        opened = await admin.get(f"/?view={ann_view['id']}")
+        assert opened.status_code == 200 and "<h1>Ann&#39;s own</h1>" in opened.text

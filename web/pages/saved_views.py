@@ -89,10 +89,13 @@ def listing_filter(choice: Chosen, caller: PageCaller, *, now: datetime, sort: s
 
 async def rail(session: AsyncSession, caller: PageCaller, current: int | None,
                now: datetime) -> list[CustomEntry]:
-    """The custom views the caller sees, each with its count in the caller's scope."""
+    """The custom views made for the caller (their own, their teams', shared ones; an
+    admin opens anyone else's by its address), each with its count in the caller's
+    scope."""
     person = await views.person_of(session, caller.user)
     entries = []
-    for view in await views.visible_views(session, person, limit=RAIL_VIEWS):
+    for view in await views.visible_views(session, person, limit=RAIL_VIEWS,
+                                          addressed_only=True):
         f = saved_view_filter(views.filters_of(view), user_id=caller.user.id, now=now)
         count = await queries.count_conversations(session, f, scope=caller.scope)
         entries.append(CustomEntry(str(view.id), view.name, count, view.id == current))
