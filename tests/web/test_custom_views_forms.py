@@ -8,6 +8,8 @@ import re
 import pytest
 
 import server
+from accounts.models import User
+from core.db import transaction
 from tests.support import PASSWORD, add_to_inbox, add_user, client_for
 
 
@@ -94,3 +96,13 @@ async def test_an_admins_rail_lists_views_made_for_them_only(runtime, client, si
         assert "Ann&#39;s own" not in (await admin.get("/")).text
         opened = await admin.get(f"/?view={ann_view['id']}")
         assert opened.status_code == 200 and "<h1>Ann&#39;s own</h1>" in opened.text
+
+
+async def test_editing_keeps_a_filter_on_someone_no_longer_active(runtime, client, signed_in):
+    gone, _ = await add_user(runtime, "gone@example.com", "agent", "Gone Agent")
+    created = await client.post("/views", data=_form(signed_in, owner=str(gone)))
+    view_id = int(created.headers["location"].rsplit("=", 1)[1])
+    async with transaction(runtime.sessions) as session:
+        (await session.get(User, gone)).active = False
+    edit = await client.get(f"/views/{view_id}/edit")
+    assert f'<option value="{gone}" selected>User #{gone} (inactive)</option>' in edit.text
