@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
@@ -85,6 +94,11 @@ class SavedView(Base):
     (the members of `team_id`) or shared (everyone)."""
 
     __tablename__ = "saved_views"
+    __table_args__ = (
+        CheckConstraint("visibility IN ('private', 'team', 'shared')", name="visibility"),
+        CheckConstraint("(visibility = 'team') = (team_id IS NOT NULL)",
+                        name="team_for_team_views"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
