@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         sla,
         tickets,
         tokens,
+        views,
     )
     from web.errors import ERROR_RESPONSES, install_error_handlers
     from web.forms import router as forms_router
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import auth as auth_pages
     from web.pages import conversation as conversation_pages
     from web.pages import inbox as inbox_pages
+    from web.pages import saved_views as saved_view_pages
     from web.pages.common import LoginRequired, to_login
 
     configured = runtime.settings if runtime is not None else settings
@@ -160,9 +162,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(SecurityHeaders)
     for router in (session.router, people.router, tokens.router, inboxes.router,
                    conversations.router, tickets.router, sla.router, admin.router,
-                   attachments.router, messages.router, forms_router, docs.router,
+                   attachments.router, messages.router, views.router, forms_router, docs.router,
                    live_socket.router, auth_pages.router, inbox_pages.router,
-                   conversation_pages.router):
+                   conversation_pages.router, saved_view_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -169,7 +169,7 @@ def _known_and_set(changes: dict[str, Any], allowed: Sequence[str]) -> None:
             raise InvalidInput(f"{key} cannot be null", field=key)
 
 
-USER_FIELDS = ("name", "email", "role", "active")
+USER_FIELDS = ("name", "email", "role", "active", "can_share_views")
 
 
 async def _user_changes(session: AsyncSession, user: User, changes: dict[str, Any]

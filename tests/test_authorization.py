@@ -244,6 +244,21 @@ async def _inbox_list(w: World, _: str) -> Request:
     return Request("GET", "/api/inboxes", needle=("slug", "support"))
 
 
+async def _own_view(w: World, caller: str) -> int:
+    """A new private view of `caller`'s own (made by the admin for the anonymous caller)."""
+    owner = "admin" if caller in ("anonymous", "deactivated") else caller
+    response = await w.client.post("/api/views", headers=w.headers[owner],
+                                   json={"name": unique("View "), "filters": {"status": "open"}})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def _on_own_view(method: str, body: Any = None) -> Callable[[World, str], Awaitable[Request]]:
+    async def build(w: World, caller: str) -> Request:
+        return Request(method, f"/api/views/{await _own_view(w, caller)}", body)
+    return build
+
+
 CONTACT_FORM = {"name": "Anna Berg", "email": "anna@example.org", "subject": "Printer",
                 "message": "It smokes."}
 
@@ -294,6 +309,12 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/sla/settings"): Row("admin", _static("GET", "/api/sla/settings")),
     ("PUT", "/api/sla/settings"): Row("admin", _static("PUT", "/api/sla/settings", {})),
     ("GET", "/api/sla/report"): Row("listed", _sla_report),
+    ("GET", "/api/views"): Row("signed", _static("GET", "/api/views")),
+    ("POST", "/api/views"): Row("signed", _static("POST", "/api/views", {"name": "Mine"}),
+                                ok=201),
+    ("GET", "/api/views/{view_id}"): Row("signed", _on_own_view("GET")),
+    ("PATCH", "/api/views/{view_id}"): Row("signed", _on_own_view("PATCH", {"name": "Renamed"})),
+    ("DELETE", "/api/views/{view_id}"): Row("signed", _on_own_view("DELETE"), ok=204),
     ("GET", "/api/admin/failed-inbound"): Row("admin", _static("GET", "/api/admin/failed-inbound")),
     ("POST", "/api/admin/failed-inbound/{raw_id}/retry"): Row("admin", _retry_raw, ok=202),
 }

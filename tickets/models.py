@@ -1,10 +1,20 @@
-"""Pipelines with ordered statuses, tickets, their conversations and history."""
+"""Pipelines with ordered statuses, tickets, their conversations and history; saved views."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
@@ -41,7 +51,7 @@ class Ticket(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), nullable=True, index=True)
     priority: Mapped[str] = mapped_column(String(16), index=True)
-    category: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     source_channel: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -76,3 +86,26 @@ class TicketHistory(Base):
     old_value: Mapped[str | None] = mapped_column(Text, nullable=True)
     new_value: Mapped[str | None] = mapped_column(Text, nullable=True)
     cause: Mapped[str] = mapped_column(String(32), default="agent")
+
+
+class SavedView(Base):
+    """A custom view of the inbox: a name, who sees it and its filters (a
+    `tickets.view_rules.ViewFilters` as JSON). `visibility` is private (its owner), team
+    (the members of `team_id`) or shared (everyone)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (
+        CheckConstraint("visibility IN ('private', 'team', 'shared')", name="visibility"),
+        CheckConstraint("(visibility = 'team') = (team_id IS NOT NULL)",
+                        name="team_for_team_views"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    visibility: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"),
+                                                nullable=True, index=True)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -27,6 +27,7 @@ from inbox.access import Scope
 from inbox.models import Conversation
 from tickets.models import Ticket, TicketConversation, TicketHistory
 from tickets.state import PRIORITIES, PRIORITY_RANK
+from tickets.view_rules import ViewFilters
 
 SORTS = ("-created_at", "created_at", "-updated_at", "updated_at", "-priority", "priority",
          "sla_due_at", "-sla_due_at")
@@ -266,3 +267,29 @@ async def conversations_of_tickets(session: AsyncSession, numbers: Collection[in
     for number, conversation_id in rows:
         found[number] = (*found.get(number, ()), conversation_id)
     return found
+
+
+def view_conditions(filters: ViewFilters, *, user_id: int) -> list[ColumnElement[bool]]:
+    """SQL conditions on `Conversation` for a custom view's filters as `user_id` sees it
+    ("me" is them), AND-combined; every filter but the SLA status, which the sla room
+    turns into SQL (`sla.queries.conversation_status_condition`). The caller's scope is
+    not here: the listing and the count apply it to whatever view they are given."""
+    conditions: list[ColumnElement[bool]] = []
+    if filters.owner_id is not None:
+        owner = user_id if filters.owner_id == "me" else filters.owner_id
+        conditions.append(Conversation.owner_id == owner)
+    if filters.unassigned:
+        conditions.append(Conversation.owner_id.is_(None))
+    if filters.inbox_id is not None:
+        conditions.append(Conversation.inbox_id == filters.inbox_id)
+    if filters.channel is not None:
+        conditions.append(Conversation.channel == filters.channel)
+    if filters.status is not None:
+        conditions.append(Conversation.status == filters.status)
+    on_ticket = [condition for wanted, condition in (
+        (filters.team_id, Ticket.team_id == filters.team_id),
+        (filters.priority, Ticket.priority == filters.priority),
+        (filters.category, Ticket.category == filters.category)) if wanted is not None]
+    if on_ticket:
+        conditions.append(conversations_whose_ticket(*on_ticket))
+    return conditions

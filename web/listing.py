@@ -24,7 +24,9 @@ from tickets.queries import (
     ticket_ids_for_conversations,
     ticket_number_in,
     tickets_of_conversations,
+    view_conditions,
 )
+from tickets.view_rules import ViewFilters
 
 
 def sorts() -> dict[str, queries.Sort]:
@@ -53,6 +55,18 @@ def conversation_filter(*, status: str | None = None, owner_id: int | None = Non
         q=q,
         where=tuple(conditions), sort=sort, sorts=sorts(),
         q_also=() if number is None else (conversations_of_ticket(number),))
+
+
+def saved_view_filter(filters: ViewFilters, *, user_id: int, now: datetime,
+                      sort: str = "-last_message_at", inbox: str | None = None,
+                      channel: str | None = None) -> queries.ConversationFilter:
+    """The listing filter of a custom view as `user_id` sees it: its conditions
+    (`tickets.queries.view_conditions`) and its SLA status, with the page's sort and
+    narrowing by inbox (slug) and channel. Every status is kept unless the view names
+    one."""
+    return conversation_filter(status="all", sla_status=filters.sla_status, sort=sort,
+                               inbox=inbox, channel=channel, now=now,
+                               where=view_conditions(filters, user_id=user_id))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -98,3 +99,28 @@ def test_0007_indexes_the_raw_store_of_a_sqlite_file_and_back(tmp_path):
     with sqlite3.connect(database) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(messages)")]
         assert "truncated" not in columns
+
+
+def test_0011_adds_saved_views_and_the_sharing_permission_and_back(tmp_path):
+    """0011 adds `saved_views` and `users.can_share_views` (no one may share until an admin
+    says so) and refuses a team view without its team; going back removes both."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'frontdesk.db'}"
+    command.upgrade(alembic_config(url), "0010")
+    with sqlite3.connect(tmp_path / "frontdesk.db") as db:
+        db.execute("INSERT INTO users (id, email, name, role, password_hash, active, created_at)"
+                   " VALUES (1, 'a@example.com', 'A', 'agent', 'x', 1, '2026-01-01')")
+    command.upgrade(alembic_config(url), "0011")
+    with sqlite3.connect(tmp_path / "frontdesk.db") as db:
+        assert db.execute("SELECT can_share_views FROM users").fetchall() == [(0,)]
+        insert = ("INSERT INTO saved_views (name, visibility, owner_id, team_id, filters,"
+                  " created_at, updated_at) VALUES ('V', ?, 1, NULL, '{}', '2026-01-01',"
+                  " '2026-01-01')")
+        db.execute(insert, ("shared",))
+        with pytest.raises(sqlite3.IntegrityError):
+            db.execute(insert, ("team",))
+    command.downgrade(alembic_config(url), "0010")
+    with sqlite3.connect(tmp_path / "frontdesk.db") as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        columns = {row[1] for row in db.execute("PRAGMA table_info(users)")}
+    assert "saved_views" not in tables and "can_share_views" not in columns
+    assert "ix_tickets_category" not in tables

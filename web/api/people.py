@@ -35,7 +35,7 @@ router = APIRouter(tags=["people"])
 
 def user_json(user: User) -> JSON:
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
-            "active": user.active}
+            "active": user.active, "can_share_views": user.can_share_views}
 
 
 def team_json(team: Team, member_ids: list[int]) -> JSON:
@@ -55,6 +55,7 @@ class UserPatch(RequestModel):
     name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     role: Literal["admin", "agent"] | None = None
     active: bool | None = None
+    can_share_views: bool | None = None
 
 
 class NewTeam(RequestModel):
@@ -104,9 +105,9 @@ async def get_user(user_id: IdPath, user: CurrentUser, runtime: RuntimeDep) -> J
 @router.patch("/api/users/{user_id}")
 async def patch_user(user_id: IdPath, body: UserPatch, admin: CurrentAdmin,
                      runtime: RuntimeDep) -> JSON:
-    """Change a user's email, name, role or active flag (admins only). Deactivating ends
-    their sessions and tokens at once; an admin cannot deactivate themselves, and the last
-    active admin stays one (409)."""
+    """Change a user's email, name, role, active flag or whether they may share custom
+    views of the inbox (admins only). Deactivating ends their sessions and tokens at once;
+    an admin cannot deactivate themselves, and the last active admin stays one (409)."""
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("send at least one field to change")

@@ -24,6 +24,7 @@ from inbox.access import require_assignable
 from inbox.models import CHANNELS
 from web.api.common import RuntimeDep
 from web.listing import SORT_NAMES, ListingPage, conversation_filter, list_page
+from web.pages import saved_views
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
 from web.pages.format import ago, sla_badge
 from web.pages.views import DEFAULT_VIEW, DEFAULT_VIEWS, VIEWS, View, view_filter
@@ -89,29 +90,37 @@ async def inbox_page(request: Request, caller: CurrentPageCaller, runtime: Runti
     """The inbox: the rail of views, and the list of a view or of a search."""
     searching = bool(q and q.strip())
     chosen = VIEWS.get(view, VIEWS[DEFAULT_VIEW])
+    custom_id = None if searching else saved_views.view_id_of(view)
     if sort.removeprefix("-") not in SORT_NAMES:
         sort = "-last_message_at"
     if channel not in CHANNELS:
         channel = None
     now = clock.now()
     async with transaction(runtime.sessions) as session:
+        custom = (None if custom_id is None
+                  else await saved_views.chosen(session, caller, custom_id))
         if searching:
             f = conversation_filter(status="all", q=q, sort=sort, now=now, inbox=inbox_slug,
                                     channel=channel)
+        elif custom is not None:
+            f = saved_views.listing_filter(custom, caller, now=now, sort=sort,
+                                           inbox=inbox_slug, channel=channel)
         else:
             f = await view_filter(session, chosen, caller.user, now=now, sort=sort,
                                   inbox=inbox_slug, channel=channel)
         listing = await list_page(session, f, scope=caller.scope, limit=PAGE_SIZE,
                                   cursor=cursor, now=now)
-        rail = await _rail(session, caller, None if searching else chosen.key)
+        rail = await _rail(session, caller, None if searching or custom else chosen.key)
+        custom_rail = await saved_views.rail(session, caller, custom_id, now)
         inboxes = await access.list_inboxes(session, caller.scope)
         people = await active_users(session)
-    title = f"Search: {q}" if searching else chosen.name
+    title = f"Search: {q}" if searching else custom.view.name if custom else chosen.name
+    view_key = None if searching else str(custom_id) if custom else chosen.key
     context = {
         "caller": caller, "q": q or "", "title": title, "rail": rail, "listing": listing,
         "rows": _rows(listing, now), "sort": sort, "columns": COLUMNS,
-        "sort_links": _sort_links(None if searching else chosen.key, q, sort),
-        "view_key": None if searching else chosen.key, "inboxes": inboxes,
+        "sort_links": _sort_links(view_key, q, sort), "view_key": view_key,
+        "custom_rail": custom_rail, "custom": custom, "inboxes": inboxes,
         "channels": CHANNELS, "inbox_slug": inbox_slug or "", "channel": channel or "",
         "people": people, "notice": notice, "cursor": cursor,
     }
