@@ -156,7 +156,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     app.add_exception_handler(LoginRequired, to_login)
     # Added last runs first: headers go on every answer, including the guard's.
-    app.add_middleware(RequestGuard, max_body_bytes=configured.http.max_body_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=configured.http.max_body_bytes,
+                       max_upload_bytes=configured.http.max_body_bytes
+                       + configured.limits.max_total_attachment_bytes)
     app.add_middleware(SecurityHeaders)
     for router in (session.router, people.router, tokens.router, inboxes.router,
                    conversations.router, tickets.router, sla.router, admin.router,

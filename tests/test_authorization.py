@@ -126,6 +126,8 @@ class Request:
     json: Any = None
     needle: Any = None
     """For a listing: what identifies the `support` object in its answer."""
+    files: Any = None
+    """For a multipart form: its parts, as httpx takes them."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,13 @@ async def _patch_conversation(w: World, caller: str) -> Request:
 async def _reply(w: World, _: str) -> Request:
     return Request("POST", f"/api/conversations/{(await w.thread()).conversation_id}/messages",
                    {"kind": "comment", "text": "Looking into it"})
+
+
+async def _reply_with_file(w: World, _: str) -> Request:
+    conversation_id = (await w.thread()).conversation_id
+    return Request("POST", f"/api/conversations/{conversation_id}/messages/multipart",
+                   files={"kind": (None, "comment"), "text": (None, "See the log"),
+                          "attachments": ("log.txt", b"line 1\n", "text/plain")})
 
 
 def _static(method: str, url: str, body: Any = None) -> Callable[[World, str], Awaitable[Request]]:
@@ -279,6 +288,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/conversations/{conversation_id}"): Row(
         "scoped", _on_thread("DELETE", "/api/conversations/{conversation_id}"), ok=204),
     ("POST", "/api/conversations/{conversation_id}/messages"): Row("scoped", _reply, ok=201),
+    ("POST", "/api/conversations/{conversation_id}/messages/multipart"): Row(
+        "scoped", _reply_with_file, ok=201),
     ("GET", "/api/tickets"): Row("listed", _ticket_list),
     ("GET", "/api/tickets/{ticket_id}"): Row(
         "scoped", _on_thread("GET", "/api/tickets/{ticket_id}")),
@@ -363,6 +374,7 @@ async def test_route_answers_each_caller_as_its_row_says(world: World, route):
     for caller in CALLERS:
         request = await row.build(world, caller)
         response = await world.client.request(request.method, request.url, json=request.json,
+                                              files=request.files,
                                               headers=world.headers[caller])
         assert response.status_code == expected(row, caller), (caller, response.text)
         if row.kind == "listed" and response.status_code == 200:

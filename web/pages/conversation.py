@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,7 @@ from tickets.state import PRIORITIES
 from web.api.common import RuntimeDep
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
 from web.pages.format import GOAL_NAMES, ago, duration, size
+from web.uploads import read_uploads
 
 router = APIRouter(include_in_schema=False)
 
@@ -233,12 +234,17 @@ Text = Annotated[str, Form(max_length=100_000)]
 
 @router.post("/conversations/{conversation_id}/messages")
 async def add_message(conversation_id: int, caller: CurrentPageCaller, runtime: RuntimeDep,
-                      kind: Annotated[str, Form(max_length=16)], text: Text = "") -> Response:
-    """A reply (sent through the outbox) or an internal comment, from the page's editors."""
+                      kind: Annotated[str, Form(max_length=16)], text: Text = "",
+                      attachments: Annotated[list[UploadFile] | None, File()] = None
+                      ) -> Response:
+    """A reply (sent through the outbox, with the files attached) or an internal comment,
+    from the page's editors."""
+    files = await read_uploads(attachments)
+
     async def work(session: AsyncSession) -> str:
         await access.require_conversation(session, caller.scope, conversation_id)
         await inbox.add_agent_message(session, conversation_id, author_id=caller.user.id,
-                                      kind=kind, text=text)
+                                      kind=kind, text=text, attachments=files)
         return "Reply queued" if kind == "reply" else "Comment added"
 
     return await _attempt(runtime, conversation_id, work)
