@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         people,
         session,
         sla,
+        snippets,
         tickets,
         tokens,
     )
@@ -164,7 +165,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    conversations.router, tickets.router, sla.router, admin.router,
                    attachments.router, messages.router, forms_router, docs.router,
                    live_socket.router, auth_pages.router, inbox_pages.router,
-                   conversation_pages.router):
+                   conversation_pages.router, snippets.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

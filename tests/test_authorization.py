@@ -253,6 +253,25 @@ async def _inbox_list(w: World, _: str) -> Request:
     return Request("GET", "/api/inboxes", needle=("slug", "support"))
 
 
+async def _snippet(w: World) -> int:
+    response = await w.client.post("/api/snippets", headers=w.headers["admin"],
+                                   json={"name": unique("Canned "), "body": "Hi!"})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def _new_snippet(w: World, _: str) -> Request:
+    return Request("POST", "/api/snippets", {"name": unique("Canned "), "body": "Hello"})
+
+
+async def _patch_snippet(w: World, _: str) -> Request:
+    return Request("PATCH", f"/api/snippets/{await _snippet(w)}", {"body": "Hello again"})
+
+
+async def _delete_snippet(w: World, _: str) -> Request:
+    return Request("DELETE", f"/api/snippets/{await _snippet(w)}")
+
+
 CONTACT_FORM = {"name": "Anna Berg", "email": "anna@example.org", "subject": "Printer",
                 "message": "It smokes."}
 
@@ -306,6 +325,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("PUT", "/api/sla/settings"): Row("admin", _static("PUT", "/api/sla/settings", {})),
     ("GET", "/api/sla/report"): Row("listed", _sla_report),
     ("GET", "/api/admin/failed-inbound"): Row("admin", _static("GET", "/api/admin/failed-inbound")),
+    ("GET", "/api/snippets"): Row("signed", _static("GET", "/api/snippets")),
+    ("POST", "/api/snippets"): Row("admin", _new_snippet, ok=201),
+    ("PATCH", "/api/snippets/{snippet_id}"): Row("admin", _patch_snippet),
+    ("DELETE", "/api/snippets/{snippet_id}"): Row("admin", _delete_snippet, ok=204),
     ("POST", "/api/admin/failed-inbound/{raw_id}/retry"): Row("admin", _retry_raw, ok=202),
 }
 

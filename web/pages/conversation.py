@@ -27,6 +27,8 @@ from core.runtime import Runtime
 from inbox import access, queries
 from inbox import service as inbox
 from inbox.models import Message, MessageAttachment
+from inbox.placeholders import fill_in, values_for
+from inbox.snippets import list_snippets
 from sla.queries import clocks_of
 from tickets import service as tickets
 from tickets.queries import history_of, tickets_of_conversations, visible_ticket
@@ -84,6 +86,15 @@ class Change:
     text: str
 
 
+@dataclass(frozen=True)
+class CannedReply:
+    """A canned reply as this agent would insert it here: its placeholders filled in."""
+
+    id: int
+    name: str
+    text: str
+
+
 @dataclass
 class ConversationView:
     """What the conversation page shows."""
@@ -99,6 +110,7 @@ class ConversationView:
     teams: list[Any] = field(default_factory=list)
     inboxes: list[Any] = field(default_factory=list)
     newest_message_id: int = 0
+    snippets: list[CannedReply] = field(default_factory=list)
 
 
 def _kind(m: Message) -> str:
@@ -195,19 +207,27 @@ async def gather(session: Any, caller: PageCaller, conversation_id: int) -> Conv
                        row.conversation.inbox_id)]
     view.teams = await active_teams(session)
     view.inboxes = await access.list_inboxes(session, caller.scope)
+    values = values_for(contact_name=row.contact.name, contact_email=row.contact.email,
+                        agent_name=caller.user.name,
+                        ticket_number=view.ticket.number if view.ticket else None)
+    view.snippets = [CannedReply(s.id, s.name, fill_in(s.body, values))
+                     for s in await list_snippets(session)]
     return view
 
 
 @router.get("/conversations/{conversation_id}")
 async def conversation_page(request: Request, conversation_id: int, caller: CurrentPageCaller,
                             runtime: RuntimeDep, notice: str | None = None,
-                            problem: str | None = None) -> Response:
-    """The conversation page."""
+                            problem: str | None = None, snippet: int | None = None) -> Response:
+    """The conversation page; with `snippet`, the reply editor holds that canned reply
+    (how it is inserted without a script)."""
     async with transaction(runtime.sessions) as session:
         view = await gather(session, caller, conversation_id)
+    draft = next((s.text for s in view.snippets if s.id == snippet), "")
     return render(request, "conversation/page.html", {
         "caller": caller, "view": view, "c": view.row.conversation, "contact": view.row.contact,
-        "priorities": PRIORITIES, "notice": notice, "problem": problem, "q": ""})
+        "priorities": PRIORITIES, "notice": notice, "problem": problem, "q": "",
+        "draft": draft})
 
 
 def _back(conversation_id: int, notice: str, *, error: bool = False) -> Response:
