@@ -51,6 +51,7 @@ def install(runtime: Runtime) -> None:
     from connectors.email import smtp_out
     from connectors.outbound import ReplyDelivery
     from inbox.attachments import AttachmentStore
+    from notifications.service import NotificationRules
     from sla.service import SlaTracker
     from tickets.queries import conversations_of_tickets
     from tickets.sync import TicketSync
@@ -60,6 +61,7 @@ def install(runtime: Runtime) -> None:
     TicketSync(runtime.settings.automation).install(runtime.bus)
     SlaTracker().install(runtime.bus)
     LiveFeed().install(runtime.bus)
+    NotificationRules().install(runtime.bus)
     outbox.handlers["reply"] = ReplyDelivery()
     smtp_out.install(runtime)
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
@@ -115,6 +117,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         conversations,
         inboxes,
         messages,
+        notifications,
         people,
         session,
         sla,
@@ -129,6 +132,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import auth as auth_pages
     from web.pages import conversation as conversation_pages
     from web.pages import inbox as inbox_pages
+    from web.pages import notifications as notification_pages
     from web.pages.common import LoginRequired, to_login
 
     configured = runtime.settings if runtime is not None else settings
@@ -165,7 +169,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    conversations.router, tickets.router, sla.router, admin.router,
                    attachments.router, messages.router, forms_router, docs.router,
                    live_socket.router, auth_pages.router, inbox_pages.router,
-                   conversation_pages.router, snippets.router):
+                   conversation_pages.router, snippets.router, notifications.router,
+                   notification_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -326,6 +326,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/sla/report"): Row("listed", _sla_report),
     ("GET", "/api/admin/failed-inbound"): Row("admin", _static("GET", "/api/admin/failed-inbound")),
     ("GET", "/api/snippets"): Row("signed", _static("GET", "/api/snippets")),
+    ("GET", "/api/notifications"): Row("signed", _static("GET", "/api/notifications")),
+    ("POST", "/api/notifications/mark-read"): Row(
+        "signed", _static("POST", "/api/notifications/mark-read", {})),
     ("POST", "/api/snippets"): Row("admin", _new_snippet, ok=201),
     ("PATCH", "/api/snippets/{snippet_id}"): Row("admin", _patch_snippet),
     ("DELETE", "/api/snippets/{snippet_id}"): Row("admin", _delete_snippet, ok=204),
