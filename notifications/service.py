@@ -9,8 +9,10 @@
   wrote it.
 - sla_due_soon, sla_breached: a clock of a ticket is due soon or breached -> its owner.
 
-Whoever is told must be active and see the conversation's inbox (`inbox.access`): a person
-out of scope is never notified, and a listing shows only what its reader still sees.
+Someone who asked for it (`notify_by_email`) is also mailed each notification, through the
+outbox after commit. Whoever is told must be active and see the conversation's inbox
+(`inbox.access`): a person out of scope is never notified, and a listing shows only what
+its reader still sees.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
 from accounts.service import active_users
-from core import clock
+from core import clock, outbox
 from core.events import EventBus
 from inbox.access import Scope, visible_inboxes
 from inbox.events import ConversationOwnerChanged, MessageAdded
@@ -34,35 +36,47 @@ from sla.events import SlaBreached, SlaDueSoon
 from tickets.events import TicketChanged
 from tickets.models import Ticket, TicketConversation
 
+MAIL_KIND = "notification_mail"
+"""The outbox kind of a notification's mail (`connectors.email.notices` delivers it)."""
+
 FROM_CONVERSATION = "conversation"
 """The cause of a ticket change that followed its conversation's (tickets/sync.py)."""
 
 
-async def _may_be_told(session: AsyncSession, user_id: int, inbox_id: int) -> bool:
+async def _to_be_told(session: AsyncSession, user_id: int, inbox_id: int) -> User | None:
+    """The user `user_id` when they are active and see the inbox `inbox_id`."""
     user = await session.get(User, user_id)
-    return (user is not None and user.active
-            and (await visible_inboxes(session, user)).allows(inbox_id))
+    if user is None or not user.active or not (
+            await visible_inboxes(session, user)).allows(inbox_id):
+        return None
+    return user
 
 
 async def notify(session: AsyncSession, user_ids: Sequence[int], kind: str, *,
                  conversation_id: int, ticket_id: int | None = None,
                  actor_id: int | None = None, detail: str | None = None) -> list[int]:
     """Tell each of `user_ids` (once; never `actor_id`, never someone inactive or who does
-    not see the conversation's inbox) of `kind` about the conversation; returns who was."""
+    not see the conversation's inbox) of `kind` about the conversation; returns who was.
+    Those who asked for mail (`notify_by_email`) get it through the outbox (MAIL_KIND)."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None or conversation.deleted_at is not None:
         return []
-    told = []
+    told: list[tuple[User, Notification]] = []
     for user_id in dict.fromkeys(user_ids):
-        if user_id == actor_id or not await _may_be_told(session, user_id,
-                                                          conversation.inbox_id):
+        user = None if user_id == actor_id else await _to_be_told(session, user_id,
+                                                                   conversation.inbox_id)
+        if user is None:
             continue
-        session.add(Notification(user_id=user_id, kind=kind, conversation_id=conversation_id,
-                                 ticket_id=ticket_id, actor_id=actor_id, detail=detail,
-                                 created_at=clock.now()))
-        told.append(user_id)
+        notification = Notification(
+            user_id=user_id, kind=kind, conversation_id=conversation_id, ticket_id=ticket_id,
+            actor_id=actor_id, detail=detail, created_at=clock.now())
+        session.add(notification)
+        told.append((user, notification))
     await session.flush()
-    return told
+    for user, notification in told:
+        if user.notify_by_email:
+            await outbox.add(session, MAIL_KIND, {"notification_id": notification.id})
+    return [user.id for user, _ in told]
 
 
 async def _first_conversation(session: AsyncSession, ticket_id: int) -> int | None:

@@ -284,6 +284,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/session"): Row("public", _login),
     ("DELETE", "/api/session"): Row("signed", _static("DELETE", "/api/session"), ok=204),
     ("GET", "/api/me"): Row("signed", _static("GET", "/api/me")),
+    ("PATCH", "/api/me"): Row("signed", _static("PATCH", "/api/me", {"notify_by_email": True})),
     ("GET", "/api/users"): Row("signed", _static("GET", "/api/users")),
     ("POST", "/api/users"): Row("admin", _new_user, ok=201),
     ("GET", "/api/users/{user_id}"): Row("signed", _get_user),

@@ -2,7 +2,8 @@
 
 `notifications`: a notice per user (assigned, mentioned, SLA due soon or breached), read by
 the unread count of each page through (user_id, read_at). `snippets`: canned replies by
-unique name.
+unique name. `users.notify_by_email`: a user's own choice to get their notifications by mail
+too (off).
 
 Revision ID: 0010
 Revises: 0009
@@ -55,9 +56,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_notifications_user_unread", "notifications",
                     ["user_id", "read_at", "id"])
+    op.add_column("users", sa.Column("notify_by_email", sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("notify_by_email")
     op.drop_index("ix_notifications_user_unread", table_name="notifications")
     op.drop_table("notifications")
     op.drop_table("snippets")

@@ -1,12 +1,16 @@
 """`/notifications`: the signed-in agent's notifications, newest first, with "Mark all
-read"; the same gathering as `GET /api/notifications`."""
+read" (the same gathering as `GET /api/notifications`), and their choice to get them by
+email too."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from accounts.service import user_names
+from accounts.service import set_notify_by_email, user_names
 from core import clock
 from core.db import transaction
 from core.pagination import MAX_ID
@@ -37,6 +41,17 @@ async def notifications_page(request: Request, caller: CurrentPageCaller, runtim
             for i, text in zip(items, notifications.describe_all(items, names), strict=True)]
     return render(request, "notifications.html", {
         "caller": caller, "rows": rows, "after": after, "notice": notice, "q": ""})
+
+
+@router.post("/notifications/settings")
+async def save_settings(caller: CurrentPageCaller, runtime: RuntimeDep,
+                        notify_by_email: Annotated[str, Form(max_length=8)] = "") -> Response:
+    """Turn the caller's notification mail on (the box checked) or off."""
+    on = notify_by_email == "on"
+    async with transaction(runtime.sessions) as session:
+        await set_notify_by_email(session, caller.user.id, on)
+    notice = "Notifications will be emailed to you" if on else "No more notification email"
+    return see_other(f"/notifications?{urlencode({'notice': notice})}")
 
 
 @router.post("/notifications/read")
