@@ -153,9 +153,10 @@ def _seen_by(user_id: int, scope: Scope) -> ColumnElement[bool]:
         Conversation.inbox_id)
 
 
-async def unread_count(session: AsyncSession, user: User) -> int:
-    """How many notifications of `user` are unread (of what they still see)."""
-    scope = await visible_inboxes(session, user)
+async def unread_count(session: AsyncSession, user: User, scope: Scope | None = None) -> int:
+    """How many notifications of `user` are unread (of what they still see: `scope`, their
+    scope when it is known already)."""
+    scope = scope if scope is not None else await visible_inboxes(session, user)
     count = await session.scalar(
         select(func.count(Notification.id))
         .join(Conversation, Conversation.id == Notification.conversation_id)

@@ -145,3 +145,38 @@ async def test_sla_due_soon_and_breached_tell_the_ticket_owner(runtime, client, 
         ("assigned", ticket, "Ada Admin assigned you")]
     assert {i["conversation_id"] for i in body["items"]} == {owned}
     assert (await client.get("/api/notifications", headers=boss)).json()["items"] == []
+
+
+async def test_nobody_out_of_scope_is_told_of_anything(runtime, client, admin, agent):
+    """Whatever the kind, the rules hand the user to `notify`, which tells only someone
+    active who sees the conversation's inbox; the SLA owner who lost access hears nothing."""
+    from core.db import transaction
+    from notifications.service import notify
+
+    _, boss = admin
+    al_id, al = agent
+    otto_id, otto = await add_user(runtime, "otto@example.com", "agent", "Otto")
+    conversation, _ = await new_conversation(client, boss)
+    async with transaction(runtime.sessions) as session:
+        for kind in ("assigned", "mentioned", "sla_due_soon", "sla_breached"):
+            assert await notify(session, [otto_id, al_id], kind,
+                                conversation_id=conversation) == [al_id]
+    assert await kinds_of(client, otto) == []
+
+    manual = clock.ManualClock(T0)
+    with clock.use(manual):
+        await client.put("/api/sla/settings", headers=boss, json={
+            "mode": "always",
+            "goals": {"first_response": {"minutes": 60, "due_soon_minutes": 15}}})
+        await run_jobs(runtime)
+        owned, ticket = await new_conversation(client, boss)
+        await client.patch(f"/api/tickets/{ticket}", headers=boss, json={"owner_id": al_id})
+        await client.put("/api/inboxes/support/members", headers=boss,
+                         json={"team_ids": [], "user_ids": []})  # Al no longer sees it
+        manual.set(T0 + timedelta(minutes=60))
+        await run_jobs(runtime)
+        await jobs.sweep({"runtime": runtime})
+    await add_to_inbox(runtime, "support", user_ids=(al_id,))  # to read what was kept
+    kinds = {kind for kind, conversation_id in await kinds_of(client, al)
+             if conversation_id == owned}
+    assert kinds == {"assigned"}

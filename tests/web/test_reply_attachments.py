@@ -66,6 +66,13 @@ async def test_an_agent_replies_with_a_file_from_the_page_and_the_mail_carries_i
         reply = page.locator(".kind-reply")
         assert await reply.get_by_role("link", name="march-report.csv").count() == 1
         await screenshots(page, tmp_path, "reply-with-attachment")
+
+        await page.get_by_label("Reply").fill("And the whole year.")
+        await page.get_by_label("Attach files").set_input_files(files=[
+            {"name": "year.csv", "mimeType": "text/csv", "buffer": REPORT * 4}])
+        await page.get_by_role("button", name="Send").click()
+        await page.get_by_role("alert").filter(has_text="'year.csv' is larger than").wait_for()
+        assert await page.locator(".kind-reply").count() == 1
     await run_jobs(runtime)
     [received] = relay.accepted
     assert received.rcpt_tos == ["anna@example.org"]

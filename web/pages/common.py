@@ -67,7 +67,8 @@ async def page_caller(request: Request, runtime: RuntimeDep) -> PageCaller:
             raise LoginRequired(_next_path(request))
         user, login = found
         scope = await visible_inboxes(session, user)
-        unread = await unread_count(session, user) if request.method in SAFE_METHODS else 0
+        unread = (await unread_count(session, user, scope)
+                  if request.method in SAFE_METHODS else 0)
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER) or str((await request.form()).get(
             "csrf_token") or "")
