@@ -51,6 +51,7 @@ def install(runtime: Runtime) -> None:
     from connectors.email import smtp_out
     from connectors.outbound import ReplyDelivery
     from inbox.attachments import AttachmentStore
+    from notifications.service import NotificationRules
     from sla.service import SlaTracker
     from tickets.queries import conversations_of_tickets
     from tickets.sync import TicketSync
@@ -60,6 +61,7 @@ def install(runtime: Runtime) -> None:
     TicketSync(runtime.settings.automation).install(runtime.bus)
     SlaTracker().install(runtime.bus)
     LiveFeed().install(runtime.bus)
+    NotificationRules().install(runtime.bus)
     outbox.handlers["reply"] = ReplyDelivery()
     smtp_out.install(runtime)
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
@@ -115,9 +117,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         conversations,
         inboxes,
         messages,
+        notifications,
         people,
         session,
         sla,
+        snippets,
         tickets,
         tokens,
         views,
@@ -129,6 +133,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import auth as auth_pages
     from web.pages import conversation as conversation_pages
     from web.pages import inbox as inbox_pages
+    from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
     from web.pages.common import LoginRequired, to_login
 
@@ -158,13 +163,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     app.add_exception_handler(LoginRequired, to_login)
     # Added last runs first: headers go on every answer, including the guard's.
-    app.add_middleware(RequestGuard, max_body_bytes=configured.http.max_body_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=configured.http.max_body_bytes,
+                       max_upload_bytes=configured.http.max_body_bytes
+                       + configured.limits.max_total_attachment_bytes)
     app.add_middleware(SecurityHeaders)
     for router in (session.router, people.router, tokens.router, inboxes.router,
                    conversations.router, tickets.router, sla.router, admin.router,
                    attachments.router, messages.router, views.router, forms_router, docs.router,
                    live_socket.router, auth_pages.router, inbox_pages.router,
-                   conversation_pages.router, saved_view_pages.router):
+                   conversation_pages.router, saved_view_pages.router, snippets.router,
+                   notifications.router, notification_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

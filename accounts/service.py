@@ -341,3 +341,11 @@ async def active_teams(session: AsyncSession) -> list[Team]:
     """Every active team, by name."""
     return list((await session.scalars(
         select(Team).where(Team.active.is_(True)).order_by(Team.name, Team.id))).all())
+
+
+async def set_notify_by_email(session: AsyncSession, user_id: int, on: bool) -> User:
+    """Whether the user's notifications are also mailed to them (their own choice)."""
+    user = await get_user(session, user_id)
+    user.notify_by_email = on
+    await session.flush()
+    return user

@@ -3,13 +3,21 @@
 Content addressing makes writes idempotent (the same file twice is stored once) and lets a
 retry after a crash write again safely. A file is written (and synced) before the database
 row that names it is committed, so a committed row never points at nothing.
+
+`check_outgoing` holds the files an agent attaches to the same `[limits]` as mail that
+arrives.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
+
+from core.errors import InvalidInput
+from core.limits import MIB, Limits
+from inbox.messages import Attachment
 
 
 class AttachmentStore:
@@ -41,3 +49,23 @@ class AttachmentStore:
     def read(self, sha256: str) -> bytes:
         """The bytes stored under `sha256`; FileNotFoundError when absent."""
         return self.path_for(sha256).read_bytes()
+
+
+def check_outgoing(files: Sequence[Attachment], limits: Limits) -> None:
+    """Refuse (InvalidInput naming `attachments`) files an agent sends that pass the
+    `[limits]` a message is held to: more than `max_parts` files, one larger than
+    `max_attachment_bytes`, or together more than `max_total_attachment_bytes`. Pure."""
+    if len(files) > limits.max_parts:
+        raise InvalidInput(f"at most {limits.max_parts} files may be attached",
+                           field="attachments")
+    for file in files:
+        if len(file.content) > limits.max_attachment_bytes:
+            raise InvalidInput(f"{file.filename!r} is larger than "
+                               f"{_size(limits.max_attachment_bytes)}", field="attachments")
+    if sum(len(file.content) for file in files) > limits.max_total_attachment_bytes:
+        raise InvalidInput(f"the files together are larger than "
+                           f"{_size(limits.max_total_attachment_bytes)}", field="attachments")
+
+
+def _size(count: int) -> str:
+    return f"{count // MIB} MiB" if count % MIB == 0 else f"{count} bytes"

@@ -158,3 +158,16 @@ class MessageAttachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     inline: Mapped[bool] = mapped_column(Boolean, default=False)
     content_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class Snippet(Base):
+    """A canned reply: a name agents pick it by and a body with placeholders
+    (`inbox.placeholders`), managed by admins."""
+
+    __tablename__ = "snippets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

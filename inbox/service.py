@@ -23,6 +23,7 @@ from core.events import publish, publish_many
 from core.limits import Limits
 from core.settings import InboxSettings
 from inbox import thread_facts, threading
+from inbox.attachments import check_outgoing
 from inbox.events import (
     ConversationDeleted,
     ConversationMoved,
@@ -31,7 +32,7 @@ from inbox.events import (
     ConversationStatusChanged,
     MessageAdded,
 )
-from inbox.messages import InboundMessage
+from inbox.messages import Attachment, InboundMessage
 from inbox.models import (
     CONVERSATION_STATUSES,
     Contact,
@@ -334,14 +335,19 @@ async def get_conversation(session: AsyncSession, conversation_id: int) -> Conve
 
 
 async def add_agent_message(
-    session: AsyncSession, conversation_id: int, *, author_id: int, kind: str, text: str
+    session: AsyncSession, conversation_id: int, *, author_id: int, kind: str, text: str,
+    attachments: Sequence[Attachment] = (),
 ) -> Message:
-    """An agent's reply (sent to the contact via the outbox) or internal comment."""
+    """An agent's reply (sent to the contact via the outbox, with its `attachments`) or
+    internal comment. The files are held to the `[limits]` of inbound mail (InvalidInput
+    naming `attachments` past them) and put in the attachment store before the rows that
+    name them are written."""
     conversation = await _live_conversation(session, conversation_id)
     if kind not in ("reply", "comment"):
         raise InvalidInput("kind must be 'reply' or 'comment'", field="kind")
     if not text.strip():
         raise InvalidInput("text is required", field="text")
+    check_outgoing(attachments, session.info.get("limits") or Limits())
     if kind == "reply" and conversation.status == "spam":
         raise Conflict("cannot reply to a conversation in spam; mark it not spam first")
     message = Message(
@@ -353,10 +359,28 @@ async def add_agent_message(
     if kind == "reply":
         conversation.last_message_at = message.created_at
     await session.flush()
+    await _store_agent_files(session, message.id, attachments)
     if kind == "reply":
         await outbox.add(session, "reply", {"message_id": message.id})
     await publish(session, MessageAdded(conversation.id, message.id, message.direction, False))
     return message
+
+
+async def _store_agent_files(session: AsyncSession, message_id: int,
+                             files: Sequence[Attachment]) -> None:
+    """Put an agent's files in the attachment store (in a thread) and name them on the
+    message."""
+    if not files:
+        return
+    store = session.info.get("attachments")
+    if store is None:
+        raise InvalidInput("this server keeps no attachments", field="attachments")
+    digests = await asyncio.to_thread(lambda: [store.put(file.content) for file in files])
+    await session.execute(insert(MessageAttachment.__table__), [
+        {"message_id": message_id, "filename": file.filename[:255] or "attachment",
+         "content_type": file.content_type[:255] or "application/octet-stream",
+         "size": len(file.content), "sha256": digest, "inline": False, "content_id": None}
+        for file, digest in zip(files, digests, strict=True)])
 
 
 async def add_automatic_reply(session: AsyncSession, conversation_id: int, *, text: str,

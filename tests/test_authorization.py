@@ -126,6 +126,8 @@ class Request:
     json: Any = None
     needle: Any = None
     """For a listing: what identifies the `support` object in its answer."""
+    files: Any = None
+    """For a multipart form: its parts, as httpx takes them."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,13 @@ async def _patch_conversation(w: World, caller: str) -> Request:
 async def _reply(w: World, _: str) -> Request:
     return Request("POST", f"/api/conversations/{(await w.thread()).conversation_id}/messages",
                    {"kind": "comment", "text": "Looking into it"})
+
+
+async def _reply_with_file(w: World, _: str) -> Request:
+    conversation_id = (await w.thread()).conversation_id
+    return Request("POST", f"/api/conversations/{conversation_id}/messages/multipart",
+                   files={"kind": (None, "comment"), "text": (None, "See the log"),
+                          "attachments": ("log.txt", b"line 1\n", "text/plain")})
 
 
 def _static(method: str, url: str, body: Any = None) -> Callable[[World, str], Awaitable[Request]]:
@@ -253,10 +262,29 @@ async def _own_view(w: World, caller: str) -> int:
     return response.json()["id"]
 
 
+async def _snippet(w: World) -> int:
+    response = await w.client.post("/api/snippets", headers=w.headers["admin"],
+                                   json={"name": unique("Canned "), "body": "Hi!"})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
 def _on_own_view(method: str, body: Any = None) -> Callable[[World, str], Awaitable[Request]]:
     async def build(w: World, caller: str) -> Request:
         return Request(method, f"/api/views/{await _own_view(w, caller)}", body)
     return build
+
+
+async def _new_snippet(w: World, _: str) -> Request:
+    return Request("POST", "/api/snippets", {"name": unique("Canned "), "body": "Hello"})
+
+
+async def _patch_snippet(w: World, _: str) -> Request:
+    return Request("PATCH", f"/api/snippets/{await _snippet(w)}", {"body": "Hello again"})
+
+
+async def _delete_snippet(w: World, _: str) -> Request:
+    return Request("DELETE", f"/api/snippets/{await _snippet(w)}")
 
 
 CONTACT_FORM = {"name": "Anna Berg", "email": "anna@example.org", "subject": "Printer",
@@ -271,6 +299,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/session"): Row("public", _login),
     ("DELETE", "/api/session"): Row("signed", _static("DELETE", "/api/session"), ok=204),
     ("GET", "/api/me"): Row("signed", _static("GET", "/api/me")),
+    ("PATCH", "/api/me"): Row("signed", _static("PATCH", "/api/me", {"notify_by_email": True})),
     ("GET", "/api/users"): Row("signed", _static("GET", "/api/users")),
     ("POST", "/api/users"): Row("admin", _new_user, ok=201),
     ("GET", "/api/users/{user_id}"): Row("signed", _get_user),
@@ -294,6 +323,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/conversations/{conversation_id}"): Row(
         "scoped", _on_thread("DELETE", "/api/conversations/{conversation_id}"), ok=204),
     ("POST", "/api/conversations/{conversation_id}/messages"): Row("scoped", _reply, ok=201),
+    ("POST", "/api/conversations/{conversation_id}/messages/multipart"): Row(
+        "scoped", _reply_with_file, ok=201),
     ("GET", "/api/tickets"): Row("listed", _ticket_list),
     ("GET", "/api/tickets/{ticket_id}"): Row(
         "scoped", _on_thread("GET", "/api/tickets/{ticket_id}")),
@@ -316,6 +347,13 @@ TABLE: dict[tuple[str, str], Row] = {
     ("PATCH", "/api/views/{view_id}"): Row("signed", _on_own_view("PATCH", {"name": "Renamed"})),
     ("DELETE", "/api/views/{view_id}"): Row("signed", _on_own_view("DELETE"), ok=204),
     ("GET", "/api/admin/failed-inbound"): Row("admin", _static("GET", "/api/admin/failed-inbound")),
+    ("GET", "/api/snippets"): Row("signed", _static("GET", "/api/snippets")),
+    ("GET", "/api/notifications"): Row("signed", _static("GET", "/api/notifications")),
+    ("POST", "/api/notifications/mark-read"): Row(
+        "signed", _static("POST", "/api/notifications/mark-read", {})),
+    ("POST", "/api/snippets"): Row("admin", _new_snippet, ok=201),
+    ("PATCH", "/api/snippets/{snippet_id}"): Row("admin", _patch_snippet),
+    ("DELETE", "/api/snippets/{snippet_id}"): Row("admin", _delete_snippet, ok=204),
     ("POST", "/api/admin/failed-inbound/{raw_id}/retry"): Row("admin", _retry_raw, ok=202),
 }
 
@@ -384,6 +422,7 @@ async def test_route_answers_each_caller_as_its_row_says(world: World, route):
     for caller in CALLERS:
         request = await row.build(world, caller)
         response = await world.client.request(request.method, request.url, json=request.json,
+                                              files=request.files,
                                               headers=world.headers[caller])
         assert response.status_code == expected(row, caller), (caller, response.text)
         if row.kind == "listed" and response.status_code == 200:

@@ -66,7 +66,8 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 
 
 def _field_of(loc: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in loc if str(p) not in LOCATIONS]
+    # Only the first step names where the value was (a field may be called `body` too).
+    parts = [str(p) for p in (loc[1:] if loc and str(loc[0]) in LOCATIONS else loc)]
     return ".".join(parts) or None
 
 

@@ -1,7 +1,8 @@
 """ASGI middleware in front of every route: what a request may carry, what a response says.
 
 `RequestGuard` takes a request body only up to `[http] max_body_bytes` (413 before anything
-parses it, whether its length is declared or it comes in chunks) and refuses text that could
+parses it, whether its length is declared or it comes in chunks; a reply with files, on the
+paths `UPLOAD_PATHS` matches, up to `max_upload_bytes`) and refuses text that could
 never be stored: a JSON string holding a lone UTF-16 surrogate (`"\\ud800"`, or the raw bytes
 ED A0 80 that Python's JSON reader lets through) is a 422 naming the field, and a multipart
 form in a charset that can decode to one is a 415. Query strings, paths, headers and
@@ -35,6 +36,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # Charsets whose decoding never yields a lone surrogate (Starlette decodes multipart fields
 # with the declared one, e.g. utf-7 or unicode_escape would).
 SAFE_MULTIPART_CHARSETS = frozenset({"utf-8", "ascii", "iso8859-1"})
+
+UPLOAD_PATHS = re.compile(r"/conversations/[0-9]+/messages"
+                          r"|/api/conversations/[0-9]+/messages/multipart")
+"""The routes that take an agent's reply with its files (multipart)."""
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -170,27 +175,34 @@ def _refusal_before_the_body(scope: Scope, headers: Headers,
 
 
 class RequestGuard:
-    """Caps request bodies at `max_body_bytes` and refuses text that cannot be stored."""
+    """Caps request bodies at `max_body_bytes` (`max_upload_bytes` on the paths that take
+    files) and refuses text that cannot be stored."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int):
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int | None = None):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max(max_upload_bytes or 0, max_body_bytes)
+
+    def cap_for(self, path: str) -> int:
+        """The largest body a request to `path` may carry."""
+        return self.max_upload_bytes if UPLOAD_PATHS.fullmatch(path) else self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        refusal = _refusal_before_the_body(scope, headers, self.max_body_bytes)
+        cap = self.cap_for(scope["path"])
+        refusal = _refusal_before_the_body(scope, headers, cap)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
-        counted = self._counting(receive)
+        counted = self._counting(receive, cap)
         if is_json(headers.get("content-type", "")):
             try:
                 body = await self._read_all(counted)
             except BodyTooLarge:
-                refusal = too_large(self.max_body_bytes)
+                refusal = too_large(cap)
             except _Disconnected:
                 return
             else:
@@ -199,9 +211,9 @@ class RequestGuard:
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
-        await self._run(scope, counted, send)
+        await self._run(scope, counted, send, cap)
 
-    async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _run(self, scope: Scope, receive: Receive, send: Send, cap: int) -> None:
         started = False
 
         async def tracking_send(message: Message) -> None:
@@ -214,9 +226,9 @@ class RequestGuard:
         except BodyTooLarge:
             if started:
                 raise
-            await too_large(self.max_body_bytes)(scope, receive, send)
+            await too_large(cap)(scope, receive, send)
 
-    def _counting(self, receive: Receive) -> Receive:
+    def _counting(self, receive: Receive, cap: int) -> Receive:
         received = 0
 
         async def counting_receive() -> Message:
@@ -224,8 +236,8 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge(self.max_body_bytes)
+                if received > cap:
+                    raise BodyTooLarge(cap)
             return message
 
         return counting_receive

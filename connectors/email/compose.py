@@ -276,3 +276,41 @@ def _drop_nested_mime_version(part: MIMEPart) -> None:
     del part["MIME-Version"]
     for child in part.iter_parts():
         _drop_nested_mime_version(child)
+
+
+# ---------------------------------------------------------------------------- notices
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification mailed to an agent: from an inbox's address, to the agent."""
+
+    from_address: str
+    from_name: str
+    to_address: str
+    to_name: str | None
+    subject: str
+    text: str
+    message_id: str
+    date: datetime
+
+
+def compose_notice(notice: Notice) -> EmailMessage:
+    """The notice as an `EmailMessage` (policy SMTP): a plain text body, marked
+    `Auto-Submitted: auto-generated` (RFC 3834) so nothing answers it automatically.
+    InvalidAddress for a bad address, ValueError for a malformed Message-ID or a naive
+    date."""
+    if not is_message_id(notice.message_id):
+        raise ValueError(f"not a Message-ID: {notice.message_id!r}")
+    if notice.date.tzinfo is None:
+        raise ValueError("the Date of a message needs an aware datetime")
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = mailbox(notice.from_address, notice.from_name)
+    message["To"] = mailbox(notice.to_address, notice.to_name)
+    message["Subject"] = " ".join(_CONTROL.sub(" ", notice.subject).split()) or "Frontdesk"
+    message["Date"] = format_datetime(notice.date)
+    message["Message-ID"] = _IdListHeader("Message-ID", [notice.message_id])
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(plain_text(notice.text))
+    return message

@@ -15,6 +15,7 @@ import connectors.email.models  # noqa: F401
 import core.outbox  # noqa: F401
 import core.throttle  # noqa: F401
 import inbox.models  # noqa: F401
+import notifications.models  # noqa: F401
 import sla.models  # noqa: F401
 import tickets.models  # noqa: F401
 from core.db import Base, RawBase, raw_store_url

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal, TypedDict
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import ConfigDict, Field
 
 from core import clock
@@ -34,6 +34,7 @@ from web.api.common import (
 )
 from web.api.tickets import SlaStatus
 from web.listing import Listed, conversation_filter, list_page
+from web.uploads import read_uploads
 
 router = APIRouter(tags=["conversations"])
 
@@ -240,3 +241,25 @@ async def post_message(conversation_id: IdPath, body: NewMessage, caller: Curren
                                                 author_id=caller.user.id, kind=body.kind,
                                                 text=body.text)
     return message_json(message)
+
+
+@router.post("/api/conversations/{conversation_id}/messages/multipart", status_code=201)
+async def post_message_with_files(
+    conversation_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep,
+    kind: Annotated[Literal["reply", "comment"], Form()],
+    text: Annotated[Text, Form(min_length=1, max_length=100_000)],
+    attachments: Annotated[list[UploadFile] | None, File(
+        description="files to attach (held to the `[limits]` of inbound mail)")] = None,
+) -> JSON:
+    """As `POST /api/conversations/{id}/messages`, as a `multipart/form-data` form whose
+    `attachments` parts are files: a reply sends them with the mail. More files than
+    `[limits] max_parts`, one larger than `max_attachment_bytes` or all together larger
+    than `max_total_attachment_bytes` are a 422 naming `attachments`."""
+    files = await read_uploads(attachments)
+    async with transaction(runtime.sessions) as session:
+        await access.require_conversation(session, caller.scope, conversation_id)
+        message = await inbox.add_agent_message(session, conversation_id,
+                                                author_id=caller.user.id, kind=kind,
+                                                text=text, attachments=files)
+        stored = await queries.attachments_of(session, [message.id])
+    return message_json(message, stored.get(message.id, []))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 
 from accounts import passwords
@@ -69,10 +69,25 @@ class TeamPatch(RequestModel):
     active: bool | None = None
 
 
+class MePatch(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    notify_by_email: bool
+    """Mail me my notifications too (assigned, mentioned, SLA due soon or breached)."""
+
+
 @router.get("/api/me")
 async def me(user: CurrentUser) -> JSON:
-    """The signed-in agent."""
-    return user_json(user)
+    """The signed-in agent, and their own settings (`notify_by_email`)."""
+    return user_json(user) | {"notify_by_email": user.notify_by_email}
+
+
+@router.patch("/api/me")
+async def patch_me(body: MePatch, user: CurrentUser, runtime: RuntimeDep) -> JSON:
+    """Change the signed-in agent's own settings: `notify_by_email`."""
+    async with transaction(runtime.sessions) as session:
+        changed = await accounts.set_notify_by_email(session, user.id, body.notify_by_email)
+    return user_json(changed) | {"notify_by_email": changed.notify_by_email}
 
 
 @router.get("/api/users")

@@ -24,6 +24,7 @@ from accounts.service import resolve_login_session
 from core.db import transaction
 from core.errors import Forbidden
 from inbox.access import Scope, visible_inboxes
+from notifications.service import unread_count
 from web.api.common import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, RuntimeDep
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -45,6 +46,8 @@ class PageCaller:
     user: User
     scope: Scope
     csrf: str
+    unread: int = 0
+    """How many of the user's notifications are unread (the header's bell shows it)."""
 
 
 def _next_path(request: Request) -> str:
@@ -64,13 +67,15 @@ async def page_caller(request: Request, runtime: RuntimeDep) -> PageCaller:
             raise LoginRequired(_next_path(request))
         user, login = found
         scope = await visible_inboxes(session, user)
+        unread = (await unread_count(session, user, scope)
+                  if request.method in SAFE_METHODS else 0)
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER) or str((await request.form()).get(
             "csrf_token") or "")
         if not hmac.compare_digest(sent.encode(), login.csrf_token.encode()):
             raise Forbidden("this form has expired; reload the page and try again",
                             code="csrf_failed")
-    return PageCaller(user, scope, login.csrf_token)
+    return PageCaller(user, scope, login.csrf_token, unread)
 
 
 CurrentPageCaller = Annotated[PageCaller, Depends(page_caller)]

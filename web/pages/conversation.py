@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,8 @@ from core.runtime import Runtime
 from inbox import access, queries
 from inbox import service as inbox
 from inbox.models import Message, MessageAttachment
+from inbox.placeholders import fill_in, values_for
+from inbox.snippets import list_snippets
 from sla.queries import clocks_of
 from tickets import service as tickets
 from tickets.queries import history_of, tickets_of_conversations, visible_ticket
@@ -34,6 +36,7 @@ from tickets.state import PRIORITIES
 from web.api.common import RuntimeDep
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
 from web.pages.format import GOAL_NAMES, ago, duration, size
+from web.uploads import read_uploads
 
 router = APIRouter(include_in_schema=False)
 
@@ -83,6 +86,15 @@ class Change:
     text: str
 
 
+@dataclass(frozen=True)
+class CannedReply:
+    """A canned reply as this agent would insert it here: its placeholders filled in."""
+
+    id: int
+    name: str
+    text: str
+
+
 @dataclass
 class ConversationView:
     """What the conversation page shows."""
@@ -98,6 +110,7 @@ class ConversationView:
     teams: list[Any] = field(default_factory=list)
     inboxes: list[Any] = field(default_factory=list)
     newest_message_id: int = 0
+    snippets: list[CannedReply] = field(default_factory=list)
 
 
 def _kind(m: Message) -> str:
@@ -194,19 +207,27 @@ async def gather(session: Any, caller: PageCaller, conversation_id: int) -> Conv
                        row.conversation.inbox_id)]
     view.teams = await active_teams(session)
     view.inboxes = await access.list_inboxes(session, caller.scope)
+    values = values_for(contact_name=row.contact.name, contact_email=row.contact.email,
+                        agent_name=caller.user.name,
+                        ticket_number=view.ticket.number if view.ticket else None)
+    view.snippets = [CannedReply(s.id, s.name, fill_in(s.body, values))
+                     for s in await list_snippets(session)]
     return view
 
 
 @router.get("/conversations/{conversation_id}")
 async def conversation_page(request: Request, conversation_id: int, caller: CurrentPageCaller,
                             runtime: RuntimeDep, notice: str | None = None,
-                            problem: str | None = None) -> Response:
-    """The conversation page."""
+                            problem: str | None = None, snippet: int | None = None) -> Response:
+    """The conversation page; with `snippet`, the reply editor holds that canned reply
+    (how it is inserted without a script)."""
     async with transaction(runtime.sessions) as session:
         view = await gather(session, caller, conversation_id)
+    draft = next((s.text for s in view.snippets if s.id == snippet), "")
     return render(request, "conversation/page.html", {
         "caller": caller, "view": view, "c": view.row.conversation, "contact": view.row.contact,
-        "priorities": PRIORITIES, "notice": notice, "problem": problem, "q": ""})
+        "priorities": PRIORITIES, "notice": notice, "problem": problem, "q": "",
+        "draft": draft})
 
 
 def _back(conversation_id: int, notice: str, *, error: bool = False) -> Response:
@@ -233,12 +254,17 @@ Text = Annotated[str, Form(max_length=100_000)]
 
 @router.post("/conversations/{conversation_id}/messages")
 async def add_message(conversation_id: int, caller: CurrentPageCaller, runtime: RuntimeDep,
-                      kind: Annotated[str, Form(max_length=16)], text: Text = "") -> Response:
-    """A reply (sent through the outbox) or an internal comment, from the page's editors."""
+                      kind: Annotated[str, Form(max_length=16)], text: Text = "",
+                      attachments: Annotated[list[UploadFile] | None, File()] = None
+                      ) -> Response:
+    """A reply (sent through the outbox, with the files attached) or an internal comment,
+    from the page's editors."""
+    files = await read_uploads(attachments)
+
     async def work(session: AsyncSession) -> str:
         await access.require_conversation(session, caller.scope, conversation_id)
         await inbox.add_agent_message(session, conversation_id, author_id=caller.user.id,
-                                      kind=kind, text=text)
+                                      kind=kind, text=text, attachments=files)
         return "Reply queued" if kind == "reply" else "Comment added"
 
     return await _attempt(runtime, conversation_id, work)

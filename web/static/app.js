@@ -110,3 +110,22 @@
     });
   });
 })();
+
+// Canned replies: "Insert" puts the chosen reply's text into the reply editor at the
+// cursor, keeping what is written (without a script the form reloads the page with it).
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-snippet-form]")) return;
+    var select = document.getElementById("snippet");
+    var editor = document.getElementById("reply-text");
+    var option = select && select.selectedOptions[0];
+    if (!editor || !option || !option.dataset.text) return;
+    event.preventDefault();
+    var start = editor.selectionStart, end = editor.selectionEnd, text = option.dataset.text;
+    editor.value = editor.value.slice(0, start) + text + editor.value.slice(end);
+    editor.focus();
+    editor.setSelectionRange(start + text.length, start + text.length);
+  });
+})();
