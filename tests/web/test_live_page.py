@@ -1,0 +1,85 @@
+"""Live updates in a real Chromium: the inbox and the conversation page follow what
+happens elsewhere without a reload, and never show what the agent may not see."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from core.db import transaction
+from inbox.messages import InboundMessage
+from inbox.service import ingest
+from tests.support import CHROMIUM, add_to_inbox, add_user
+from tests.web.site import chromium, logged_in_page, screenshots, serving
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")]
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    return {"inboxes": [
+        {"slug": "support", "name": "Support", "addresses": ["help@example.com"]},
+        {"slug": "sales", "name": "Sales", "addresses": ["sales@example.com"]}]}
+
+
+async def receive(runtime, subject: str, *, inbox: str = "support", text: str = "Hello",
+                  references: tuple[str, ...] = (), external_id: str | None = None) -> int:
+    message = InboundMessage(inbox=inbox, channel="email", sender_email="anna@example.org",
+                             sender_name="Anna Berg", subject=subject, text=text,
+                             external_id=external_id or f"{uuid.uuid4().hex}@example.org",
+                             references=references)
+    async with transaction(runtime.sessions) as session:
+        return (await ingest(session, message)).conversation_id
+
+
+@pytest.fixture
+async def desk(runtime):
+    """Ann and Ben work support (not sales); one conversation is waiting."""
+    people = {}
+    for email, name in (("ann@example.com", "Ann Agent"), ("ben@example.com", "Ben Agent")):
+        people[name.split()[0].lower()], _ = await add_user(runtime, email, "agent", name)
+    await add_to_inbox(runtime, "support", user_ids=tuple(people.values()))
+    people["waiting"] = await receive(runtime, "Printer on fire",
+                                      external_id="first@example.org")
+    return people
+
+
+async def live(page) -> None:
+    """Wait until the page's live socket is open."""
+    await page.wait_for_function("document.body.dataset.live === 'open'")
+
+
+async def test_a_new_email_appears_in_the_open_inbox_without_reload(runtime, desk, tmp_path):
+    async with serving(runtime) as base, chromium() as browser:
+        page = await logged_in_page(browser, base, "ann@example.com")
+        await page.get_by_role("link", name="Printer on fire").wait_for()
+        await live(page)
+        await page.evaluate("window.notReloaded = true")
+        counts = page.get_by_role("navigation", name="Views")
+        assert "1 conversations" in await counts.inner_html()
+
+        await receive(runtime, "Quote for 40 chairs", inbox="sales")
+        await receive(runtime, "Cannot log in")
+        await page.get_by_role("link", name="Cannot log in").wait_for()
+        assert await page.evaluate("window.notReloaded") is True
+        assert await page.get_by_role("link", name="Quote for 40 chairs").count() == 0
+        await counts.get_by_label("2 conversations").first.wait_for()
+        await screenshots(page, tmp_path, "live-inbox")
+
+
+async def test_a_new_message_is_announced_on_the_open_conversation(runtime, desk, tmp_path):
+    async with serving(runtime) as base, chromium() as browser:
+        page = await logged_in_page(browser, base, "ann@example.com")
+        await page.goto(f"http://{base}/conversations/{desk['waiting']}")
+        await live(page)
+        await page.get_by_label("Reply").fill("Draft that must survive")
+        await receive(runtime, "Re: Printer on fire", text="Now it smokes even more.",
+                      references=("first@example.org",))
+        await page.get_by_role("status").filter(has_text="New message").wait_for()
+        await screenshots(page, tmp_path, "live-banner")
+        await page.get_by_role("button", name="Show new messages").click()
+        await page.get_by_text("Now it smokes even more.").wait_for()
+        assert await page.get_by_label("Reply").input_value() == "Draft that must survive"
+        assert await page.locator(".message").count() == 2
