@@ -83,3 +83,22 @@ async def test_a_new_message_is_announced_on_the_open_conversation(runtime, desk
         await page.get_by_text("Now it smokes even more.").wait_for()
         assert await page.get_by_label("Reply").input_value() == "Draft that must survive"
         assert await page.locator(".message").count() == 2
+
+
+async def test_colleagues_see_who_is_viewing_and_replying(runtime, desk, tmp_path):
+    async with serving(runtime) as base, chromium() as browser:
+        ann = await logged_in_page(browser, base, "ann@example.com")
+        ben = await logged_in_page(browser, base, "ben@example.com")
+        url = f"http://{base}/conversations/{desk['waiting']}"
+        await ann.goto(url)
+        await live(ann)
+        await ben.goto(url)
+        await live(ben)
+        ann_sees, ben_sees = ann.get_by_role("status"), ben.get_by_role("status")
+        await ben_sees.filter(has_text="Ann Agent is viewing").wait_for()  # told on arrival
+        await ann_sees.filter(has_text="Ben Agent is viewing").wait_for()
+        await ben.get_by_label("Reply").type("On it")
+        await ann_sees.filter(has_text="Ben Agent is replying").wait_for()
+        await screenshots(ann, tmp_path, "live-presence")
+        await ben.goto(f"http://{base}/")
+        await ann_sees.filter(has_text="Ben Agent").wait_for(state="detached")
