@@ -28,9 +28,11 @@ class NewerMessages(Conflict):
 
     def __init__(self, message_ids: list[int]):
         count = len(message_ids)
+        many = count != 1
         super().__init__(
-            f"{count} new message{'s' if count != 1 else ''} arrived after you opened this "
-            "conversation: read them, then send anyway or review your reply",
+            f"{count} new message{'s' if many else ''} arrived after you opened this "
+            f"conversation: read {'them' if many else 'it'}, then send anyway or review "
+            "your reply",
             field="seen_message_id")
         self.message_ids = message_ids
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import func, select
 
 from core.db import transaction
+from core.outbox import OutboxItem
 from inbox.messages import InboundMessage
+from inbox.models import Message
 from inbox.service import ingest
 from tests.support import CHROMIUM, add_to_inbox, add_user
 from tests.web.site import chromium, logged_in_page, screenshots, serving
@@ -102,3 +105,56 @@ async def test_colleagues_see_who_is_viewing_and_replying(runtime, desk, tmp_pat
         await screenshots(ann, tmp_path, "live-presence")
         await ben.goto(f"http://{base}/")
         await ann_sees.filter(has_text="Ben Agent").wait_for(state="detached")
+
+
+async def agent_replies(runtime, conversation_id: int) -> tuple[list[str], int]:
+    """The agents' replies stored in the conversation (texts), and the outbox items."""
+    async with transaction(runtime.sessions) as session:
+        texts = (await session.scalars(select(Message.text).where(
+            Message.conversation_id == conversation_id, Message.direction == "outbound")
+            .order_by(Message.id))).all()
+        items = await session.scalar(select(func.count()).select_from(OutboxItem))
+    return list(texts), items
+
+
+async def test_a_reply_after_a_colleagues_asks_first_and_a_double_click_sends_once(
+        runtime, desk, tmp_path):
+    async with serving(runtime) as base, chromium() as browser:
+        ann = await logged_in_page(browser, base, "ann@example.com")
+        ben = await logged_in_page(browser, base, "ben@example.com")
+        url = f"http://{base}/conversations/{desk['waiting']}"
+        await ann.goto(url)
+        await ben.goto(url)
+        await ben.get_by_label("Reply").fill("Ben here: a technician is on the way.")
+        await ben.get_by_role("button", name="Send").click()
+        await ben.get_by_role("status").filter(has_text="Reply queued").wait_for()
+
+        await ann.get_by_label("Reply").fill("Ann here: please unplug it.")
+        await ann.get_by_role("button", name="Send", exact=True).click()
+        await ann.get_by_role("alert").filter(has_text="1 new message arrived").wait_for()
+        new = ann.get_by_role("article").filter(has=ann.get_by_text("New", exact=True))
+        assert "technician is on the way" in await new.inner_text()
+        assert await ann.get_by_label("Reply").input_value() == "Ann here: please unplug it."
+        await ann.get_by_role("link", name="Review").wait_for()
+        await screenshots(ann, tmp_path, "collision-prompt")
+        assert (await agent_replies(runtime, desk["waiting"]))[0] == [
+            "Ben here: a technician is on the way."]
+        await ann.get_by_role("button", name="Send anyway").click()
+        await ann.get_by_role("status").filter(has_text="Reply queued").wait_for()
+
+        await ann.get_by_label("Reply").fill("And please open a window.")
+        await ann.get_by_role("button", name="Send", exact=True).dblclick()
+        await ann.get_by_role("status").filter(has_text="Reply queued").wait_for()
+        # The same form reaching the server twice (a resubmit, a retried post):
+        await ann.get_by_label("Reply").fill("Keep away from the smoke.")
+        statuses = await ann.evaluate("""() => {
+            const form = document.getElementById("reply-text").form;
+            const post = () => fetch(form.action, {method: "POST", body: new FormData(form),
+                                                   redirect: "manual"});
+            return Promise.all([post(), post()]).then(answers => answers.map(a => a.type));
+        }""")
+        assert statuses == ["opaqueredirect", "opaqueredirect"]  # both answered by a 303
+        texts, outbox = await agent_replies(runtime, desk["waiting"])
+        assert texts == ["Ben here: a technician is on the way.", "Ann here: please unplug it.",
+                         "And please open a window.", "Keep away from the smoke."]
+        assert outbox == 4

@@ -90,7 +90,7 @@
   var pending = null;
 
   function checkForMessages() {
-    fetchPage(location.pathname).then(function (doc) {
+    fetchPage("/conversations/" + conversationId).then(function (doc) {
       var freshLayout = doc.querySelector("[data-conversation-id]");
       if (!freshLayout || Number(freshLayout.dataset.newestMessage || 0) <= newest) return;
       pending = doc;
