@@ -10,7 +10,7 @@
   var PRESENCE_MS = 20000;        // protocol.PRESENCE_SECONDS: renew a claim this often
   var FORGET_MS = 2 * PRESENCE_MS; // forget a colleague's claim not renewed within this
   var TYPING_MS = 30000;           // replying: typed in the reply editor this recently
-  var REFRESH_DELAY_MS = 150;      // events within this are answered by one refresh
+  var REFRESH_DELAY_MS = 300;      // events within this are answered by one refresh
 
   var layout = document.querySelector("[data-conversation-id]");
   var conversationId = layout ? Number(layout.dataset.conversationId) : null;
@@ -37,8 +37,11 @@
   var again = false;
   var refreshTimer = null;
 
+  var stale = false;  // something changed while the tab was hidden
+
   function scheduleRefresh() {
     if (!onInbox) return;
+    if (document.hidden) { stale = true; return; }  // no work for a tab nobody looks at
     if (refreshTimer) return;
     refreshTimer = setTimeout(function () { refreshTimer = null; refreshInbox(); },
                               REFRESH_DELAY_MS);
@@ -84,6 +87,10 @@
     if (rail && freshRail) rail.innerHTML = freshRail.innerHTML;
   }
 
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && stale) { stale = false; scheduleRefresh(); }
+  });
+
   // ---- The conversation: a banner when a message arrived, which shows it in place
   // (the reply being written stays as it is).
   var newest = layout ? Number(layout.dataset.newestMessage || 0) : 0;
@@ -98,13 +105,20 @@
     }).catch(function () { /* gone or out of scope: nothing to show */ });
   }
 
-  function showBanner() {
-    var banner = document.getElementById("live-banner");
-    if (banner) return;
+  // The banner's live region is in the page from the start (empty), so that screen
+  // readers announce what is put in it later.
+  var banner = null;
+  if (layout) {
     banner = document.createElement("div");
     banner.id = "live-banner";
     banner.className = "live-banner";
     banner.setAttribute("role", "status");
+    var thread = document.querySelector("ol.thread");
+    if (thread) thread.parentNode.insertBefore(banner, thread);
+  }
+
+  function showBanner() {
+    if (!banner || banner.firstChild) return;
     var text = document.createElement("span");
     text.textContent = "New message in this conversation";
     var show = document.createElement("button");
@@ -115,13 +129,10 @@
     show.addEventListener("click", showNewMessages);
     banner.appendChild(text);
     banner.appendChild(show);
-    var thread = document.querySelector("ol.thread");
-    if (thread) thread.parentNode.insertBefore(banner, thread);
   }
 
   function showNewMessages() {
-    var banner = document.getElementById("live-banner");
-    if (banner) banner.remove();
+    if (banner) banner.textContent = "";
     if (!pending) return;
     var doc = pending;
     pending = null;
