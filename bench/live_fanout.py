@@ -9,6 +9,9 @@ arrives. This process then commits MESSAGES inbound messages through the ingest 
 one every GAP_SECONDS, noting the time just before each commit. Both processes read the
 same system-wide monotonic clock.
 
+With BENCH_REDIS_URL set, the events travel through Redis pub/sub (the hub of a
+scaled-out deployment) instead of the in-process hub.
+
 Printed: p50/p95/p99 of commit -> frame over every (socket, message), and of commit ->
 the last of the 200 sockets per message, each with its ratio to the 200 ms limit.
 """
@@ -31,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 SOCKETS = int(os.environ.get("BENCH_SOCKETS", "200"))
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "100"))
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "")
 WARMUP = 5
 """Messages committed first and not counted (the first of each query, template, socket
 write path)."""
@@ -80,6 +84,8 @@ def settings_for(directory: Path) -> Any:
         "attachments": {"dir": str(directory / "attachments")},
         "smtp_in": {"enabled": False},
         "inboxes": [{"slug": "support", "name": "Support", "addresses": ["help@example.com"]}],
+        # Jobs stay in this process (the queue is given); only the hub uses Redis.
+        "jobs": {"redis_url": REDIS_URL, "queue_name": f"frontdesk-bench:{uuid.uuid4().hex}"},
     }, env={})
 
 
@@ -194,7 +200,8 @@ async def measure(runtime: Any, address: str) -> int:
     missing = SOCKETS * MESSAGES - len(every)
     print(f"live fan-out: {SOCKETS} sockets, {MESSAGES} inbound messages (after {WARMUP}) "
           f"committed "
-          f"{GAP_SECONDS * 1000:.0f} ms apart, SQLite + in-process hub, 2 processes")
+          f"{GAP_SECONDS * 1000:.0f} ms apart, SQLite + "
+          f"{'Redis pub/sub' if REDIS_URL else 'in-process'} hub, 2 processes")
     report("commit -> frame (every socket)", every)
     p99 = report("commit -> frame in all sockets", list(last.values()))
     print(f"frames missing: {missing}")
