@@ -67,7 +67,7 @@ def test_expired_claims_are_forgotten_when_anything_is_heard():
     board = PresenceBoard()
     board.heard(said(1, "viewing", conversation_id=7), T0)
     board.heard(said(2, "viewing"), T0 + CLAIM_LIFETIME)
-    assert board._claims.keys() == {5}
+    assert board.conversations == {5}
 
 
 @pytest.mark.skipif(not TEST_REDIS_URL, reason="needs FRONTDESK_TEST_REDIS_URL")

@@ -80,6 +80,12 @@ class PresenceBoard:
         return [claim for _, claim in sorted(here.items())
                 if now - claim.heard_at < self.lifetime]
 
+    @property
+    def conversations(self) -> set[int]:
+        """The conversations the board holds claims for (expired ones go when anything
+        is heard next)."""
+        return set(self._claims)
+
     def _forget_expired(self, now: datetime) -> None:
         for conversation_id in list(self._claims):
             here = self._claims[conversation_id]
