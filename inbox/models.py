@@ -105,6 +105,9 @@ class Message(Base):
         UniqueConstraint("inbox_id", "channel", "external_id"),
         # Threading looks messages up by the ids they carry, in any channel of an inbox.
         Index("ix_messages_inbox_external_id", "inbox_id", "external_id"),
+        # One message per agent form: the same form posted twice is sent once.
+        Index("ux_messages_conversation_client_key", "conversation_id", "client_key",
+              unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -130,6 +133,9 @@ class Message(Base):
                                                             server_default="[]")
     """What the limits left out of the message as it arrived, each as
     `inbox.messages.Truncation.as_json()`; empty when it was kept whole."""
+    client_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The key of the agent's form that made this reply or comment (unique per
+    conversation): posting the same form again answers this message."""
 
 
 class MessageReference(Base):

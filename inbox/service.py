@@ -14,16 +14,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock, outbox
-from core.db import insert_rows
+from core.db import insert_rows, savepoint
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import publish, publish_many
 from core.limits import Limits
 from core.settings import InboxSettings
 from inbox import thread_facts, threading
 from inbox.attachments import check_outgoing
+from inbox.collision import Later, NewerMessages, unseen_blocking, valid_client_key
 from inbox.events import (
     ConversationDeleted,
     ConversationMoved,
@@ -337,28 +339,41 @@ async def get_conversation(session: AsyncSession, conversation_id: int) -> Conve
 async def add_agent_message(
     session: AsyncSession, conversation_id: int, *, author_id: int, kind: str, text: str,
     attachments: Sequence[Attachment] = (),
+    seen_message_id: int | None = None, client_key: str | None = None,
+    send_anyway: bool = False,
 ) -> Message:
     """An agent's reply (sent to the contact via the outbox, with its `attachments`) or
     internal comment. The files are held to the `[limits]` of inbound mail (InvalidInput
     naming `attachments` past them) and put in the attachment store before the rows that
-    name them are written."""
+    name them are written.
+
+    With `client_key` (the form's key) the message is made once per conversation: the
+    same key again answers the message it made, sends nothing, and checks nothing else
+    (a double click or a resubmit after a lost answer). With `seen_message_id` a reply is
+    refused (NewerMessages, nothing written) when a non-comment message newer than it
+    exists, unless `send_anyway` (see inbox/collision.py)."""
     conversation = await _live_conversation(session, conversation_id)
     if kind not in ("reply", "comment"):
         raise InvalidInput("kind must be 'reply' or 'comment'", field="kind")
+    client_key = valid_client_key(client_key)
+    if client_key is not None:
+        made = await _made_by_form(session, conversation_id, client_key)
+        if made is not None:
+            return made
     if not text.strip():
         raise InvalidInput("text is required", field="text")
     check_outgoing(attachments, session.info.get("limits") or Limits())
     if kind == "reply" and conversation.status == "spam":
         raise Conflict("cannot reply to a conversation in spam; mark it not spam first")
+    await _refuse_unseen(session, conversation_id, kind, seen_message_id, send_anyway)
     message = Message(
         conversation_id=conversation.id, inbox_id=conversation.inbox_id,
         channel=conversation.channel, direction="outbound" if kind == "reply" else "comment",
         author_id=author_id, text=text, created_at=clock.now(),
-        delivery_status="queued" if kind == "reply" else None)
-    session.add(message)
-    if kind == "reply":
-        conversation.last_message_at = message.created_at
-    await session.flush()
+        delivery_status="queued" if kind == "reply" else None, client_key=client_key)
+    made = await _insert_once(session, conversation, message)
+    if made is not message:
+        return made
     await _store_agent_files(session, message.id, attachments)
     if kind == "reply":
         await outbox.add(session, "reply", {"message_id": message.id})
@@ -381,6 +396,54 @@ async def _store_agent_files(session: AsyncSession, message_id: int,
          "content_type": file.content_type[:255] or "application/octet-stream",
          "size": len(file.content), "sha256": digest, "inline": False, "content_id": None}
         for file, digest in zip(files, digests, strict=True)])
+
+
+async def _refuse_unseen(session: AsyncSession, conversation_id: int, kind: str,
+                         seen_message_id: int | None, send_anyway: bool) -> None:
+    if kind != "reply" or seen_message_id is None or send_anyway:
+        return  # nothing to check: no query
+    later = await _later_messages(session, conversation_id, seen_message_id)
+    blocking = unseen_blocking(kind, seen_message_id, send_anyway, later)
+    if blocking:
+        raise NewerMessages(blocking)
+
+
+async def _insert_once(session: AsyncSession, conversation: Conversation,
+                       message: Message) -> Message:
+    """Write `message` (a reply moves the conversation's last message time) and answer
+    it; when its form's key is taken meanwhile, write nothing and answer that message."""
+    conversation_id, client_key = conversation.id, message.client_key  # expired on error
+    try:
+        async with savepoint(session):
+            session.add(message)
+            if message.direction == "outbound":
+                conversation.last_message_at = message.created_at
+            await session.flush()
+    except IntegrityError:
+        if client_key is None:
+            raise
+        # The same form, posted at the same moment, won the race: answer its message.
+        made = await _made_by_form(session, conversation_id, client_key)
+        if made is None:
+            raise
+        return made
+    return message
+
+
+async def _made_by_form(session: AsyncSession, conversation_id: int,
+                        client_key: str) -> Message | None:
+    found: Message | None = await session.scalar(
+        select(Message).where(Message.conversation_id == conversation_id,
+                              Message.client_key == client_key))
+    return found
+
+
+async def _later_messages(session: AsyncSession, conversation_id: int,
+                          seen_message_id: int) -> list[Later]:
+    rows = await session.execute(
+        select(Message.id, Message.direction)
+        .where(Message.conversation_id == conversation_id, Message.id > seen_message_id))
+    return [Later(message_id, direction) for message_id, direction in rows]
 
 
 async def add_automatic_reply(session: AsyncSession, conversation_id: int, *, text: str,

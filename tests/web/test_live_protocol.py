@@ -19,6 +19,7 @@ from web.live.protocol import (
     Close,
     LiveProtocol,
     Send,
+    Tell,
 )
 
 ME = 7
@@ -30,13 +31,18 @@ def frames(*values) -> list[str]:
 
 @pytest.mark.parametrize("sent, expected", [
     (frames({"type": "ping"}), [Send({"type": "pong"})]),
-    (frames({"type": "viewing", "conversation_id": 3}), [Announce(3, "viewing")]),
+    (frames({"type": "viewing", "conversation_id": 3}), [Announce(3, "viewing"), Tell(3)]),
     (frames({"type": "viewing", "conversation_id": 3}, {"type": "replying", "conversation_id": 3}),
-     [Announce(3, "viewing"), Announce(3, "replying")]),
+     [Announce(3, "viewing"), Tell(3), Announce(3, "replying")]),
+    (frames({"type": "replying", "conversation_id": 3}, {"type": "replying", "conversation_id": 3}),
+     [Announce(3, "replying"), Tell(3), Announce(3, "replying")]),
     (frames({"type": "viewing", "conversation_id": 3}, {"type": "viewing", "conversation_id": 4}),
-     [Announce(3, "viewing"), Announce(3, "left"), Announce(4, "viewing")]),
+     [Announce(3, "viewing"), Tell(3), Announce(3, "left"), Announce(4, "viewing"), Tell(4)]),
     (frames({"type": "viewing", "conversation_id": 3}, {"type": "left"}),
-     [Announce(3, "viewing"), Announce(3, "left")]),
+     [Announce(3, "viewing"), Tell(3), Announce(3, "left")]),
+    (frames({"type": "viewing", "conversation_id": 3}, {"type": "left"},
+            {"type": "viewing", "conversation_id": 3}),
+     [Announce(3, "viewing"), Tell(3), Announce(3, "left"), Announce(3, "viewing"), Tell(3)]),
     (frames({"type": "left"}), []),
     (frames({"type": "ping", "extra": [1, 2]}), [Send({"type": "pong"})]),
 ])
@@ -105,3 +111,22 @@ def test_falling_behind_and_logging_out():
     out = LiveProtocol(ME)
     assert out.logged_out() == [Close(CLOSE_LOGGED_OUT, "log in again")]
     assert out.event(LiveEvent("conversation", inbox_id=1)) == []
+
+
+def frame_of(conversation_id: int, user_id: int) -> dict:
+    return {"type": "presence", "conversation_id": conversation_id, "user_id": user_id,
+            "name": "X", "state": "viewing"}
+
+
+@pytest.mark.parametrize("watching, told, sent", [
+    (3, [frame_of(3, 8), frame_of(3, ME), frame_of(3, 9)], [frame_of(3, 8), frame_of(3, 9)]),
+    (3, [frame_of(4, 8)], []),  # moved on meanwhile: not this conversation's
+    (None, [frame_of(3, 8)], []),
+    (3, [], []),
+])
+def test_who_is_there_is_told_for_the_conversation_watched_without_oneself(watching, told,
+                                                                           sent):
+    protocol = LiveProtocol(ME)
+    if watching is not None:
+        protocol.received(json.dumps({"type": "viewing", "conversation_id": watching}))
+    assert protocol.present(told) == [Send(frame) for frame in sent]

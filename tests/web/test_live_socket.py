@@ -163,3 +163,21 @@ async def test_a_deactivated_user_is_cut_off(base, runtime, people, monkeypatch)
     with pytest.raises(ConnectionClosed) as closed:
         await next_frame(socket)
     assert closed.value.rcvd.code == 4401
+
+
+async def test_who_is_already_there_is_told_to_a_newcomer(base, runtime, people):
+    ours = await receive(runtime, "support", "Broken printer")
+    ann, ben, sal = (await open_socket(base, "ann"), await open_socket(base, "ben"),
+                     await open_socket(base, "sal"))
+    await ann.send(json.dumps({"type": "replying", "conversation_id": ours}))
+    await next_frame(ben)  # Ann's claim, heard by Ben's server
+    await ben.send(json.dumps({"type": "viewing", "conversation_id": ours}))
+    assert await next_frame(ben) == {"type": "presence", "conversation_id": ours,
+                                     "user_id": people["ann"], "name": "Ann",
+                                     "state": "replying"}
+    # Sal cannot see the conversation: asking for it tells her nothing of who is there.
+    await sal.send(json.dumps({"type": "viewing", "conversation_id": ours}))
+    await sal.send(json.dumps({"type": "ping"}))
+    assert await next_frame(sal) == {"type": "pong"}
+    for socket in (ann, ben, sal):
+        await socket.close()

@@ -99,6 +99,13 @@ class ConversationPatch(RequestModel):
 class NewMessage(RequestModel):
     kind: Literal["reply", "comment"]
     text: Annotated[Text, Field(min_length=1, max_length=100_000)]
+    seen_message_id: IdValue | None = Field(
+        None, description="The newest message the writer saw: a reply is refused (409 "
+                          "`newer_messages`) when a newer non-comment message exists")
+    send_anyway: bool = Field(False, description="Send despite newer messages")
+    client_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")] | None = Field(
+        None, description="The writer's key for this message: the same key again in this "
+                          "conversation answers the message it made and sends nothing")
 
 
 def listed_json(item: Listed) -> JSON:
@@ -234,12 +241,16 @@ async def delete_conversation(conversation_id: IdPath, caller: CurrentCaller,
 @router.post("/api/conversations/{conversation_id}/messages", status_code=201)
 async def post_message(conversation_id: IdPath, body: NewMessage, caller: CurrentCaller,
                        runtime: RuntimeDep) -> JSON:
-    """Reply to the contact (sent through the outbox) or add an internal comment."""
+    """Reply to the contact (sent through the outbox) or add an internal comment. With
+    `seen_message_id` a reply written against an older thread is refused (409
+    `newer_messages`) unless `send_anyway`; with `client_key` the same post twice makes
+    one message (the second answers the first's)."""
     async with transaction(runtime.sessions) as session:
         await access.require_conversation(session, caller.scope, conversation_id)
-        message = await inbox.add_agent_message(session, conversation_id,
-                                                author_id=caller.user.id, kind=body.kind,
-                                                text=body.text)
+        message = await inbox.add_agent_message(
+            session, conversation_id, author_id=caller.user.id, kind=body.kind,
+            text=body.text, seen_message_id=body.seen_message_id,
+            client_key=body.client_key, send_anyway=body.send_anyway)
     return message_json(message)
 
 

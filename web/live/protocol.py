@@ -20,7 +20,9 @@ The browser of a signed-in user opens `/live` (a websocket; text frames of JSON 
       {"type": "ping"}
 
 Presence is a claim with a lifetime: the browser says "viewing" again at least every
-PRESENCE_SECONDS, and others forget a claim not renewed within twice that.
+PRESENCE_SECONDS, and others forget a claim not renewed within twice that. A browser that
+starts watching a conversation is told at once who else is there (one presence frame per
+colleague, as the server's presence board knows them).
 
 The server closes the socket with a code saying why: 1003 a binary frame, 1007 text that
 is not a JSON object, 1008 a frame the protocol does not know or with a bad field, 1009 a
@@ -72,7 +74,15 @@ class Announce:
     state: str
 
 
-Action = Send | Close | Announce
+@dataclass(frozen=True)
+class Tell:
+    """Send this browser the presence of the others at `conversation_id` (the driver
+    checks the user may see it first)."""
+
+    conversation_id: int
+
+
+Action = Send | Close | Announce | Tell
 
 
 class LiveProtocol:
@@ -114,9 +124,11 @@ class LiveProtocol:
             if (isinstance(conversation_id, bool) or not isinstance(conversation_id, int)
                     or not 1 <= conversation_id < 2**31):
                 return self._close(CLOSE_POLICY, "conversation_id must be a positive integer")
-            actions = self._leave() if self.watching not in (None, conversation_id) else []
+            if self.watching == conversation_id:
+                return [Announce(conversation_id, kind)]  # a renewal or a change of state
+            actions = self._leave()
             self.watching = conversation_id
-            return [*actions, Announce(conversation_id, kind)]
+            return [*actions, Announce(conversation_id, kind), Tell(conversation_id)]
         return self._close(CLOSE_POLICY, f"unknown frame type {kind!r}")
 
     def _leave(self) -> list[Action]:
@@ -137,6 +149,15 @@ class LiveProtocol:
         if event.kind == "presence" and event.data.get("user_id") == self.user_id:
             return []
         return [Send({"type": event.kind, **event.data})]
+
+    def present(self, frames: list[dict[str, Any]]) -> list[Action]:
+        """The presence frames (`Claim.frame()`) answering a Tell: those of the
+        conversation still watched, none of this user's own."""
+        if self.closed:
+            return []
+        return [Send(frame) for frame in frames
+                if frame.get("conversation_id") == self.watching
+                and frame.get("user_id") != self.user_id]
 
     def fell_behind(self) -> list[Action]:
         """The socket missed events: the browser must reload what it shows."""

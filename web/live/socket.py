@@ -6,6 +6,10 @@ this server's). The socket receives the live events of the inboxes its user sees
 before they are queued for it, and tells others what its user is viewing or replying to.
 Every LOGIN_CHECK_SECONDS the login is checked again and the scope re-read: a logged out
 or deactivated user's socket closes, a new membership shows at once.
+
+Presence is kept on a board per process and hub (`PresenceTracker`), fed by the presence
+events the hub delivers, so a browser that opens a conversation is told who is already
+there; with Redis every server's board hears every server's sockets.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -20,13 +25,15 @@ from starlette.websockets import WebSocketState
 
 from accounts.models import User
 from accounts.service import resolve_login_session
+from core import clock
 from core.db import transaction
 from core.errors import NotFound
-from core.live import LiveEvent, Subscription
+from core.live import LiveEvent, LocalHub, Subscription
 from core.runtime import Runtime
 from inbox.access import Scope, require_conversation, visible_inboxes
 from web.api.common import SESSION_COOKIE
-from web.live.protocol import Action, Announce, Close, LiveProtocol, Send
+from web.live.presence import PresenceBoard
+from web.live.protocol import Action, Announce, Close, LiveProtocol, Send, Tell
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -59,6 +66,48 @@ async def _login(runtime: Runtime, cookie: str | None) -> tuple[User, Scope] | N
         return user, await visible_inboxes(session, user)
 
 
+class PresenceTracker:
+    """A hub's presence board in this process, listening while sockets are open here.
+    Its subscription queues nothing: the filter records presence as events pass."""
+
+    def __init__(self, hub: LocalHub):
+        self.hub = hub
+        self.board = PresenceBoard()
+        self._subscription: Subscription | None = None
+        self._sockets = 0
+
+    def _hear(self, event: LiveEvent) -> bool:
+        if event.kind == "presence":
+            self.board.heard(event, clock.now())
+        return False
+
+    def joined(self) -> None:
+        """A socket opened: listen (from the first one on)."""
+        self._sockets += 1
+        if self._subscription is None:
+            self._subscription = self.hub.subscribe(self._hear)
+
+    def left(self) -> None:
+        """A socket closed: stop listening after the last one, so that a process with
+        no socket makes the publishers no work (they skip events nobody hears)."""
+        self._sockets = max(0, self._sockets - 1)
+        if self._sockets == 0 and self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+            self.board = PresenceBoard()
+
+
+_trackers: weakref.WeakKeyDictionary[LocalHub, PresenceTracker] = weakref.WeakKeyDictionary()
+
+
+def presence_tracker(hub: LocalHub) -> PresenceTracker:
+    """The presence tracker of `hub` in this process (made on first use)."""
+    tracker = _trackers.get(hub)
+    if tracker is None:
+        tracker = _trackers[hub] = PresenceTracker(hub)
+    return tracker
+
+
 class _Connection:
     """One open socket: its protocol, its subscription, its user's current scope."""
 
@@ -66,6 +115,8 @@ class _Connection:
         self.runtime, self.websocket = runtime, websocket
         self.user, self.scope = user, scope
         self.protocol = LiveProtocol(user.id)
+        self.presence = presence_tracker(runtime.live)
+        self.presence.joined()
         self.subscription: Subscription = runtime.live.subscribe(self.accepts)
 
     def accepts(self, event: LiveEvent) -> bool:
@@ -80,20 +131,36 @@ class _Connection:
                 await self.websocket.send_json(action.frame)
             elif isinstance(action, Announce):
                 await self._announce(action)
+            elif isinstance(action, Tell):
+                await self._tell(action)
             elif isinstance(action, Close):
                 with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                     await self.websocket.close(action.code, action.reason)
                 return False
         return True
 
-    async def _announce(self, action: Announce) -> None:
+    async def _inbox_of(self, conversation_id: int) -> int | None:
+        """The inbox of a conversation the user sees; None for any other."""
         async with transaction(self.runtime.sessions) as session:
             try:
-                conversation = await require_conversation(session, self.scope,
-                                                          action.conversation_id)
+                conversation = await require_conversation(session, self.scope, conversation_id)
             except NotFound:
-                return  # not one the user sees: nothing to tell anyone
-        presence = LiveEvent("presence", inbox_id=conversation.inbox_id, data={
+                return None
+        return conversation.inbox_id
+
+    async def _tell(self, action: Tell) -> None:
+        if await self._inbox_of(action.conversation_id) is None:
+            return  # not one the user sees: nothing to tell them
+        claims = self.presence.board.present(action.conversation_id, clock.now())
+        for send in self.protocol.present([claim.frame() for claim in claims]):
+            if isinstance(send, Send):
+                await self.websocket.send_json(send.frame)
+
+    async def _announce(self, action: Announce) -> None:
+        inbox_id = await self._inbox_of(action.conversation_id)
+        if inbox_id is None:
+            return  # not one the user sees: nothing to tell anyone
+        presence = LiveEvent("presence", inbox_id=inbox_id, data={
             "conversation_id": action.conversation_id, "user_id": self.user.id,
             "name": self.user.name, "state": action.state})
         await self.runtime.live.publish([presence])
@@ -149,6 +216,7 @@ class _Connection:
             await asyncio.gather(*tasks, return_exceptions=True)
             self.subscription.close()
             await self._end()
+            self.presence.left()
 
     async def _end(self) -> None:
         for action in self.protocol.ended():

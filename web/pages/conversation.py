@@ -9,6 +9,7 @@ check exactly as the API does (the sync rules apply, owners must see the inbox).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from core.errors import InvalidInput, NotFound, UserError
 from core.runtime import Runtime
 from inbox import access, queries
 from inbox import service as inbox
+from inbox.collision import NewerMessages
 from inbox.models import Message, MessageAttachment
 from inbox.placeholders import fill_in, values_for
 from inbox.snippets import list_snippets
@@ -221,13 +223,35 @@ async def conversation_page(request: Request, conversation_id: int, caller: Curr
                             problem: str | None = None, snippet: int | None = None) -> Response:
     """The conversation page; with `snippet`, the reply editor holds that canned reply
     (how it is inserted without a script)."""
+    return await _page(request, caller, runtime, conversation_id, notice=notice,
+                       problem=problem, snippet=snippet)
+
+
+@dataclass(frozen=True)
+class HeldReply:
+    """A reply held back by newer messages: what the agent wrote, under the same form
+    key, and the messages they had not seen."""
+
+    text: str
+    client_key: str
+    new_ids: frozenset[int]
+
+
+async def _page(request: Request, caller: PageCaller, runtime: Runtime, conversation_id: int,
+                *, notice: str | None = None, problem: str | None = None,
+                snippet: int | None = None, held: HeldReply | None = None,
+                status_code: int = 200) -> Response:
     async with transaction(runtime.sessions) as session:
         view = await gather(session, caller, conversation_id)
     draft = next((s.text for s in view.snippets if s.id == snippet), "")
     return render(request, "conversation/page.html", {
         "caller": caller, "view": view, "c": view.row.conversation, "contact": view.row.contact,
         "priorities": PRIORITIES, "notice": notice, "problem": problem, "q": "",
-        "draft": draft})
+        "draft": held.text if held else draft,
+        "held": held, "first_new": min(held.new_ids) if held else None,
+        # Each form's own key: posted twice (a double click, a resubmit), it sends once.
+        "reply_key": held.client_key if held else secrets.token_urlsafe(16),
+        "comment_key": secrets.token_urlsafe(16)}, status_code=status_code)
 
 
 def _back(conversation_id: int, notice: str, *, error: bool = False) -> Response:
@@ -238,13 +262,17 @@ def _back(conversation_id: int, notice: str, *, error: bool = False) -> Response
 Work = Callable[[AsyncSession], Awaitable[str]]
 
 
-async def _attempt(runtime: Runtime, conversation_id: int, work: Work) -> Response:
+async def _attempt(runtime: Runtime, conversation_id: int, work: Work,
+                   keep: type[UserError] | None = None) -> Response:
     """Do `work` in one transaction and come back to the conversation saying what it did,
-    or what was wrong (a refused change is shown on the page, not as an error document)."""
+    or what was wrong (a refused change is shown on the page, not as an error document);
+    a refusal of type `keep` is raised for the caller to answer."""
     try:
         async with transaction(runtime.sessions) as session:
             done = await work(session)
     except UserError as exc:
+        if keep is not None and isinstance(exc, keep):
+            raise
         return _back(conversation_id, exc.message, error=True)
     return _back(conversation_id, done)
 
@@ -253,21 +281,34 @@ Text = Annotated[str, Form(max_length=100_000)]
 
 
 @router.post("/conversations/{conversation_id}/messages")
-async def add_message(conversation_id: int, caller: CurrentPageCaller, runtime: RuntimeDep,
-                      kind: Annotated[str, Form(max_length=16)], text: Text = "",
-                      attachments: Annotated[list[UploadFile] | None, File()] = None
-                      ) -> Response:
+async def add_message(request: Request, conversation_id: int, caller: CurrentPageCaller,
+                      runtime: RuntimeDep, kind: Annotated[str, Form(max_length=16)],
+                      text: Text = "",
+                      attachments: Annotated[list[UploadFile] | None, File()] = None,
+                      seen_message_id: Annotated[str, Form(max_length=12)] = "",
+                      client_key: Annotated[str, Form(max_length=64)] = "",
+                      send_anyway: Annotated[str, Form(max_length=8)] = "") -> Response:
     """A reply (sent through the outbox, with the files attached) or an internal comment,
-    from the page's editors."""
+    from the page's editors. A reply written before newer messages arrived is not sent:
+    the page comes back (409) showing them, the reply kept (its files to be chosen again),
+    asking to send anyway or review."""
     files = await read_uploads(attachments)
+    seen = int(seen_message_id) if seen_message_id.isdigit() else None
 
     async def work(session: AsyncSession) -> str:
         await access.require_conversation(session, caller.scope, conversation_id)
         await inbox.add_agent_message(session, conversation_id, author_id=caller.user.id,
-                                      kind=kind, text=text, attachments=files)
+                                      kind=kind, text=text, attachments=files,
+                                      seen_message_id=seen, client_key=client_key or None,
+                                      send_anyway=bool(send_anyway))
         return "Reply queued" if kind == "reply" else "Comment added"
 
-    return await _attempt(runtime, conversation_id, work)
+    try:
+        return await _attempt(runtime, conversation_id, work, keep=NewerMessages)
+    except NewerMessages as held:
+        return await _page(request, caller, runtime, conversation_id, problem=held.message,
+                           held=HeldReply(text, client_key, frozenset(held.message_ids)),
+                           status_code=409)
 
 
 STATUS_DONE = {"closed": "Closed", "open": "Reopened", "spam": "Marked as spam"}

@@ -1,0 +1,162 @@
+"""Live updates in a real Chromium: the inbox and the conversation page follow what
+happens elsewhere without a reload, and never show what the agent may not see."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from core.db import transaction
+from core.outbox import OutboxItem
+from inbox.messages import InboundMessage
+from inbox.models import Message
+from inbox.service import ingest
+from tests.support import CHROMIUM, add_to_inbox, add_user
+from tests.web.site import chromium, logged_in_page, screenshots, serving
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")]
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    return {"inboxes": [
+        {"slug": "support", "name": "Support", "addresses": ["help@example.com"]},
+        {"slug": "sales", "name": "Sales", "addresses": ["sales@example.com"]}]}
+
+
+async def receive(runtime, subject: str, *, inbox: str = "support", text: str = "Hello",
+                  references: tuple[str, ...] = (), external_id: str | None = None) -> int:
+    message = InboundMessage(inbox=inbox, channel="email", sender_email="anna@example.org",
+                             sender_name="Anna Berg", subject=subject, text=text,
+                             external_id=external_id or f"{uuid.uuid4().hex}@example.org",
+                             references=references)
+    async with transaction(runtime.sessions) as session:
+        return (await ingest(session, message)).conversation_id
+
+
+@pytest.fixture
+async def desk(runtime):
+    """Ann and Ben work support (not sales); one conversation is waiting."""
+    people = {}
+    for email, name in (("ann@example.com", "Ann Agent"), ("ben@example.com", "Ben Agent")):
+        people[name.split()[0].lower()], _ = await add_user(runtime, email, "agent", name)
+    await add_to_inbox(runtime, "support", user_ids=tuple(people.values()))
+    people["waiting"] = await receive(runtime, "Printer on fire",
+                                      external_id="first@example.org")
+    return people
+
+
+async def live(page) -> None:
+    """Wait until the page's live socket is open."""
+    await page.wait_for_function("document.body.dataset.live === 'open'")
+
+
+async def test_a_new_email_appears_in_the_open_inbox_without_reload(runtime, desk, tmp_path):
+    async with serving(runtime) as base, chromium() as browser:
+        page = await logged_in_page(browser, base, "ann@example.com")
+        await page.get_by_role("link", name="Printer on fire").wait_for()
+        await live(page)
+        await page.evaluate("window.notReloaded = true")
+        counts = page.get_by_role("navigation", name="Views")
+        assert "1 conversations" in await counts.inner_html()
+
+        await receive(runtime, "Quote for 40 chairs", inbox="sales")
+        await receive(runtime, "Cannot log in")
+        await page.get_by_role("link", name="Cannot log in").wait_for()
+        assert await page.evaluate("window.notReloaded") is True
+        assert await page.get_by_role("link", name="Quote for 40 chairs").count() == 0
+        await counts.get_by_label("2 conversations").first.wait_for()
+        await screenshots(page, tmp_path, "live-inbox")
+
+
+async def test_a_new_message_is_announced_on_the_open_conversation(runtime, desk, tmp_path):
+    async with serving(runtime) as base, chromium() as browser:
+        page = await logged_in_page(browser, base, "ann@example.com")
+        await page.goto(f"http://{base}/conversations/{desk['waiting']}")
+        await live(page)
+        await page.get_by_label("Reply").fill("Draft that must survive")
+        await receive(runtime, "Re: Printer on fire", text="Now it smokes even more.",
+                      references=("first@example.org",))
+        await page.get_by_role("status").filter(has_text="New message").wait_for()
+        await screenshots(page, tmp_path, "live-banner")
+        await page.get_by_role("button", name="Show new messages").click()
+        await page.get_by_text("Now it smokes even more.").wait_for()
+        assert await page.get_by_label("Reply").input_value() == "Draft that must survive"
+        assert await page.locator(".message").count() == 2
+
+
+async def test_colleagues_see_who_is_viewing_and_replying(runtime, desk, tmp_path):
+    async with serving(runtime) as base, chromium() as browser:
+        ann = await logged_in_page(browser, base, "ann@example.com")
+        ben = await logged_in_page(browser, base, "ben@example.com")
+        url = f"http://{base}/conversations/{desk['waiting']}"
+        await ann.goto(url)
+        await live(ann)
+        await ben.goto(url)
+        await live(ben)
+        ann_sees, ben_sees = ann.get_by_role("status"), ben.get_by_role("status")
+        await ben_sees.filter(has_text="Ann Agent is viewing").wait_for()  # told on arrival
+        await ann_sees.filter(has_text="Ben Agent is viewing").wait_for()
+        await ben.get_by_label("Reply").type("On it")
+        await ann_sees.filter(has_text="Ben Agent is replying").wait_for()
+        await screenshots(ann, tmp_path, "live-presence")
+        await ben.goto(f"http://{base}/")
+        await ann_sees.filter(has_text="Ben Agent").wait_for(state="detached")
+
+
+async def agent_replies(runtime, conversation_id: int) -> tuple[list[str], int]:
+    """The agents' replies stored in the conversation (texts), and the outbox items."""
+    async with transaction(runtime.sessions) as session:
+        texts = (await session.scalars(select(Message.text).where(
+            Message.conversation_id == conversation_id, Message.direction == "outbound")
+            .order_by(Message.id))).all()
+        items = await session.scalar(select(func.count()).select_from(OutboxItem))
+    return list(texts), items
+
+
+async def test_a_reply_after_a_colleagues_asks_first_and_a_double_click_sends_once(
+        runtime, desk, tmp_path):
+    async with serving(runtime) as base, chromium() as browser:
+        ann = await logged_in_page(browser, base, "ann@example.com")
+        ben = await logged_in_page(browser, base, "ben@example.com")
+        url = f"http://{base}/conversations/{desk['waiting']}"
+        await ann.goto(url)
+        await ben.goto(url)
+        await ben.get_by_label("Reply").fill("Ben here: a technician is on the way.")
+        await ben.get_by_role("button", name="Send").click()
+        await ben.get_by_role("status").filter(has_text="Reply queued").wait_for()
+
+        await ann.get_by_label("Reply").fill("Ann here: please unplug it.")
+        await ann.get_by_role("button", name="Send", exact=True).click()
+        await ann.get_by_role("alert").filter(has_text="1 new message arrived").wait_for()
+        new = ann.get_by_role("article").filter(has=ann.get_by_text("New", exact=True))
+        assert "technician is on the way" in await new.inner_text()
+        assert await ann.get_by_label("Reply").input_value() == "Ann here: please unplug it."
+        await ann.get_by_role("link", name="Review").wait_for()
+        await screenshots(ann, tmp_path, "collision-prompt")
+        assert (await agent_replies(runtime, desk["waiting"]))[0] == [
+            "Ben here: a technician is on the way."]
+        await ann.get_by_role("button", name="Send anyway").click()
+        await ann.get_by_role("status").filter(has_text="Reply queued").wait_for()
+
+        await ann.get_by_label("Reply").fill("And please open a window.")
+        async with ann.expect_navigation():  # the page before says "Reply queued" too
+            await ann.get_by_role("button", name="Send", exact=True).dblclick()
+        await ann.get_by_role("status").filter(has_text="Reply queued").wait_for()
+        assert await ann.get_by_label("Reply").input_value() == ""
+        # The same form reaching the server twice (a resubmit, a retried post):
+        await ann.get_by_label("Reply").fill("Keep away from the smoke.")
+        statuses = await ann.evaluate("""() => {
+            const form = document.getElementById("reply-text").form;
+            const post = () => fetch(form.action, {method: "POST", body: new FormData(form),
+                                                   redirect: "manual"});
+            return Promise.all([post(), post()]).then(answers => answers.map(a => a.type));
+        }""")
+        assert statuses == ["opaqueredirect", "opaqueredirect"]  # both answered by a 303
+        texts, outbox = await agent_replies(runtime, desk["waiting"])
+        assert texts == ["Ben here: a technician is on the way.", "Ann here: please unplug it.",
+                         "And please open a window.", "Keep away from the smoke."]
+        assert outbox == 4
