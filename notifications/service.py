@@ -10,7 +10,8 @@
 - sla_due_soon, sla_breached: a clock of a ticket is due soon or breached -> its owner.
 
 Someone who asked for it (`notify_by_email`) is also mailed each notification, through the
-outbox after commit. Whoever is told must be active and see the conversation's inbox
+outbox after commit, and their open pages hear of it over the live socket (a `notification`
+frame for them alone). Whoever is told must be active and see the conversation's inbox
 (`inbox.access`): a person out of scope is never notified, and a listing shows only what
 its reader still sees.
 """
@@ -27,6 +28,7 @@ from accounts.models import User
 from accounts.service import active_users
 from core import clock, outbox
 from core.events import EventBus
+from core.live import LiveEvent, announce
 from inbox.access import Scope, visible_inboxes
 from inbox.events import ConversationOwnerChanged, MessageAdded
 from inbox.models import Conversation, Message
@@ -76,6 +78,10 @@ async def notify(session: AsyncSession, user_ids: Sequence[int], kind: str, *,
     for user, notification in told:
         if user.notify_by_email:
             await outbox.add(session, MAIL_KIND, {"notification_id": notification.id})
+    # Each one's open pages hear of it (their bell's count), after commit.
+    announce(session, *(LiveEvent("notification", user_id=user.id,
+                                  data={"kind": kind, "notification_id": notification.id})
+                        for user, notification in told))
     return [user.id for user, _ in told]
 
 

@@ -215,6 +215,32 @@
     window.addEventListener("pagehide", function () { send({ type: "left" }); });
   }
 
+  // ---- The bell: its unread count, read again when a notification arrives.
+  function refreshBell() {
+    var bell = document.querySelector("a.bell");
+    if (!bell) return;
+    fetch("/api/notifications?limit=1", { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (answer) {
+        if (!answer || typeof answer.unread !== "number") return;
+        var unread = answer.unread;
+        bell.setAttribute("aria-label", "Notifications, " + unread + " unread");
+        bell.classList.toggle("has-unread", unread > 0);
+        var badge = bell.querySelector(".badge");
+        if (unread > 0 && !badge) {
+          badge = document.createElement("span");
+          badge.className = "badge";
+          badge.setAttribute("aria-hidden", "true");
+          bell.appendChild(badge);
+        }
+        if (badge) {
+          if (unread > 0) badge.textContent = String(unread);
+          else badge.remove();
+        }
+      })
+      .catch(function () { /* the next notification tries again */ });
+  }
+
   // ---- The socket.
   function handle(frame) {
     if (frame.type === "conversation") {
@@ -223,6 +249,8 @@
           (frame.change === "message" || frame.change === "opened")) {
         checkForMessages();
       }
+    } else if (frame.type === "notification") {
+      refreshBell();
     } else if (frame.type === "presence") {
       onPresence(frame);
     } else if (frame.type === "reload") {
