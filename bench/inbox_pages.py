@@ -63,7 +63,7 @@ LIMITS_MS = {"list": 50.0, "search": 100.0, "conversation": 80.0}
 PASSWORD = "bench password 0123456789"
 AGENT = "agent@bench.example"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-SEED_VERSION = 2
+SEED_VERSION = 3
 INBOXES = [("support", "Support"), ("billing", "Billing"), ("sales", "Sales"),
            ("partners", "Partners")]
 CHANNELS = ["email"] * 6 + ["chat", "slack", "form", "api"]

@@ -43,7 +43,14 @@ FIRST_DESCENDING = {"last_message_at", "priority"}
 class RailEntry:
     view: View
     count: int
+    """Capped at `queries.COUNT_CAP`: that many or more."""
     current: bool
+
+    @property
+    def count_label(self) -> str:
+        """The count as shown: "999+" from the cap on."""
+        cap = queries.COUNT_CAP
+        return f"{cap - 1}+" if self.count >= cap else str(self.count)
 
 
 async def _rail(session: Any, caller: PageCaller, current: str | None) -> list[RailEntry]:
@@ -51,7 +58,8 @@ async def _rail(session: Any, caller: PageCaller, current: str | None) -> list[R
     entries = []
     for view in DEFAULT_VIEWS:
         f = await view_filter(session, view, caller.user, now=now)
-        count = await queries.count_conversations(session, f, scope=caller.scope)
+        count = await queries.count_conversations(session, f, scope=caller.scope,
+                                                  cap=queries.COUNT_CAP)
         entries.append(RailEntry(view, count, view.key == current))
     return entries
 
