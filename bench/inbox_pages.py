@@ -294,7 +294,7 @@ def seed(folder: Path) -> tuple[Path, int]:
     if marker.exists():
         cli(config, "migrate")
         return database, int(marker.read_text())
-    for stale in folder.glob(f"{database.stem}*"):
+    for stale in folder.glob(f"inbox-{CONVERSATIONS}-v*"):  # this seed's, and older ones
         stale.unlink()
     started = time.perf_counter()
     cli(config, "migrate")
