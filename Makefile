@@ -39,7 +39,8 @@ test: dev lint test-only
 test-only: dev
 	$(BIN)/pytest
 
-BENCHES := bench/sla_calendar.py bench/forms_ingest.py bench/email_ingest.py bench/sqlite_driver.py bench/live_fanout.py
+BENCHES := bench/sla_calendar.py bench/forms_ingest.py bench/email_ingest.py bench/sqlite_driver.py \
+           bench/live_fanout.py bench/inbox_pages.py
 
 bench: $(VENV)/.installed-bench
 	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -69,6 +69,11 @@ class Conversation(Base):
     __table_args__ = (
         UniqueConstraint("inbox_id", "channel", "thread_key"),
         Index("ix_conversations_listing", "last_message_at", "id"),
+        # The inbox's views (migration 0012): by status, by owner and status, newest first.
+        Index("ix_conversations_status_recent", "status", "last_message_at", "id"),
+        Index("ix_conversations_owner_status", "owner_id", "status", "last_message_at", "id"),
+        Index("ix_conversations_status_channel", "status", "channel", "id"),
+        Index("ix_conversations_status_subject", "status", "subject", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

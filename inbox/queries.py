@@ -44,7 +44,9 @@ RANKS = range(-1, 100)
 SORTS: dict[str, Sort] = {
     "last_message_at": Sort(Conversation.last_message_at, "time"),
     "created_at": Sort(Conversation.created_at, "time"),
-    "subject": Sort(func.substr(Conversation.subject, 1, MAX_CURSOR_TEXT), "text"),
+    # Subjects are kept to 998 characters (inbox.service), under MAX_CURSOR_TEXT: the column
+    # itself sorts, so that an index on (status, subject) serves the sort.
+    "subject": Sort(Conversation.subject, "text"),
     "contact": Sort(func.substr(func.coalesce(Contact.name, Contact.email, ""), 1,
                                 MAX_CURSOR_TEXT), "text"),
     "channel": Sort(Conversation.channel, "text"),
@@ -152,19 +154,31 @@ async def list_conversations(
     cursor: str | None
 ) -> tuple[list[ConversationRow], str | None]:
     """Live conversations in `scope`, in the filter's order (most recent activity first by
-    default; ties by id); returns (rows, next cursor)."""
+    default; ties by id); returns (rows, next cursor).
+
+    Two steps in one statement: the page's ids and sort values are chosen first (only they
+    are sorted, so a sort without an index orders narrow records), then their rows are read."""
     sort, descending = _sort_of(f)
     column = sort.expression
-    query = (select(Conversation, Contact, Inbox.slug, column)
-             .join(Contact, Contact.id == Conversation.contact_id)
-             .join(Inbox, Inbox.id == Conversation.inbox_id)
-             .where(Conversation.deleted_at.is_(None), scope.covers(Conversation.inbox_id)))
-    query = _filtered(query, f, session.get_bind().dialect.name)
+    chosen: Select[int, Any] = (select(Conversation.id.label("id"), column.label("sort_value"))
+              .where(Conversation.deleted_at.is_(None), scope.covers(Conversation.inbox_id)))
+    if sort is SORTS["contact"]:
+        chosen = chosen.join(Contact, Contact.id == Conversation.contact_id)
+    if f.inbox:
+        chosen = chosen.join(Inbox, Inbox.id == Conversation.inbox_id)
+    chosen = _filtered(chosen, f, session.get_bind().dialect.name)
     if cursor:
-        query = query.where(_after(sort, descending, cursor))
+        chosen = chosen.where(_after(sort, descending, cursor))
     order = (column.desc(), Conversation.id.desc()) if descending else (
         column.asc(), Conversation.id.asc())
-    rows = (await session.execute(query.order_by(*order).limit(limit + 1))).all()
+    page = chosen.order_by(*order).limit(limit + 1).subquery("page")
+    query = (select(Conversation, Contact, Inbox.slug, page.c.sort_value)
+             .join(page, page.c.id == Conversation.id)
+             .join(Contact, Contact.id == Conversation.contact_id)
+             .join(Inbox, Inbox.id == Conversation.inbox_id))
+    query = query.order_by(*((page.c.sort_value.desc(), page.c.id.desc()) if descending else
+                             (page.c.sort_value.asc(), page.c.id.asc())))
+    rows = (await session.execute(query)).all()
     items = [ConversationRow(c, contact, slug) for c, contact, slug, _ in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
@@ -173,15 +187,24 @@ async def list_conversations(
     return items, next_cursor
 
 
+COUNT_CAP = 1000
+"""Where a capped count stops (`count_conversations(cap=...)`): a view's count reads at
+most this many index entries, however many conversations it holds."""
+
+
 async def count_conversations(session: AsyncSession, f: ConversationFilter, *,
-                              scope: Scope) -> int:
-    """How many live conversations in `scope` the filter keeps (its sort aside)."""
-    query = (select(func.count(Conversation.id))
-             .join(Contact, Contact.id == Conversation.contact_id)
-             .join(Inbox, Inbox.id == Conversation.inbox_id)
+                              scope: Scope, cap: int | None = None) -> int:
+    """How many live conversations in `scope` the filter keeps (its sort aside); with `cap`,
+    at most `cap` (the count stops there: `cap` means "`cap` or more")."""
+    query = (select(Conversation.id)
              .where(Conversation.deleted_at.is_(None), scope.covers(Conversation.inbox_id)))
+    if f.inbox:
+        query = query.join(Inbox, Inbox.id == Conversation.inbox_id)
     query = _filtered(query, f, session.get_bind().dialect.name)
-    return int(await session.scalar(query) or 0)
+    if cap is not None:
+        query = query.limit(cap)
+    counted = select(func.count()).select_from(query.subquery("kept"))
+    return int(await session.scalar(counted) or 0)
 
 
 async def conversation_row(session: AsyncSession, conversation_id: int, *,

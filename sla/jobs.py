@@ -89,12 +89,17 @@ async def sweep(ctx: dict[str, Any]) -> int:
 async def recover(runtime: Any) -> int:
     """At start: schedule the notices of every running clock again (in-process timers do
     not survive a restart; on Redis the job ids make this a no-op) and announce what passed
-    while nothing ran. Returns how many clocks were scheduled."""
+    while nothing ran. Returns how many clocks were scheduled.
+
+    Only deadlines still ahead get a job: the passed ones are the sweep's (now, and every
+    minute after), so a restart over tens of thousands of overdue clocks does not run a
+    job for each of them at once."""
+    now = wall.now()
     async with transaction(runtime.sessions) as session:
         rows = (await session.scalars(select(SlaClock).where(
             SlaClock.stopped_at.is_(None), SlaClock.due_at.is_not(None)))).all()
     for row in rows:
-        await enqueue_notices(runtime.queue, row)
+        await enqueue_notices(runtime.queue, row, after=now)
     await sweep({"runtime": runtime})
     return len(rows)
 

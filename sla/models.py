@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
@@ -26,6 +35,8 @@ class SlaClock(Base):
     """One goal of one ticket. Durations are stored in microseconds of working time."""
 
     __tablename__ = "sla_clocks"
+    # A ticket's soonest running deadline from the index alone (migration 0012).
+    __table_args__ = (Index("ix_sla_clocks_running", "ticket_id", "stopped_at", "due_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)

@@ -155,12 +155,13 @@ def _schedule_notices(session: AsyncSession, row: SlaClock) -> None:
     pending[id(row)] = row
 
 
-async def enqueue_notices(queue: Any, row: SlaClock) -> None:
-    """Schedule a running clock's due-soon and breach notices at their instants."""
+async def enqueue_notices(queue: Any, row: SlaClock, *, after: datetime | None = None) -> None:
+    """Schedule a running clock's due-soon and breach notices at their instants (only those
+    later than `after`, when given)."""
     if row.id is None or row.stopped_at is not None:
         return
     for kind, instant in (("due_soon", row.due_soon_at), ("breach", row.due_at)):
-        if instant is not None:
+        if instant is not None and (after is None or instant > after):
             await queue.enqueue("sla.notice", row.id, kind, instant.isoformat(),
                                 job_id=f"sla:{row.id}:{kind}:{instant.isoformat()}",
                                 defer_until=instant)

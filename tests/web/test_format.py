@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from web.pages.format import Badge, ago, duration, size, sla_badge
+from web.pages.format import Badge, ago, count_label, duration, size, sla_badge
 
 NOW = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
 
@@ -50,3 +50,9 @@ def clock(status, remaining, met=False):
 ])
 def test_sla_badge(clocks, badge):
     assert sla_badge(clocks) == badge
+
+
+@pytest.mark.parametrize("count, text", [(0, "0"), (998, "998"), (999, "999"), (1000, "999+"),
+                                         (5000, "999+")])
+def test_count_label(count, text):
+    assert count_label(count, 1000) == text

@@ -8,6 +8,12 @@ from datetime import datetime
 from typing import Any
 
 
+def count_label(count: int, cap: int) -> str:
+    """A count as the rail shows it: `cap - 1` and a plus from `cap` on (counting stops
+    there)."""
+    return f"{cap - 1}+" if count >= cap else str(count)
+
+
 def duration(seconds: int) -> str:
     """A short human duration: 45s, 12m, 3h 5m, 2d 4h."""
     seconds = abs(int(seconds))

@@ -26,7 +26,7 @@ from web.api.common import RuntimeDep
 from web.listing import SORT_NAMES, ListingPage, conversation_filter, list_page
 from web.pages import saved_views
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
-from web.pages.format import ago, sla_badge
+from web.pages.format import ago, count_label, sla_badge
 from web.pages.views import DEFAULT_VIEW, DEFAULT_VIEWS, VIEWS, View, view_filter
 
 router = APIRouter(include_in_schema=False)
@@ -44,7 +44,13 @@ FIRST_DESCENDING = {"last_message_at", "priority"}
 class RailEntry:
     view: View
     count: int
+    """Capped at `queries.COUNT_CAP`: that many or more."""
     current: bool
+
+    @property
+    def count_label(self) -> str:
+        """The count as shown: "999+" from the cap on."""
+        return count_label(self.count, queries.COUNT_CAP)
 
 
 async def _rail(session: Any, caller: PageCaller, current: str | None) -> list[RailEntry]:
@@ -52,7 +58,8 @@ async def _rail(session: Any, caller: PageCaller, current: str | None) -> list[R
     entries = []
     for view in DEFAULT_VIEWS:
         f = await view_filter(session, view, caller.user, now=now)
-        count = await queries.count_conversations(session, f, scope=caller.scope)
+        count = await queries.count_conversations(session, f, scope=caller.scope,
+                                                  cap=queries.COUNT_CAP)
         entries.append(RailEntry(view, count, view.key == current))
     return entries
 

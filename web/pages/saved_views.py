@@ -38,6 +38,7 @@ from tickets.view_rules import (
 from web.api.common import IdPath, RuntimeDep
 from web.listing import saved_view_filter
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
+from web.pages.format import count_label
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,7 +56,13 @@ class CustomEntry:
     key: str
     name: str
     count: int
+    """Capped at `queries.COUNT_CAP`, as the default views' counts are."""
     current: bool
+
+    @property
+    def count_label(self) -> str:
+        """The count as shown: "999+" from the cap on."""
+        return count_label(self.count, queries.COUNT_CAP)
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,8 @@ async def rail(session: AsyncSession, caller: PageCaller, current: int | None,
     for view in await views.visible_views(session, person, limit=RAIL_VIEWS,
                                           addressed_only=True):
         f = saved_view_filter(views.filters_of(view), user_id=caller.user.id, now=now)
-        count = await queries.count_conversations(session, f, scope=caller.scope)
+        count = await queries.count_conversations(session, f, scope=caller.scope,
+                                                  cap=queries.COUNT_CAP)
         entries.append(CustomEntry(str(view.id), view.name, count, view.id == current))
     return entries
 
