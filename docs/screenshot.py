@@ -13,17 +13,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import server
+from accounts.models import User
 from core import clock
 from core.db import transaction
 from core.migrations import upgrade
 from core.runtime import Runtime
 from inbox import service as inbox
+from inbox.access import visible_inboxes
 from inbox.messages import InboundMessage
 from sla.service import save_policy
 from tests.support import add_to_inbox, add_user, make_queue, make_settings
 from tests.web.site import chromium, logged_in_page, serving
 from tickets import service as tickets
 from tickets.queries import tickets_of_conversations
+from tickets.view_rules import ViewFilters
+from tickets.views import ViewDraft, create_view, person_of
 
 TARGET = Path(__file__).parent / "inbox.png"
 NOW = datetime(2026, 3, 2, 11, 30, tzinfo=UTC)
@@ -67,7 +71,8 @@ async def demo(runtime: Runtime) -> None:
     async with transaction(runtime.sessions) as session:  # goals every ticket runs against
         await save_policy(session, {"goals": {"first_response": {"minutes": 30},
                                               "close": {"minutes": 480}}}, actor_id=None)
-    for minutes, channel, name, email, company, subject, text, owner, priority in MAIL:
+    # Oldest first, as time runs: the SLA clocks are planned from each moment in turn.
+    for minutes, channel, name, email, company, subject, text, owner, priority in reversed(MAIL):
         message = InboundMessage(inbox="support", channel=channel, sender_email=email,
                                  sender_name=name, sender_company=company, subject=subject,
                                  text=text, external_id=f"{uuid.uuid4().hex}@example.org")
@@ -81,6 +86,18 @@ async def demo(runtime: Runtime) -> None:
                     conversation_id]
                 await tickets.update_ticket(session, ticket.id, {"priority": priority},
                                             actor_id=agents["Maya Lind"], cause="agent")
+    mentioned = conversation_id  # the newest
+    with clock.use(clock.ManualClock(NOW - timedelta(minutes=5))):
+        async with transaction(runtime.sessions) as session:
+            maya = await session.get(User, agents["Maya Lind"])
+            assert maya is not None
+            await create_view(session, await person_of(session, maya),
+                              await visible_inboxes(session, maya),
+                              ViewDraft("Urgent, mine", "private", None,
+                                        ViewFilters(owner_id="me", priority="urgent")))
+            await inbox.add_agent_message(  # a colleague asks Maya: her bell shows it
+                session, mentioned, author_id=agents["Tom Reyes"], kind="comment",
+                text="@maya did this customer write in before?")
 
 
 async def shoot(database_url: str) -> None:
@@ -102,7 +119,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         database_url = f"sqlite+aiosqlite:///{Path(folder) / 'frontdesk.db'}"
         upgrade(database_url)
-        asyncio.run(shoot(database_url))
+        # The server's own jobs (SLA sweeps) live at the same moment as the pages.
+        with clock.use(clock.ManualClock(NOW)):
+            asyncio.run(shoot(database_url))
     print(f"wrote {TARGET} ({TARGET.stat().st_size // 1024} KB)")
 
 

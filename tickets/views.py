@@ -22,6 +22,7 @@ from core.errors import Forbidden, InvalidInput, NotFound
 from inbox.access import Scope
 from inbox.models import Inbox
 from tickets.models import SavedView, Ticket
+from tickets.queries import in_scope
 from tickets.view_rules import (
     Person,
     ViewFacts,
@@ -165,11 +166,12 @@ async def delete_view(session: AsyncSession, person: Person, view_id: int) -> No
     await session.flush()
 
 
-async def categories_in_use(session: AsyncSession, limit: int = 100) -> list[str]:
-    """Ticket categories in use, alphabetically, at most `limit` (what a view may filter
-    on)."""
+async def categories_in_use(session: AsyncSession, scope: Scope,
+                            limit: int = 100) -> list[str]:
+    """Categories of the tickets in `scope`, alphabetically, at most `limit` (what a view
+    may filter on; another inbox's categories are not told)."""
     rows = await session.scalars(
-        select(Ticket.category).where(Ticket.category.is_not(None)).distinct()
+        select(Ticket.category).where(Ticket.category.is_not(None), in_scope(scope)).distinct()
         .order_by(Ticket.category).limit(limit))
     return [category for category in rows if category]
 

@@ -21,6 +21,7 @@ from inbox.service import ingest, set_owner, set_status
 from tests.support import add_to_inbox, add_user
 from tickets.service import ticket_for_conversation, update_ticket
 from tickets.view_rules import ViewFilters
+from tickets.views import categories_in_use
 from web.listing import list_page, saved_view_filter
 
 pytestmark = pytest.mark.usefixtures("manual_clock")
@@ -194,3 +195,13 @@ async def test_a_view_sorts_and_pages_like_any_listing(desk):
     subjects = [item.row.conversation.subject for item in first.items + rest.items]
     assert subjects == ["Card declined", "Invoice address", "Printer", "Refund please"]
     assert rest.next_cursor is None
+
+
+@pytest.mark.parametrize("viewer, told", [("ann", ["Chargeback", "Refund"]),
+                                          ("otto", ["Refund"]),
+                                          ("ada", ["Chargeback", "Refund"])])
+async def test_the_categories_offered_are_those_of_the_viewers_inboxes(desk, viewer, told):
+    await _set(desk.runtime, desk.conversations["card"], category="Chargeback")  # billing
+    async with transaction(desk.runtime.sessions) as session:
+        user = await session.get(User, desk.users[viewer])
+        assert await categories_in_use(session, await visible_inboxes(session, user)) == told

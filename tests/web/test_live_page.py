@@ -3,17 +3,21 @@ happens elsewhere without a reload, and never show what the agent may not see.""
 
 from __future__ import annotations
 
+import asyncio
+import smtplib
 import uuid
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import func, select
 
+from connectors.email.smtp_in import start_smtp, stop_smtp
 from core.db import transaction
 from core.outbox import OutboxItem
 from inbox.messages import InboundMessage
 from inbox.models import Message
 from inbox.service import ingest
-from tests.support import CHROMIUM, add_to_inbox, add_user
+from tests.support import CHROMIUM, add_to_inbox, add_user, run_jobs
 from tests.web.site import chromium, logged_in_page, screenshots, serving
 
 pytestmark = [pytest.mark.browser,
@@ -70,6 +74,36 @@ async def test_a_new_email_appears_in_the_open_inbox_without_reload(runtime, des
         assert await page.get_by_role("link", name="Quote for 40 chairs").count() == 0
         await counts.get_by_label("2 conversations").first.wait_for()
         await screenshots(page, tmp_path, "live-inbox")
+
+
+def send_mail(port: int, to: str, subject: str) -> None:
+    """One message over SMTP to the server on loopback, as a customer's MTA sends it."""
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "Cy Young <cy@example.net>", to, subject
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@example.net>"
+    message.set_content("Sent over SMTP.")
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.send_message(message)
+
+
+async def test_mail_received_over_smtp_appears_in_the_open_inbox(runtime, desk, tmp_path):
+    smtp = await start_smtp(runtime, port=0)
+    try:
+        async with serving(runtime) as base, chromium() as browser:
+            page = await logged_in_page(browser, base, "ann@example.com")
+            await page.get_by_role("link", name="Printer on fire").wait_for()
+            await live(page)
+            await page.evaluate("window.notReloaded = true")
+            for to, subject in (("sales@example.com", "Quote for 40 chairs"),
+                                ("help@example.com", "Invoice twice")):
+                await asyncio.to_thread(send_mail, smtp.port, to, subject)
+            await run_jobs(runtime)
+            await page.get_by_role("link", name="Invoice twice").wait_for()
+            assert await page.evaluate("window.notReloaded") is True
+            assert await page.get_by_role("link", name="Quote for 40 chairs").count() == 0
+            await screenshots(page, tmp_path, "live-inbox-smtp")
+    finally:
+        await stop_smtp(smtp)
 
 
 async def test_a_new_message_is_announced_on_the_open_conversation(runtime, desk, tmp_path):
@@ -160,3 +194,28 @@ async def test_a_reply_after_a_colleagues_asks_first_and_a_double_click_sends_on
         assert texts == ["Ben here: a technician is on the way.", "Ann here: please unplug it.",
                          "And please open a window.", "Keep away from the smoke."]
         assert outbox == 4
+
+
+async def test_a_change_made_elsewhere_shows_on_the_open_conversation(runtime, desk, tmp_path):
+    async with serving(runtime) as base, chromium() as browser:
+        ann = await logged_in_page(browser, base, "ann@example.com")
+        await ann.goto(f"http://{base}/conversations/{desk['waiting']}")
+        await live(ann)
+        await ann.evaluate("window.notReloaded = true")
+        await ann.get_by_label("Reply").fill("Draft that must survive")
+
+        ben = await logged_in_page(browser, base, "ben@example.com")
+        await ben.goto(f"http://{base}/conversations/{desk['waiting']}")
+        await ben.get_by_label("Priority").select_option("urgent")
+        await ben.get_by_role("status").filter(has_text="Ticket saved").wait_for()
+        await ben.get_by_role("button", name="Close", exact=True).click()
+        await ben.get_by_role("status").filter(has_text="Closed").wait_for()
+
+        await ann.get_by_role("button", name="Reopen").wait_for()
+        await ann.wait_for_function(
+            "document.getElementById('ticket-priority').value === 'urgent'")
+        assert "changed priority from medium to urgent" in await ann.locator(
+            ".timeline").inner_text()
+        assert await ann.evaluate("window.notReloaded") is True
+        assert await ann.get_by_label("Reply").input_value() == "Draft that must survive"
+        await screenshots(ann, tmp_path, "live-details")

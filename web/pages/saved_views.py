@@ -181,7 +181,7 @@ async def _form_page(request: Request, session: AsyncSession, caller: PageCaller
         "inboxes": await access.list_inboxes(session, caller.scope), "channels": CHANNELS,
         "statuses": CONVERSATION_STATUSES, "priorities": PRIORITIES,
         "sla_statuses": [(s, SLA_NAMES[s]) for s in SLA_STATUSES],
-        "categories": await views.categories_in_use(session),
+        "categories": await views.categories_in_use(session, caller.scope),
     }
     return render(request, "inbox/view_form.html", context,
                   status_code=error.status if error else 200)

@@ -161,6 +161,21 @@
     }
   }
 
+  // ---- The conversation's details (status, owner, the ticket card), changed elsewhere:
+  // read again and put in place, except a part the agent is working in.
+  var DETAILS = ["p.meta", ".conv-actions", "aside.side"];
+
+  function refreshDetails() {
+    fetchPage("/conversations/" + conversationId).then(function (doc) {
+      DETAILS.forEach(function (selector) {
+        var here = document.querySelector(selector);
+        var fresh = doc.querySelector(selector);
+        if (!here || !fresh || here.contains(document.activeElement)) return;
+        here.replaceWith(fresh);
+      });
+    }).catch(function () { /* gone or out of scope: the next visit says so */ });
+  }
+
   // ---- Presence: what this agent does here, and what the others do.
   var state = "viewing";
   var typedAt = 0;
@@ -245,9 +260,9 @@
   function handle(frame) {
     if (frame.type === "conversation") {
       scheduleRefresh();
-      if (conversationId && frame.conversation_id === conversationId &&
-          (frame.change === "message" || frame.change === "opened")) {
-        checkForMessages();
+      if (conversationId && frame.conversation_id === conversationId) {
+        if (frame.change === "message" || frame.change === "opened") checkForMessages();
+        else refreshDetails();
       }
     } else if (frame.type === "notification") {
       refreshBell();
