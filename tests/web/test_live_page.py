@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import uuid
+from datetime import timedelta
 from email.message import EmailMessage
 
 import pytest
@@ -219,3 +220,27 @@ async def test_a_change_made_elsewhere_shows_on_the_open_conversation(runtime, d
         assert await ann.evaluate("window.notReloaded") is True
         assert await ann.get_by_label("Reply").input_value() == "Draft that must survive"
         await screenshots(ann, tmp_path, "live-details")
+
+
+async def test_sla_clocks_count_down_on_open_pages(runtime, client, manual_clock, tmp_path):
+    ann, _ = await add_user(runtime, "ann@example.com", "agent", "Ann Agent")
+    await add_to_inbox(runtime, "support", user_ids=(ann,))
+    _, admin = await add_user(runtime, "boss@example.com", "admin")
+    answer = await client.put("/api/sla/settings", headers=admin, json={
+        "mode": "always", "goals": {"first_response": {"minutes": 30}}})
+    assert answer.status_code == 200, answer.text
+    waiting = await receive(runtime, "Printer on fire")
+    async with serving(runtime) as base, chromium() as browser:
+        page = await logged_in_page(browser, base, "ann@example.com")
+        await page.context.add_init_script("window.FRONTDESK_TICK_MS = 300")
+        await page.goto(f"http://{base}/conversations/{waiting}")
+        await page.get_by_text("First response: due in 30m").wait_for()
+        await page.evaluate("window.notReloaded = true")
+        inbox = await page.context.new_page()
+        await inbox.goto(f"http://{base}/")
+        await inbox.get_by_text("Due in 30m").wait_for()
+
+        manual_clock.advance(timedelta(minutes=40))
+        await page.get_by_text("First response: overdue by 10m").wait_for()
+        await inbox.get_by_text("Overdue 10m").wait_for()
+        assert await page.evaluate("window.notReloaded") is True

@@ -11,6 +11,9 @@
   var FORGET_MS = 2 * PRESENCE_MS; // forget a colleague's claim not renewed within this
   var TYPING_MS = 30000;           // replying: typed in the reply editor this recently
   var REFRESH_DELAY_MS = 300;      // events within this are answered by one refresh
+  // SLA clocks count down: what the page shows is read again this often (the server says
+  // how much is left, in working time where the goal runs in working hours).
+  var TICK_MS = window.FRONTDESK_TICK_MS || 60000;
 
   var layout = document.querySelector("[data-conversation-id]");
   var conversationId = layout ? Number(layout.dataset.conversationId) : null;
@@ -175,6 +178,12 @@
       });
     }).catch(function () { /* gone or out of scope: the next visit says so */ });
   }
+
+  setInterval(function () {
+    if (document.hidden) return;
+    if (conversationId) refreshDetails();
+    else scheduleRefresh();
+  }, TICK_MS);
 
   // ---- Presence: what this agent does here, and what the others do.
   var state = "viewing";
