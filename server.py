@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -247,7 +248,9 @@ def _listen(what: str, host: str, port: int) -> socket.socket:
     try:
         return listening_socket(host, port)
     except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
+        reason = (exc.strerror if isinstance(exc, socket.gaierror) or not exc.errno
+                  else os.strerror(exc.errno)) or str(exc)
+        reason = reason.lower()
         where = f"[{host}]:{port}" if ":" in host else f"{host or '*'}:{port}"
         raise ListenError(f"cannot listen for {what} on {where}: {reason}") from None
 
