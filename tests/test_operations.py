@@ -209,3 +209,25 @@ def test_a_bad_smtp_port_in_the_environment_is_a_config_error(tmp_path):
     assert_one_line(result.stderr, "frontdesk: FRONTDESK_SMTP_PORT='smtp': smtp_in.port: "
                                    "Input should be a valid integer, unable to parse string "
                                    "as an integer")
+
+
+async def test_multiprocess_mode_serves_the_counts_of_the_directory(tmp_path):
+    http_port = unused_port()
+    config = write_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'fd.db'}", http_port)
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    log = tmp_path / "serve.log"
+    process = serve(config, log, FRONTDESK_SMTP_PORT=str(unused_port()),
+                    PROMETHEUS_MULTIPROC_DIR=str(shared))
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        await wait_ready(base, process, log)
+        values = await scrape(base)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert list(shared.glob("*.db"))  # the counts went through the shared files
+    ready = ("frontdesk_http_request_duration_seconds_count",
+             (("method", "GET"), ("route", "/readyz"), ("status", "200")))
+    assert values[ready] >= 1
+    assert values[("frontdesk_outbox_backlog", ())] == 0
