@@ -373,18 +373,24 @@ async def _claim(raw_sessions: async_sessionmaker[AsyncSession], ids: Sequence[i
                    RawEmail.attempts, RawEmail.source, RawEmail.received_at)
             .where(RawEmail.id.in_(ids), RawEmail.status == "pending")
             .order_by(RawEmail.id))).all()
-        exhausted = [row.id for row in rows if row.attempts >= MAX_ATTEMPTS]
+        exhausted = [(row.id, row.inbox) for row in rows if row.attempts >= MAX_ATTEMPTS]
         rows = [row for row in rows if row.attempts < MAX_ATTEMPTS]
         if exhausted:
-            log.error("giving up on raw emails %s after %d attempts", exhausted, MAX_ATTEMPTS)
-            await session.execute(update(RawEmail).where(RawEmail.id.in_(exhausted)).values(
+            log.error("giving up on raw emails %s after %d attempts",
+                      [raw_id for raw_id, _ in exhausted], MAX_ATTEMPTS)
+            await session.execute(update(RawEmail).where(
+                RawEmail.id.in_([raw_id for raw_id, _ in exhausted])).values(
                 status="failed",
                 error=f"processing did not finish in {MAX_ATTEMPTS} attempts"))
         if rows:
             await session.execute(update(RawEmail).where(RawEmail.id.in_([r.id for r in rows]))
                                   .values(attempts=RawEmail.attempts + 1))
-    if exhausted:
-        metrics.MAIL_QUARANTINED.labels("failed").inc(len(exhausted))
+    for raw_id, inbox_slug in exhausted:
+        metrics.MAIL_QUARANTINED.labels("failed").inc()
+        log.info("inbound mail quarantined: raw %s, inbox %s", raw_id, inbox_slug,
+                 extra={"event": "inbound_mail", "outcome": "quarantined", "status": "failed",
+                        "raw_id": raw_id, "message_id": None, "conversation_id": None,
+                        "inbox": inbox_slug, "error": "processing did not finish"})
     return ([_Pending(row.id, row.sha256, inbox=row.inbox, source=row.source,
                       received_at=row.received_at) for row in rows],
             {row.id: (row.inbox, row.raw) for row in rows})
