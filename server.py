@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +27,8 @@ from sqlalchemy import select, text
 
 from core import clock, outbox
 from core.db import transaction
-from core.errors import ConfigError, FrontdeskError
+from core.errors import ConfigError, FrontdeskError, ListenError
+from core.logs import configure_logging
 from core.migrations import upgrade
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
@@ -92,15 +95,17 @@ async def start_runtime(settings: Settings, **kwargs: Any) -> Runtime:
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[Runtime]:
-    """A started runtime plus the SMTP receiver process (when enabled), stopped on exit."""
+async def serving(settings: Settings, *,
+                  smtp_listener: socket.socket | None = None) -> AsyncIterator[Runtime]:
+    """A started runtime plus the SMTP receiver process (when enabled; on `smtp_listener`
+    when it is bound already), stopped on exit."""
     from connectors.email.receiver import start_receiver, stop_receiver
 
     runtime = await start_runtime(settings)
     receiver = None
     try:
         if settings.smtp_in.enabled:
-            receiver = await start_receiver(runtime)
+            receiver = await start_receiver(runtime, listener=smtp_listener)
         yield runtime
     finally:
         if receiver is not None:
@@ -108,9 +113,12 @@ async def serving(settings: Settings) -> AsyncIterator[Runtime]:
         await runtime.close()
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
-    """The ASGI app. With `runtime` the caller owns it; otherwise the app starts its own."""
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
+               smtp_listener: socket.socket | None = None) -> FastAPI:
+    """The ASGI app. With `runtime` the caller owns it; otherwise the app starts its own
+    (its SMTP receiver on `smtp_listener` when that is bound already)."""
     from web import docs
+    from web import metrics as metrics_route
     from web.api import (
         admin,
         attachments,
@@ -129,6 +137,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.errors import ERROR_RESPONSES, install_error_handlers
     from web.forms import router as forms_router
     from web.live import socket as live_socket
+    from web.metrics import RequestTimer
     from web.middleware import RequestGuard, SecurityHeaders
     from web.pages import auth as auth_pages
     from web.pages import conversation as conversation_pages
@@ -149,7 +158,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             yield
             return
         assert settings is not None
-        async with serving(settings) as own:
+        async with serving(settings, smtp_listener=smtp_listener) as own:
             app.state.runtime = own
             await own.live.start()
             yield
@@ -167,12 +176,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                        max_upload_bytes=configured.http.max_body_bytes
                        + configured.limits.max_total_attachment_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestTimer)  # outermost: it times the refusals too
     for router in (session.router, people.router, tokens.router, inboxes.router,
                    conversations.router, tickets.router, sla.router, admin.router,
                    attachments.router, messages.router, views.router, forms_router, docs.router,
                    live_socket.router, auth_pages.router, inbox_pages.router,
                    conversation_pages.router, saved_view_pages.router, snippets.router,
-                   notifications.router, notification_pages.router):
+                   notifications.router, notification_pages.router, metrics_route.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 
@@ -231,15 +241,45 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _listen(what: str, host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; ListenError naming them when it cannot be had."""
+    from connectors.email.receiver import listening_socket
+
+    try:
+        return listening_socket(host, port)
+    except OSError as exc:
+        reason = (exc.strerror if isinstance(exc, socket.gaierror) or not exc.errno
+                  else os.strerror(exc.errno)) or str(exc)
+        reason = reason.lower()
+        where = f"[{host}]:{port}" if ":" in host else f"{host or '*'}:{port}"
+        raise ListenError(f"cannot listen for {what} on {where}: {reason}") from None
+
+
 def _serve(settings: Settings, migrate: bool) -> None:
     import uvicorn
 
+    from core.deployment import log_deployment_warnings
+
+    log_deployment_warnings(settings)
+    # Both ports are bound before anything starts, so one in use ends the start at once.
+    smtp = settings.smtp_in
+    smtp_listener = _listen("SMTP", smtp.host, smtp.port) if smtp.enabled else None
+    try:
+        http_listener = _listen("HTTP", settings.http.host, settings.http.port)
+    except ListenError:
+        if smtp_listener is not None:
+            smtp_listener.close()
+        raise
     if migrate:
         upgrade(settings.database.url)
     # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the
-    # client; only `[http] trusted_proxies` decides that (web.forwarded).
-    uvicorn.run(create_app(settings), host=settings.http.host, port=settings.http.port,
-                log_level="info", ws="websockets-sansio", proxy_headers=False)
+    # client; only `[http] trusted_proxies` decides that (web.forwarded). log_config None:
+    # uvicorn's loggers write through the root handler, in `[logging] log_format`.
+    config = uvicorn.Config(create_app(settings, smtp_listener=smtp_listener),
+                            host=settings.http.host, port=settings.http.port,
+                            log_level=settings.logging.level.lower(), log_config=None,
+                            ws="websockets-sansio", proxy_headers=False)
+    uvicorn.Server(config).run(sockets=[http_listener])
 
 
 def _worker(settings: Settings) -> None:
@@ -303,6 +343,7 @@ async def _create_token(settings: Settings, args: argparse.Namespace) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    configure_logging(settings.logging)
     if args.command == "serve":
         sqlite = settings.database.url.startswith("sqlite")
         _serve(settings, migrate=sqlite and not args.no_migrate)
@@ -326,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args)
+    except ListenError as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
+        return 1
     except FrontdeskError as exc:
         print(f"frontdesk: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@
     │   ├── Conflict         409
     │   └── RateLimited      429
     ├── ConfigError          the configuration file or environment is wrong; fails at start
+    ├── ListenError          a port to serve on cannot be had (in use); fails at start
     └── SystemFault          our side failed (storage down, a peer refused); logged and retried
 
 User errors carry a stable `code` for programs and a `message` for people.
@@ -71,6 +72,10 @@ class RateLimited(UserError):
 
 class ConfigError(FrontdeskError):
     """The configuration cannot be used; the message names the key."""
+
+
+class ListenError(FrontdeskError):
+    """A socket to serve on cannot be bound; the message names the protocol, host and port."""
 
 
 class SystemFault(FrontdeskError):

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import JSON, Integer, String, Text, select, update
+from sqlalchemy import JSON, Integer, String, Text, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core import clock
+from core import clock, metrics
 from core.db import Base, UTCDateTime, transaction
 from core.jobs import enqueue_after_commit, registry
 
@@ -135,9 +135,22 @@ async def _record(runtime: Any, item: OutboxItem, handler: OutboxHandler | None,
             row.status, row.done_at = outcome.result, now
         if handler is not None:
             await handler.record(session, item.payload, outcome)
+    if outcome.result != "sent":
+        _count_failure(item.kind, outcome.result)
     if outcome.result == "retry":
         await runtime.queue.enqueue("outbox.deliver", item.id, defer_until=retry_at,
                                     job_id=_kick_job_id(item.id, item.attempts))
+
+
+def _count_failure(kind: str, result: str) -> None:
+    metrics.OUTBOX_FAILURES.labels(kind if kind in handlers else "unknown", result).inc()
+
+
+async def backlog(session: AsyncSession) -> int:
+    """How many rows wait to be delivered: pending (due or backing off) or being sent."""
+    return int(await session.scalar(
+        select(func.count()).select_from(OutboxItem)
+        .where(OutboxItem.status.in_(("pending", "sending")))) or 0)
 
 
 async def _fail_stuck(runtime: Any, now: datetime) -> int:
@@ -156,6 +169,8 @@ async def _fail_stuck(runtime: Any, now: datetime) -> int:
             handler = handlers.get(row.kind)
             if handler is not None:
                 await handler.record(session, row.payload, outcome)
+    for row in stuck:
+        _count_failure(row.kind, "failed")
     return len(stuck)
 
 

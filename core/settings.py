@@ -1,9 +1,10 @@
 """Typed configuration, loaded once from a TOML file plus environment overrides.
 
 `load_settings(path)` reads the file (default `config.toml`, or `FRONTDESK_CONFIG`), applies
-`FRONTDESK_DATABASE_URL`, `FRONTDESK_REDIS_URL`, `FRONTDESK_HTTP_PORT` and
-`FRONTDESK_SECRET_KEY`, validates everything and returns a frozen `Settings`. Any problem
-raises `ConfigError` whose message names the file and the key.
+the environment overrides of `ENV_OVERRIDES` (`FRONTDESK_DATABASE_URL`, `FRONTDESK_REDIS_URL`,
+`FRONTDESK_HTTP_PORT`, `FRONTDESK_SMTP_HOST`, `FRONTDESK_SMTP_PORT`, `FRONTDESK_SECRET_KEY`),
+validates everything and returns a frozen `Settings`. Any problem raises `ConfigError` whose
+message names the file and the key (or the variable, when its value is the problem).
 
 There is no default secret key: without `FRONTDESK_SECRET_KEY` or `secret_key` in the file,
 the key is read from `<data_dir>/secret_key`, which the first start writes (random, mode
@@ -18,6 +19,7 @@ import secrets
 import stat
 import tomllib
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -59,6 +61,7 @@ class DatabaseSettings(_Section):
 
 Networks = tuple[IPvAnyNetwork, ...]
 """Addresses or CIDR blocks: `"10.0.0.0/8"`, `"::1"` (a single address)."""
+LOOPBACK: Networks = (IPv4Network("127.0.0.0/8"), IPv6Network("::1/128"))
 
 
 class HttpSettings(_Section):
@@ -71,6 +74,10 @@ class HttpSettings(_Section):
     """Largest request body taken; a larger one is answered 413 before it is parsed."""
     trusted_proxies: Networks = ()
     """Proxies whose `X-Forwarded-For` names the client (`web.forwarded`); none by default."""
+    metrics: bool = False
+    """Serve Prometheus metrics at `/metrics` (`web.metrics`); off by default."""
+    metrics_allowed: Networks = LOOPBACK
+    """Clients `/metrics` answers without a token; anyone else needs an admin's."""
 
     @field_validator("public_url")
     @classmethod
@@ -85,9 +92,19 @@ class HttpSettings(_Section):
         return self.public_url.lower().startswith("https://")
 
 
+def _host_name(host: str) -> str:
+    if any(c.isspace() or not c.isprintable() or c in "/[]@" for c in host):
+        raise ValueError(f"not a host name or address: {host!r}")
+    return host
+
+
+HostName = Annotated[str, AfterValidator(_host_name)]
+"""A name or address to listen on; empty for every interface."""
+
+
 class SmtpInSettings(_Section):
     enabled: bool = True
-    host: str = "127.0.0.1"
+    host: HostName = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 2525
     catch_all_domains: tuple[str, ...] = ()
     """Mail to any address at these domains goes to the first inbox."""
@@ -206,6 +223,14 @@ class SecuritySettings(_Section):
         return self
 
 
+class LoggingSettings(_Section):
+    """How the processes write their log (`core.logs`): `text` lines for people, or `json`,
+    one object per line for a log collector."""
+
+    log_format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
 class InboxSettings(_Section):
     slug: Annotated[str, Field(pattern=SLUG)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -277,6 +302,7 @@ class Settings(_Section):
     jobs: JobSettings = JobSettings()
     automation: AutomationSettings = AutomationSettings()
     security: SecuritySettings = SecuritySettings()
+    logging: LoggingSettings = LoggingSettings()
     inboxes: tuple[InboxSettings, ...] = (InboxSettings(slug="support", name="Support"),)
     forms: tuple[FormSettings, ...] = ()
 
@@ -319,6 +345,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "FRONTDESK_DATABASE_URL": ("database", "url"),
     "FRONTDESK_REDIS_URL": ("jobs", "redis_url"),
     "FRONTDESK_HTTP_PORT": ("http", "port"),
+    "FRONTDESK_SMTP_HOST": ("smtp_in", "host"),
+    "FRONTDESK_SMTP_PORT": ("smtp_in", "port"),
     "FRONTDESK_SECRET_KEY": ("secret_key",),
 }
 
@@ -370,14 +398,27 @@ def settings_from_dict(
     moved = _moved_key(data)
     if moved is not None:
         raise ConfigError(f"{source}: {moved}")
-    _apply_env(data, os.environ if env is None else env)
+    env = os.environ if env is None else env
+    _apply_env(data, env)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = _key_path(tuple(first["loc"]))
+        loc = tuple(first["loc"])
         message = re.sub(r"^Value error, ", "", first["msg"])
-        raise ConfigError(f"{source}: {key}: {message}") from None
+        variable = _variable_at(loc, env)
+        if variable is not None:
+            raise ConfigError(f"{variable}={env[variable]!r}: {_key_path(loc)}: "
+                              f"{message}") from None
+        raise ConfigError(f"{source}: {_key_path(loc)}: {message}") from None
+
+
+def _variable_at(loc: tuple[int | str, ...], env: Mapping[str, str]) -> str | None:
+    """The environment variable that set the value at `loc`, if one did."""
+    for variable, path in ENV_OVERRIDES.items():
+        if variable in env and loc[:len(path)] == path:
+            return variable
+    return None
 
 
 def _read_secret_key(path: Path) -> str:

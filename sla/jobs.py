@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock as wall
+from core import metrics
 from core.db import transaction
 from core.events import publish
 from core.jobs import registry
@@ -59,9 +60,12 @@ async def notice(ctx: dict[str, Any], clock_id: int, kind: str, instant_iso: str
                 row.due_soon_at if kind == "due_soon" else row.due_at)
             if row is None or current != instant or row.stopped_at is not None:
                 return False
-            return await _announce(session, row, kind, instant)
+            announced = await _announce(session, row, kind, instant)
     except IntegrityError:
         return False  # announced concurrently by the sweep
+    if announced and kind == "breach":
+        metrics.SLA_BREACHES.labels(row.kind).inc()
+    return announced
 
 
 def _noticed(kind: str, instant: Any) -> Any:
@@ -73,6 +77,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
     """Job: announce every passed deadline of a running clock that has no notice yet."""
     now = wall.now()
     announced = 0
+    breached: list[str] = []
     async with transaction(ctx["runtime"].sessions) as session:
         rows = (await session.scalars(select(SlaClock).where(
             SlaClock.stopped_at.is_(None), SlaClock.due_at.is_not(None),
@@ -82,7 +87,11 @@ async def sweep(ctx: dict[str, Any]) -> int:
         for row in rows:
             for kind, instant in (("due_soon", row.due_soon_at), ("breach", row.due_at)):
                 if instant is not None and instant <= now:
-                    announced += await _announce(session, row, kind, instant)
+                    if await _announce(session, row, kind, instant):
+                        announced += 1
+                        breached += [row.kind] if kind == "breach" else []
+    for clock_kind in breached:
+        metrics.SLA_BREACHES.labels(clock_kind).inc()
     return announced
 
 

@@ -46,7 +46,9 @@ CALLERS = ("anonymous", "agent_in", "agent_out", "deactivated", "admin")
 def settings_overrides() -> dict:
     return {"inboxes": [
         {"slug": "support", "name": "Support", "addresses": ["help@example.com"]},
-        {"slug": "sales", "name": "Sales", "addresses": ["sales@example.com"]}]}
+        {"slug": "sales", "name": "Sales", "addresses": ["sales@example.com"]}],
+        # /metrics on, and no address admitted without a token (the test client is loopback).
+        "http": {"metrics": True, "metrics_allowed": []}}
 
 
 @dataclass(frozen=True)
@@ -355,6 +357,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("PATCH", "/api/snippets/{snippet_id}"): Row("admin", _patch_snippet),
     ("DELETE", "/api/snippets/{snippet_id}"): Row("admin", _delete_snippet, ok=204),
     ("POST", "/api/admin/failed-inbound/{raw_id}/retry"): Row("admin", _retry_raw, ok=202),
+    ("GET", "/metrics"): Row("admin", _static("GET", "/metrics")),
 }
 
 

@@ -18,6 +18,7 @@ import hashlib
 import logging
 from collections import Counter, deque
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -30,7 +31,7 @@ from connectors.email.models import RawEmail
 from connectors.email.parse import EmailParseError, ParsedEmail, dmarc_failed
 from connectors.email.parsers import parse_batch
 from connectors.ingest import retrying_in_savepoint
-from core import clock
+from core import clock, metrics
 from core.db import insert_committed, insert_rows, transaction
 from core.jobs import enqueue_after_commit, registry
 from core.settings import Settings
@@ -231,8 +232,13 @@ class _Pending:
 
     raw_id: int
     sha256: str
+    inbox: str = ""
+    source: str = ""
+    received_at: datetime | None = None
     parsed: ParsedEmail | None = None
     problem: EmailParseError | None = None
+    conversation_id: int | None = None
+    """Set once ingested: the conversation its message joined."""
 
 
 @dataclasses.dataclass
@@ -322,7 +328,37 @@ async def _ingest_prepared(runtime: Any, batch: Sequence[_Pending]) -> Counter[s
                       "pending and their processing again will find them ingested",
                       len(finished))
         raise
+    _report(batch, finished)
     return Counter(row["new_status"] for row in finished)
+
+
+OUTCOMES = {"processed": "accepted", "quarantined": "quarantined", "failed": "quarantined"}
+"""The outcome an inbound message's log line and metrics give each status of its raw row:
+a failed one waits for an admin just as an unreadable one does."""
+
+
+def _report(batch: Sequence[_Pending], finished: Sequence[dict[str, Any]]) -> None:
+    """Once committed: one log line per inbound message with its outcome, and the metrics
+    (accepted by source, quarantined by reason, the lag from accept to message)."""
+    pending = {item.raw_id: item for item in batch}
+    now = clock.now()
+    for row in finished:
+        item = pending[row["raw_id"]]
+        status = row["new_status"]
+        outcome = OUTCOMES.get(status, status)
+        if outcome == "accepted":
+            metrics.MAIL_ACCEPTED.labels(item.source or "unknown").inc()
+            if item.received_at is not None:
+                metrics.INGEST_LAG.observe(max(0.0, (now - item.received_at).total_seconds()))
+        else:
+            metrics.MAIL_QUARANTINED.labels(
+                "unreadable" if status == "quarantined" else "failed").inc()
+        log.info("inbound mail %s: raw %s, message %s, conversation %s, inbox %s", outcome,
+                 item.raw_id, row["stored_as"], item.conversation_id, item.inbox,
+                 extra={"event": "inbound_mail", "outcome": outcome, "status": status,
+                        "raw_id": item.raw_id, "message_id": row["stored_as"],
+                        "conversation_id": item.conversation_id, "inbox": item.inbox,
+                        "source": item.source, "error": row["new_error"]})
 
 
 async def _claim(raw_sessions: async_sessionmaker[AsyncSession], ids: Sequence[int]
@@ -334,20 +370,29 @@ async def _claim(raw_sessions: async_sessionmaker[AsyncSession], ids: Sequence[i
     async with transaction(raw_sessions) as session:
         rows = (await session.execute(
             select(RawEmail.id, RawEmail.sha256, RawEmail.inbox, RawEmail.raw,
-                   RawEmail.attempts)
+                   RawEmail.attempts, RawEmail.source, RawEmail.received_at)
             .where(RawEmail.id.in_(ids), RawEmail.status == "pending")
             .order_by(RawEmail.id))).all()
-        exhausted = [row.id for row in rows if row.attempts >= MAX_ATTEMPTS]
+        exhausted = [(row.id, row.inbox) for row in rows if row.attempts >= MAX_ATTEMPTS]
         rows = [row for row in rows if row.attempts < MAX_ATTEMPTS]
         if exhausted:
-            log.error("giving up on raw emails %s after %d attempts", exhausted, MAX_ATTEMPTS)
-            await session.execute(update(RawEmail).where(RawEmail.id.in_(exhausted)).values(
+            log.error("giving up on raw emails %s after %d attempts",
+                      [raw_id for raw_id, _ in exhausted], MAX_ATTEMPTS)
+            await session.execute(update(RawEmail).where(
+                RawEmail.id.in_([raw_id for raw_id, _ in exhausted])).values(
                 status="failed",
                 error=f"processing did not finish in {MAX_ATTEMPTS} attempts"))
         if rows:
             await session.execute(update(RawEmail).where(RawEmail.id.in_([r.id for r in rows]))
                                   .values(attempts=RawEmail.attempts + 1))
-    return ([_Pending(row.id, row.sha256) for row in rows],
+    for raw_id, inbox_slug in exhausted:
+        metrics.MAIL_QUARANTINED.labels("failed").inc()
+        log.info("inbound mail quarantined: raw %s, inbox %s", raw_id, inbox_slug,
+                 extra={"event": "inbound_mail", "outcome": "quarantined", "status": "failed",
+                        "raw_id": raw_id, "message_id": None, "conversation_id": None,
+                        "inbox": inbox_slug, "error": "processing did not finish"})
+    return ([_Pending(row.id, row.sha256, inbox=row.inbox, source=row.source,
+                      received_at=row.received_at) for row in rows],
             {row.id: (row.inbox, row.raw) for row in rows})
 
 
@@ -376,6 +421,7 @@ async def _ingest_batch(session: AsyncSession, runtime: Any,
     except Exception as exc:
         if len(readable) == 1:
             log.exception("processing raw email %s failed", readable[0].raw_id)
+            readable[0].conversation_id = None  # its ingest was rolled back
             return [*finished, _finished(readable[0].raw_id, "failed",
                                          error=f"{type(exc).__name__}: {exc}")]
         log.info("%d raw emails failed together (%s); taking them one by one",
@@ -416,6 +462,7 @@ async def _ingest(session: AsyncSession, runtime: Any,
         await _record_bounce(session, mail)
         await maybe_acknowledge(session, settings, message, result,
                                 mailing_list=mail.mailing_list)
+        pending.conversation_id = result.conversation_id
         finished.append(_finished(
             pending.raw_id, "processed", stored_as=result.message_id,
             facts=_facts(mail, message, result, settings.secret_key)))

@@ -40,8 +40,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from core import metrics
 from core.db import make_engine, raw_store_url
 from core.lifeline import follow, lifeline
+from core.logs import configure_logging
 from core.settings import Settings
 from core.throttle import Throttle, open_throttle
 
@@ -53,7 +55,7 @@ STABLE_SECONDS = 60.0
 EXIT_STATUS_WAIT = 1.0
 STOP_GRACE_SECONDS = 15.0
 QUIET_SECONDS = 0.005
-JOB, QUIET = "job", "quiet"
+JOB, QUIET, REJECTED = "job", "quiet", "rejected"
 """The kinds of message on the pipe from the receiver to the server."""
 LISTEN_BACKLOG = 1024
 
@@ -83,6 +85,10 @@ class RelayQueue:
         """Tell the server that no mail waits to be committed (True) or that some does."""
         self.pipe.send((QUIET, quiet))
 
+    def tell_rejected(self, reason: str) -> None:
+        """Tell the server that mail was refused, for its metrics (`core.metrics`)."""
+        self.pipe.send((REJECTED, reason))
+
 
 @dataclass
 class ReceiverRuntime:
@@ -101,8 +107,7 @@ def _receive(settings: Settings, listener: socket.socket, jobs: Connection,
     # Ctrl-C in a terminal reaches the whole process group; the server stops the receiver
     # itself (SIGTERM), once it stopped taking work.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.logging)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency of uvicorn[standard]
@@ -121,6 +126,7 @@ async def _serve(settings: Settings, listener: socket.socket, jobs: Connection,
     engine = make_engine(raw_store_url(settings.database.url),
                          busy_timeout_ms=settings.database.busy_timeout_ms)
     queue = RelayQueue(jobs)
+    metrics.rejection_sink = queue.tell_rejected
     sessions = async_sessionmaker(engine, expire_on_commit=False,
                                   info={"jobs": queue, "cache": {}})
     throttle = open_throttle(settings, engine)
@@ -231,6 +237,9 @@ class Receiver:
                 if kind == QUIET:
                     self.commits.tell(message)
                     continue
+                if kind == REJECTED:
+                    metrics.count_relayed_rejection(message)
+                    continue
                 name, args, job_id, defer_until = message
                 task = asyncio.create_task(self.runtime.queue.enqueue(
                     name, *args, job_id=job_id, defer_until=defer_until))
@@ -310,11 +319,14 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return socket.create_server(address, family=family, backlog=LISTEN_BACKLOG)
 
 
-async def start_receiver(runtime: Any, *, port: int | None = None) -> Receiver:
-    """Listen on `[smtp_in]` host and port (or `port`) and start the receiver process;
-    the server's processing gives way to its commits from now on."""
+async def start_receiver(runtime: Any, *, port: int | None = None,
+                         listener: socket.socket | None = None) -> Receiver:
+    """Listen on `[smtp_in]` host and port (or `port`; or on `listener`, bound already)
+    and start the receiver process; the server's processing gives way to its commits from
+    now on."""
     config = runtime.settings.smtp_in
-    listener = listening_socket(config.host, config.port if port is None else port)
+    if listener is None:
+        listener = listening_socket(config.host, config.port if port is None else port)
     receiver = Receiver(runtime, listener)
     from connectors.email.smtp_in import RECEIVER_COMMITS
 

@@ -50,7 +50,7 @@ import ssl
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.exc import DataError, IntegrityError
@@ -58,6 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.email.inbound import commit_raw, kick_raw, raw_row
 from connectors.email.throttle import ClientLimits
+from core.metrics import count_rejected
 from core.settings import Settings, SmtpInSettings
 
 log = logging.getLogger(__name__)
@@ -258,6 +259,15 @@ class GroupCommit:
 # ---------------------------------------------------------------- the SMTP handler
 
 
+def rejected(reason: str, peer: Any, **fields: Any) -> None:
+    """Count a refusal of inbound mail (`core.metrics.REJECTION_REASONS`) and log its line."""
+    count_rejected(reason)
+    client = peer[0] if isinstance(peer, tuple) and peer else str(peer)
+    log.info("inbound mail rejected (%s) from %s", reason, client,
+             extra={"event": "inbound_mail", "outcome": "rejected", "reason": reason,
+                    "client": client, **fields})
+
+
 def _fault(point: str | None, here: str, also: tuple[int, ...]) -> None:
     if point == here:
         for pid in (*also, os.getpid()):
@@ -280,9 +290,11 @@ class InboundHandler:
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
         if not well_formed(address):
+            rejected("malformed_address", session.peer)
             return BAD_SENDER
         refusal = self.limits and await self.limits.refuse_message(session.peer)
         if refusal:
+            rejected("throttled", session.peer, mail_from=address)
             return refusal
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -291,10 +303,14 @@ class InboundHandler:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
         if not well_formed(address):
+            rejected("malformed_address", session.peer)
             return BAD_RECIPIENT
         if self.settings.inbox_for_address(address) is None:
+            rejected("unknown_recipient", session.peer, mail_from=envelope.mail_from,
+                     recipient=address)
             return UNKNOWN_RECIPIENT
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            rejected("too_many_recipients", session.peer, mail_from=envelope.mail_from)
             return TOO_MANY_RECIPIENTS
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
@@ -308,6 +324,7 @@ class InboundHandler:
         try:
             ids = await self.committer.store(mail)
         except StoreFailed:
+            rejected("not_stored", session.peer, mail_from=envelope.mail_from)
             return TEMPORARY_FAILURE
         _fault(self.fault_point, "smtp-after-commit", self.fault_kills)
         return f"250 2.0.0 Ok: queued as {','.join(map(str, ids))}"
@@ -408,6 +425,7 @@ class _Protocol(SMTP):
         assert self.session is not None  # connection_made opened it
         refusal = limits and await limits.refuse_connection(self.session.peer)
         if refusal:  # instead of the greeting (RFC 5321 3.1)
+            rejected("throttled", self.session.peer)
             await self.push(refusal)
             if self.transport is not None:
                 self.transport.close()
@@ -431,11 +449,19 @@ class _Protocol(SMTP):
             log.info("%r sent a bare LF in DATA; refused, connection closed",
                      self.session.peer if self.session else None)
             self._set_rset_state()  # type: ignore[no-untyped-call]  # unannotated in aiosmtpd
+            rejected("bare_line_feed", self.session.peer if self.session else None)
             await self.push(BARE_LINE_FEED.format(host=self.hostname))
             if self.transport is not None:
                 self.transport.close()
         finally:
             self._reader = reader
+
+    async def push(self, status: AnyStr) -> None:
+        """aiosmtpd's push; its own refusals of a message too large are counted here."""
+        text = status if isinstance(status, str) else status.decode("ascii", "replace")
+        if text.startswith("552 "):
+            rejected("too_large", self.session.peer if self.session else None)
+        await super().push(status)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         plain = plain_path(arg)
