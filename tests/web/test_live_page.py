@@ -56,7 +56,8 @@ async def desk(runtime):
 
 async def live(page) -> None:
     """Wait until the page's live socket is open."""
-    await page.wait_for_function("document.body.dataset.live === 'open'")
+    # (a locator, not wait_for_function: the page's policy forbids the eval it polls with)
+    await page.locator("body[data-live=open]").wait_for(state="attached")
 
 
 async def test_a_new_email_appears_in_the_open_inbox_without_reload(runtime, desk, tmp_path):
@@ -213,8 +214,8 @@ async def test_a_change_made_elsewhere_shows_on_the_open_conversation(runtime, d
         await ben.get_by_role("status").filter(has_text="Closed").wait_for()
 
         await ann.get_by_role("button", name="Reopen").wait_for()
-        await ann.wait_for_function(
-            "document.getElementById('ticket-priority').value === 'urgent'")
+        await ann.locator("#ticket-priority option[value=urgent][selected]").wait_for(
+            state="attached")
         assert "changed priority from medium to urgent" in await ann.locator(
             ".timeline").inner_text()
         assert await ann.evaluate("window.notReloaded") is True
