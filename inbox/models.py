@@ -23,6 +23,11 @@ from core.db import Base, UTCDateTime
 CONVERSATION_STATUSES = ("open", "closed", "spam")
 CHANNELS = ("email", "chat", "slack", "form", "api")
 DIRECTIONS = ("inbound", "outbound", "comment")
+NO_DEADLINE = datetime.fromisoformat("8999-01-01T00:00:00+00:00")
+"""`Conversation.sort_due_at` of a conversation whose ticket has no running deadline: after
+every real one, so that the SLA sort puts it last."""
+SORT_TEXT_CHARS = 1000
+"""The length a text sort key is cut to (a listing cursor holds it)."""
 
 
 class Inbox(Base):
@@ -74,6 +79,13 @@ class Conversation(Base):
         Index("ix_conversations_owner_status", "owner_id", "status", "last_message_at", "id"),
         Index("ix_conversations_status_channel", "status", "channel", "id"),
         Index("ix_conversations_status_subject", "status", "subject", "id"),
+        # Sort keys of other tables kept on the row (migration 0014), one index per sort.
+        Index("ix_conversations_status_contact", "status", "sort_contact", "id"),
+        Index("ix_conversations_status_owner_name", "status", "sort_owner", "id"),
+        Index("ix_conversations_status_priority", "status", "sort_priority", "id"),
+        Index("ix_conversations_status_due", "status", "sort_due_at", "id"),
+        # The rail's counts read this index alone (no row of the table).
+        Index("ix_conversations_counts", "status", "owner_id", "deleted_at", "inbox_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -91,6 +103,17 @@ class Conversation(Base):
     """The conversation this one's first message answered without taking part in it
     ("replies to #N"): threading opened this one instead of joining that. (No foreign key:
     conversations are never removed, and SQLite adds and drops the column in place.)"""
+    # Sort keys: copies of values of other rows, written only by `inbox.service` (from its
+    # own changes, and when the ticket, SLA and accounts rooms report theirs), so that each
+    # sort of the listing reads one index.
+    sort_contact: Mapped[str] = mapped_column(String(SORT_TEXT_CHARS), default="")
+    """The contact's name, else email, else "" (cut to SORT_TEXT_CHARS)."""
+    sort_owner: Mapped[str] = mapped_column(String(200), default="")
+    """The owner's name; "" when unassigned."""
+    sort_priority: Mapped[int] = mapped_column(Integer, default=-1)
+    """The rank of the ticket's priority (`tickets.state.PRIORITY_RANK`); -1 without one."""
+    sort_due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=NO_DEADLINE)
+    """The ticket's soonest running SLA deadline; NO_DEADLINE when none runs."""
 
 
 class ConversationParticipant(Base):

@@ -14,7 +14,6 @@ from sqlalchemy import (
     and_,
     case,
     exists,
-    func,
     or_,
     select,
     true,
@@ -117,15 +116,6 @@ def conversations_of_ticket(number: int) -> ColumnElement[bool]:
     """A SQL condition on `Conversation`: it belongs to the ticket `number`."""
     return Conversation.id.in_(select(TicketConversation.conversation_id)
                                .where(TicketConversation.ticket_id == number))
-
-
-def conversation_priority_rank() -> ColumnElement[int]:
-    """SQL on `Conversation`: the rank of its ticket's priority (-1 without a ticket)."""
-    rank = (select(_priority_rank)
-            .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
-            .where(TicketConversation.conversation_id == Conversation.id)
-            .correlate(Conversation).scalar_subquery())
-    return func.coalesce(rank, -1)
 
 
 def conversations_whose_ticket(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:

@@ -13,6 +13,8 @@ Subscribers on inbox and ticket events; each rule below is a method and has its 
   sits on a closed ticket.
 - Conversation deleted -> its ticket is deleted; ticket deleted -> its conversations are.
 - Merged into a closed ticket -> the moved conversations close.
+- Every ticket's priority rank is kept on its conversations (their priority sort key):
+  when a ticket is created, its priority changes, or a merge brings it conversations.
 - Automations (each can be switched off in `[automation]`): a customer message on a closed
   conversation reopens it; a customer message moves the ticket to `waiting_on_us`; an agent
   reply moves it to `waiting_on_contact`. Automatic mail (auto-replies, bounces) moves
@@ -21,6 +23,7 @@ Subscribers on inbox and ticket events; each rule below is a method and has its 
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import EventBus
@@ -36,8 +39,8 @@ from inbox.events import (
 from inbox.models import Conversation
 from tickets import service as tickets
 from tickets import state
-from tickets.events import TicketChanged, TicketDeleted, TicketsMerged
-from tickets.models import Ticket
+from tickets.events import TicketChanged, TicketCreated, TicketDeleted, TicketsMerged
+from tickets.models import Ticket, TicketConversation
 
 FROM_TICKET = "ticket"
 
@@ -51,6 +54,7 @@ class TicketSync:
     def install(self, bus: EventBus) -> None:
         """Subscribe every rule on `bus`."""
         bus.subscribe_many(ConversationOpened, self.on_conversations_opened)
+        bus.subscribe_many(TicketCreated, self.on_tickets_created)
         bus.subscribe(MessageAdded, self.on_message_added)
         bus.subscribe(ConversationOwnerChanged, self.on_conversation_owner_changed)
         bus.subscribe(ConversationStatusChanged, self.on_conversation_status_changed)
@@ -106,7 +110,13 @@ class TicketSync:
             await tickets.delete_ticket(session, ticket.id, actor_id=e.actor_id,
                                         cause="conversation")
 
+    async def on_tickets_created(self, session: AsyncSession,
+                                 events: list[TicketCreated]) -> None:
+        await keep_priority_sort_keys(session, [e.ticket_id for e in events])
+
     async def on_ticket_changed(self, session: AsyncSession, e: TicketChanged) -> None:
+        if "priority" in e.changes:
+            await keep_priority_sort_keys(session, [e.ticket_id])
         if "status" not in e.changes:
             return
         ticket = await tickets.get_ticket(session, e.ticket_id)
@@ -129,6 +139,7 @@ class TicketSync:
                                             cause=FROM_TICKET)
 
     async def on_tickets_merged(self, session: AsyncSession, e: TicketsMerged) -> None:
+        await keep_priority_sort_keys(session, [e.primary_id])
         primary = await tickets.get_ticket(session, e.primary_id)
         if await tickets.is_closed_status(session, primary):
             await _close_all(session, await tickets.live_conversation_ids(session, primary.id),
@@ -162,6 +173,20 @@ class TicketSync:
                 or await tickets.is_closed_status(session, ticket)):
             return
         await _move_if_known(session, ticket, state.REPLIED_STATUS, "reply")
+
+
+async def keep_priority_sort_keys(session: AsyncSession, ticket_ids: list[int]) -> None:
+    """Tell the inbox the rank of each ticket's priority, for the priority sort of its
+    conversations (`inbox.service.set_priority_rank`)."""
+    rows = (await session.execute(
+        select(TicketConversation.conversation_id, Ticket.priority)
+        .join(Ticket, Ticket.id == TicketConversation.ticket_id)
+        .where(TicketConversation.ticket_id.in_(ticket_ids)))).all()
+    by_rank: dict[int, list[int]] = {}
+    for conversation_id, priority in rows:
+        by_rank.setdefault(state.PRIORITY_RANK.get(priority, -1), []).append(conversation_id)
+    for rank, conversation_ids in sorted(by_rank.items()):
+        await inbox.set_priority_rank(session, conversation_ids, rank)
 
 
 async def _live_ticket(session: AsyncSession, conversation_id: int) -> Ticket | None:
