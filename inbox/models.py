@@ -136,6 +136,9 @@ class Message(Base):
         # One message per agent form: the same form posted twice is sent once.
         Index("ux_messages_conversation_client_key", "conversation_id", "client_key",
               unique=True),
+        # A search maps the messages the full-text index found to their conversations from
+        # this index alone, without reading the messages (migration 0014).
+        Index("ix_messages_conversation_of", "id", "conversation_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

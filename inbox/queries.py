@@ -87,7 +87,8 @@ class ConversationRow:
     inbox_slug: str
 
 
-def _filtered(query: Select[*Ts], f: ConversationFilter, dialect: str) -> Select[*Ts]:
+def _filtered(query: Select[*Ts], f: ConversationFilter, dialect: str,
+              dense: tuple[bool, ...] = ()) -> Select[*Ts]:
     query = query.where(*f.where)
     if f.status and f.status != "all":
         if f.status not in CONVERSATION_STATUSES:
@@ -107,7 +108,7 @@ def _filtered(query: Select[*Ts], f: ConversationFilter, dialect: str) -> Select
         query = query.where(Conversation.channel == f.channel)
     if f.q and f.q.strip():  # a search without a word to look for finds nothing
         words = search.terms(f.q)
-        found = [search.matching(dialect, words)] if words else []
+        found = [search.matching(dialect, words, dense)] if words else []
         query = query.where(or_(false(), *found, *f.q_also))
     return query
 
@@ -165,7 +166,8 @@ async def list_conversations(
               .where(Conversation.deleted_at.is_(None), scope.covers(Conversation.inbox_id)))
     if f.inbox:
         chosen = chosen.join(Inbox, Inbox.id == Conversation.inbox_id)
-    chosen = _filtered(chosen, f, session.get_bind().dialect.name)
+    dense = await search.dense_words(session, search.terms(f.q), page=limit + 1)
+    chosen = _filtered(chosen, f, session.get_bind().dialect.name, dense)
     if cursor:
         chosen = chosen.where(_after(sort, descending, cursor))
     order = (column.desc(), Conversation.id.desc()) if descending else (

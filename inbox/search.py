@@ -75,23 +75,28 @@ _CONTACT_SEARCH = _words("coalesce(contacts.name, '') || ' ' || coalesce(contact
                          "|| ' ' || coalesce(contacts.company, '')")
 
 
-def _sqlite_word(place: int, word: str, prefix: bool) -> ColumnElement[bool]:
+def _sqlite_word(place: int, word: str, prefix: bool, dense: bool) -> ColumnElement[bool]:
+    """A word's condition. A dense word's lists of matches are only looked up (`+ 0` keeps
+    SQLite from reading the conversations through them), so that the listing walks its
+    sort's index and stops at the page's end; a rare word's lists drive the reading."""
     name = f"search_term_{place}"
     parameter: BindParameter[str] = bindparam(name, fts5_term(word, prefix=prefix))
+    conversation_id = Conversation.id + 0 if dense else Conversation.id
+    contact_id = Conversation.contact_id + 0 if dense else Conversation.contact_id
     return or_(
-        Conversation.id.in_(text(
+        conversation_id.in_(text(
             f"SELECT messages.conversation_id FROM messages_fts JOIN messages "
             f"ON messages.id = messages_fts.rowid WHERE messages_fts MATCH :{name}"
         ).bindparams(parameter)),
-        Conversation.id.in_(text(
+        conversation_id.in_(text(
             f"SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH :{name}"
         ).bindparams(parameter)),
-        Conversation.contact_id.in_(text(
+        contact_id.in_(text(
             f"SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH :{name}"
         ).bindparams(parameter)))
 
 
-def _postgres_word(place: int, word: str, prefix: bool) -> ColumnElement[bool]:
+def _postgres_word(place: int, word: str, prefix: bool, dense: bool) -> ColumnElement[bool]:
     name = f"search_term_{place}"
     parameter: BindParameter[str] = bindparam(name, tsquery_term(word, prefix=prefix))
     query = f"to_tsquery({_CONFIG}, :{name})"
@@ -105,12 +110,45 @@ def _postgres_word(place: int, word: str, prefix: bool) -> ColumnElement[bool]:
         ).bindparams(parameter)))
 
 
-def matching(dialect: str, words: Sequence[str]) -> ColumnElement[bool]:
+def matching(dialect: str, words: Sequence[str],
+             dense: Sequence[bool] = ()) -> ColumnElement[bool]:
     """The condition on `Conversation` that every word of `words` (from `terms`) is in one
-    of its messages, its subject or its contact; the last word as a prefix."""
+    of its messages, its subject or its contact; the last word as a prefix. `dense` tells
+    per word whether it is found so often that a listing had better walk its own order
+    than read every match (`dense_words`); by default no word is."""
     build = _sqlite_word if dialect == "sqlite" else _postgres_word
-    return and_(*(build(place, word, place == len(words) - 1)
+    return and_(*(build(place, word, place == len(words) - 1,
+                        dense[place] if place < len(dense) else False)
                   for place, word in enumerate(words)))
+
+
+def is_dense(hits: int, conversations: int, page: int) -> bool:
+    """Whether a word found `hits` times (messages and subjects) among `conversations` is
+    better checked while walking a listing's order than read as a list of matches.
+
+    Walking reads about `page * conversations / hits` conversations before the page is
+    full; reading the matches reads `hits` rows and sorts them. Each costs about the same
+    per row, so the walk wins from `hits * hits >= page * conversations` on."""
+    return hits > 0 and hits * hits >= page * conversations
+
+
+async def dense_words(session: AsyncSession, words: Sequence[str], *,
+                      page: int) -> tuple[bool, ...]:
+    """Per word of `words`: whether it `is_dense` for a listing of `page` rows. Counted on
+    SQLite's full-text tables (a count reads the index alone); PostgreSQL plans for itself
+    from its statistics, so there every word is left as not dense."""
+    if not words or session.get_bind().dialect.name != "sqlite":
+        return tuple(False for _ in words)
+    counts = ", ".join(
+        f"(SELECT count(*) FROM messages_fts WHERE messages_fts MATCH :w{place}) + "
+        f"(SELECT count(*) FROM conversations_fts WHERE conversations_fts MATCH :w{place})"
+        for place in range(len(words)))
+    parameters = {f"w{place}": fts5_term(word, prefix=place == len(words) - 1)
+                  for place, word in enumerate(words)}
+    row = (await session.execute(
+        text(f"SELECT (SELECT max(id) FROM conversations), {counts}"), parameters)).one()
+    conversations, hits = int(row[0] or 0), [int(h) for h in row[1:]]
+    return tuple(is_dense(h, conversations, page) for h in hits)
 
 
 def _folded(word: str) -> str:

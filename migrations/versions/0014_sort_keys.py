@@ -12,7 +12,9 @@ the status, lets a sort read its page from one index:
 accounts rooms report). Existing rows are filled in here from the tables they copy.
 
 Also conversations (status, owner_id, deleted_at, inbox_id): the rail counts a view (a
-status, an owner or none) in scope from this index alone.
+status, an owner or none) in scope from this index alone; and messages (id,
+conversation_id): a search maps the messages the full-text index found to their
+conversations without reading the messages themselves.
 
 Revision ID: 0014
 Revises: 0013
@@ -40,6 +42,8 @@ INDEXES = (
     ("ix_conversations_status_due", ["status", "sort_due_at", "id"]),
     ("ix_conversations_counts", ["status", "owner_id", "deleted_at", "inbox_id"]),
 )
+
+MESSAGES_INDEX = "ix_messages_conversation_of"
 
 
 def _no_deadline_default() -> sa.TextClause:
@@ -91,9 +95,11 @@ def upgrade() -> None:
     op.execute(sa.text(BACKFILL).bindparams(no_deadline))
     for name, columns in INDEXES:
         op.create_index(name, "conversations", columns)
+    op.create_index(MESSAGES_INDEX, "messages", ["id", "conversation_id"])
 
 
 def downgrade() -> None:
+    op.drop_index(MESSAGES_INDEX, table_name="messages")
     for name, _ in reversed(INDEXES):
         op.drop_index(name, table_name="conversations")
     for column in reversed(_columns()):

@@ -14,6 +14,7 @@ from inbox.search import (
     MARK_START,
     fragment,
     fts5_term,
+    is_dense,
     marked_html,
     terms,
     tsquery_term,
@@ -79,6 +80,20 @@ LONG = " ".join(f"w{i}" for i in range(40))
 ])
 def test_the_fragment_a_match_shows(text, words, expected):
     assert shown(fragment(text, words)) == expected
+
+
+@pytest.mark.parametrize("hits, conversations, page, dense", [
+    (0, 0, 51, False),
+    (0, 100_000, 51, False),
+    (50, 100_000, 51, False),
+    (2258, 100_000, 51, False),  # just under sqrt(51 * 100,000) = 2258.3
+    (2259, 100_000, 51, True),
+    (24_000, 100_000, 51, True),
+    (10, 100, 11, False),
+    (40, 100, 11, True),
+])
+def test_a_word_found_often_is_checked_while_walking_the_order(hits, conversations, page, dense):
+    assert is_dense(hits, conversations, page) is dense
 
 
 async def receive(runtime, *, subject: str, text: str, sender: str = "anna@example.org",
