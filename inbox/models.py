@@ -84,8 +84,13 @@ class Conversation(Base):
         Index("ix_conversations_status_owner_name", "status", "sort_owner", "id"),
         Index("ix_conversations_status_priority", "status", "sort_priority", "id"),
         Index("ix_conversations_status_due", "status", "sort_due_at", "id"),
-        # The rail's counts read this index alone (no row of the table).
+        # The rail's counts read these indexes alone (no row of the table): a view by owner,
+        # by the ticket's team, by the ticket's status.
         Index("ix_conversations_counts", "status", "owner_id", "deleted_at", "inbox_id"),
+        Index("ix_conversations_team_counts", "status", "ticket_team_id", "deleted_at",
+              "inbox_id"),
+        Index("ix_conversations_ticket_status_counts", "status", "ticket_status", "deleted_at",
+              "inbox_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -114,6 +119,10 @@ class Conversation(Base):
     """The rank of the ticket's priority (`tickets.state.PRIORITY_RANK`); -1 without one."""
     sort_due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=NO_DEADLINE)
     """The ticket's soonest running SLA deadline; NO_DEADLINE when none runs."""
+    ticket_team_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The ticket's team (None without a ticket or team): the "My teams" view reads it."""
+    ticket_status: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The ticket's pipeline status (None without a ticket): views by ticket status read it."""
 
 
 class ConversationParticipant(Base):

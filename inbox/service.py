@@ -593,7 +593,7 @@ async def resend_reply(session: AsyncSession, message_id: int) -> Message:
 # Copies on the conversation row of values kept in other tables (`Conversation.sort_*`),
 # so that each sort of the listing reads one index. The inbox writes them: from its own
 # changes (a new conversation, a contact's name learnt, an owner set) and when the rooms
-# that own the values report a change (`set_priority_rank`, `set_sla_due`, a user renamed).
+# that own the values report a change (`set_ticket_keys`, `set_sla_due`, a user renamed).
 
 
 async def _write_contact_keys(session: AsyncSession, which: ColumnElement[bool]) -> None:
@@ -612,15 +612,17 @@ async def _owner_sort_key(session: AsyncSession, owner_id: int | None) -> str:
     return await session.scalar(select(User.name).where(User.id == owner_id)) or ""
 
 
-async def set_priority_rank(session: AsyncSession, conversation_ids: Sequence[int],
-                            rank: int) -> None:
-    """Keep `rank` (of their ticket's priority; -1 for none) as the priority sort key of
-    the conversations `conversation_ids`. Called by the tickets room on every change of
-    a ticket's priority or of the conversations it holds."""
+async def set_ticket_keys(session: AsyncSession, conversation_ids: Sequence[int], *,
+                          priority_rank: int, team_id: int | None, status: str | None) -> None:
+    """Keep what the listing sorts and filters by of their ticket on the conversations
+    `conversation_ids`: the rank of its priority (-1 for none), its team and its pipeline
+    status. Called by the tickets room on every change of a ticket's priority, team or
+    status, and of the conversations it holds."""
     if conversation_ids:
         await session.execute(update(Conversation)
                               .where(Conversation.id.in_(list(conversation_ids)))
-                              .values(sort_priority=rank))
+                              .values(sort_priority=priority_rank, ticket_team_id=team_id,
+                                      ticket_status=status))
 
 
 async def set_sla_due(session: AsyncSession, conversation_ids: Sequence[int],

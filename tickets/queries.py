@@ -126,13 +126,15 @@ def conversations_whose_ticket(*conditions: ColumnElement[bool]) -> ColumnElemen
 
 
 def conversations_of_teams(team_ids: Sequence[int]) -> ColumnElement[bool]:
-    """SQL on `Conversation`: its ticket belongs to one of these teams."""
-    return conversations_whose_ticket(Ticket.team_id.in_(list(team_ids)))
+    """SQL on `Conversation`: its ticket belongs to one of these teams (read from the copy
+    the conversation keeps, `Conversation.ticket_team_id`)."""
+    return Conversation.ticket_team_id.in_(list(team_ids))
 
 
 def conversations_with_ticket_status(status: str) -> ColumnElement[bool]:
-    """SQL on `Conversation`: its ticket is in the pipeline status `status`."""
-    return conversations_whose_ticket(Ticket.status == status)
+    """SQL on `Conversation`: its ticket is in the pipeline status `status` (read from the
+    copy the conversation keeps, `Conversation.ticket_status`)."""
+    return Conversation.ticket_status == status
 
 
 async def tickets_of_conversations(session: AsyncSession, conversation_ids: Sequence[int]

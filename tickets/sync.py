@@ -13,8 +13,9 @@ Subscribers on inbox and ticket events; each rule below is a method and has its 
   sits on a closed ticket.
 - Conversation deleted -> its ticket is deleted; ticket deleted -> its conversations are.
 - Merged into a closed ticket -> the moved conversations close.
-- Every ticket's priority rank is kept on its conversations (their priority sort key):
-  when a ticket is created, its priority changes, or a merge brings it conversations.
+- Every ticket's priority rank, team and status are kept on its conversations (what the
+  listing sorts and filters by): when a ticket is created, one of them changes, or a merge
+  brings it conversations.
 - Automations (each can be switched off in `[automation]`): a customer message on a closed
   conversation reopens it; a customer message moves the ticket to `waiting_on_us`; an agent
   reply moves it to `waiting_on_contact`. Automatic mail (auto-replies, bounces) moves
@@ -43,6 +44,8 @@ from tickets.events import TicketChanged, TicketCreated, TicketDeleted, TicketsM
 from tickets.models import Ticket, TicketConversation
 
 FROM_TICKET = "ticket"
+KEPT_ON_CONVERSATIONS = {"priority", "team_id", "status"}
+"""The ticket's fields its conversations keep a copy of (`keep_ticket_keys`)."""
 
 
 class TicketSync:
@@ -112,11 +115,11 @@ class TicketSync:
 
     async def on_tickets_created(self, session: AsyncSession,
                                  events: list[TicketCreated]) -> None:
-        await keep_priority_sort_keys(session, [e.ticket_id for e in events])
+        await keep_ticket_keys(session, [e.ticket_id for e in events])
 
     async def on_ticket_changed(self, session: AsyncSession, e: TicketChanged) -> None:
-        if "priority" in e.changes:
-            await keep_priority_sort_keys(session, [e.ticket_id])
+        if KEPT_ON_CONVERSATIONS & e.changes.keys():
+            await keep_ticket_keys(session, [e.ticket_id])
         if "status" not in e.changes:
             return
         ticket = await tickets.get_ticket(session, e.ticket_id)
@@ -139,7 +142,7 @@ class TicketSync:
                                             cause=FROM_TICKET)
 
     async def on_tickets_merged(self, session: AsyncSession, e: TicketsMerged) -> None:
-        await keep_priority_sort_keys(session, [e.primary_id])
+        await keep_ticket_keys(session, [e.primary_id])
         primary = await tickets.get_ticket(session, e.primary_id)
         if await tickets.is_closed_status(session, primary):
             await _close_all(session, await tickets.live_conversation_ids(session, primary.id),
@@ -175,18 +178,21 @@ class TicketSync:
         await _move_if_known(session, ticket, state.REPLIED_STATUS, "reply")
 
 
-async def keep_priority_sort_keys(session: AsyncSession, ticket_ids: list[int]) -> None:
-    """Tell the inbox the rank of each ticket's priority, for the priority sort of its
-    conversations (`inbox.service.set_priority_rank`)."""
+async def keep_ticket_keys(session: AsyncSession, ticket_ids: list[int]) -> None:
+    """Tell the inbox each ticket's priority rank, team and status, kept on its
+    conversations for the listing's sorts and views (`inbox.service.set_ticket_keys`)."""
     rows = (await session.execute(
-        select(TicketConversation.conversation_id, Ticket.priority)
+        select(TicketConversation.conversation_id, Ticket.priority, Ticket.team_id,
+               Ticket.status)
         .join(Ticket, Ticket.id == TicketConversation.ticket_id)
         .where(TicketConversation.ticket_id.in_(ticket_ids)))).all()
-    by_rank: dict[int, list[int]] = {}
-    for conversation_id, priority in rows:
-        by_rank.setdefault(state.PRIORITY_RANK.get(priority, -1), []).append(conversation_id)
-    for rank, conversation_ids in sorted(by_rank.items()):
-        await inbox.set_priority_rank(session, conversation_ids, rank)
+    groups: dict[tuple[int, int | None, str], list[int]] = {}
+    for conversation_id, priority, team_id, status in rows:
+        key = (state.PRIORITY_RANK.get(priority, -1), team_id, status)
+        groups.setdefault(key, []).append(conversation_id)
+    for (rank, team_id, status), conversation_ids in groups.items():
+        await inbox.set_ticket_keys(session, conversation_ids, priority_rank=rank,
+                                    team_id=team_id, status=status)
 
 
 async def _live_ticket(session: AsyncSession, conversation_id: int) -> Ticket | None:

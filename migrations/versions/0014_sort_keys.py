@@ -8,11 +8,14 @@ the status, lets a sort read its page from one index:
 - conversations.sort_owner: the owner's name, "" when unassigned;
 - conversations.sort_priority: the ticket's priority rank (low 0 .. urgent 3), -1 without;
 - conversations.sort_due_at: the ticket's soonest running deadline, 8999-01-01 without.
-`inbox.service` writes them from then on (its own changes, and what the tickets, sla and
+Two more copies of the ticket serve views (and their counts in the rail) the same way:
+- conversations.ticket_team_id and conversations.ticket_status: the ticket's team and
+  pipeline status (NULL without a ticket).
+`inbox.service` writes them all from then on (its own changes, and what the tickets, sla and
 accounts rooms report). Existing rows are filled in here from the tables they copy.
 
-Also conversations (status, owner_id, deleted_at, inbox_id): the rail counts a view (a
-status, an owner or none) in scope from this index alone; and messages (id,
+Also conversations (status, owner_id | ticket_team_id | ticket_status, deleted_at,
+inbox_id): the rail counts a view in scope from one of these indexes alone; and messages (id,
 conversation_id): a search maps the messages the full-text index found to their
 conversations without reading the messages themselves.
 
@@ -41,6 +44,9 @@ INDEXES = (
     ("ix_conversations_status_priority", ["status", "sort_priority", "id"]),
     ("ix_conversations_status_due", ["status", "sort_due_at", "id"]),
     ("ix_conversations_counts", ["status", "owner_id", "deleted_at", "inbox_id"]),
+    ("ix_conversations_team_counts", ["status", "ticket_team_id", "deleted_at", "inbox_id"]),
+    ("ix_conversations_ticket_status_counts",
+     ["status", "ticket_status", "deleted_at", "inbox_id"]),
 )
 
 MESSAGES_INDEX = "ix_messages_conversation_of"
@@ -70,7 +76,13 @@ UPDATE conversations SET
   sort_due_at = coalesce((SELECT min(sla_clocks.due_at) FROM ticket_conversations
                           JOIN sla_clocks ON sla_clocks.ticket_id = ticket_conversations.ticket_id
                           WHERE ticket_conversations.conversation_id = conversations.id
-                            AND sla_clocks.stopped_at IS NULL), :no_deadline)
+                            AND sla_clocks.stopped_at IS NULL), :no_deadline),
+  ticket_team_id = (SELECT tickets.team_id FROM ticket_conversations
+                    JOIN tickets ON tickets.id = ticket_conversations.ticket_id
+                    WHERE ticket_conversations.conversation_id = conversations.id),
+  ticket_status = (SELECT tickets.status FROM ticket_conversations
+                   JOIN tickets ON tickets.id = ticket_conversations.ticket_id
+                   WHERE ticket_conversations.conversation_id = conversations.id)
 """
 
 
@@ -81,6 +93,8 @@ def _columns() -> list[sa.Column[object]]:
         sa.Column("sort_priority", sa.Integer(), nullable=False, server_default="-1"),
         sa.Column("sort_due_at", sa.DateTime(timezone=True), nullable=False,
                   server_default=_no_deadline_default()),
+        sa.Column("ticket_team_id", sa.Integer(), nullable=True),
+        sa.Column("ticket_status", sa.String(64), nullable=True),
     ]
 
 

@@ -1,5 +1,6 @@
 """The sort keys a conversation keeps of other rows (contact's name, owner's name, ticket
-priority rank, soonest running SLA deadline) follow every change of what they copy.
+priority rank, soonest running SLA deadline) and the ticket's team and status its views
+read follow every change of what they copy.
 
 A table of changes, each made the way an agent or a customer makes it (the API, inbound
 mail); after each, the changed conversation's key must have moved, and every conversation's
@@ -30,7 +31,7 @@ from tests.support import run_jobs
 from tickets.models import Ticket, TicketConversation
 from tickets.state import PRIORITY_RANK
 
-Keys = tuple[str, str, int, datetime]
+Keys = tuple[str, str, int, datetime, int | None, str | None]
 
 
 def sla_settings(first_response_minutes: int = 60) -> dict[str, Any]:
@@ -46,8 +47,9 @@ async def stored_keys(runtime) -> dict[int, Keys]:
     async with transaction(runtime.sessions) as session:
         rows = await session.execute(select(
             Conversation.id, Conversation.sort_contact, Conversation.sort_owner,
-            Conversation.sort_priority, Conversation.sort_due_at))
-        return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+            Conversation.sort_priority, Conversation.sort_due_at, Conversation.ticket_team_id,
+            Conversation.ticket_status))
+        return {row[0]: (row[1], row[2], row[3], row[4], row[5], row[6]) for row in rows}
 
 
 async def expected_keys(runtime) -> dict[int, Keys]:
@@ -69,7 +71,9 @@ async def expected_keys(runtime) -> dict[int, Keys]:
                 contact.name or contact.email or "",
                 names[c.owner_id] if c.owner_id is not None else "",
                 PRIORITY_RANK.get(ticket.priority, -1) if ticket else -1,
-                min(running.get(ticket.id, []), default=NO_DEADLINE) if ticket else NO_DEADLINE)
+                min(running.get(ticket.id, []), default=NO_DEADLINE) if ticket else NO_DEADLINE,
+                ticket.team_id if ticket else None,
+                ticket.status if ticket else None)
         return keys
 
 
@@ -197,6 +201,32 @@ async def next_response_started_by_the_customer(s: Scene) -> int:
     return s.conversations[0]
 
 
+async def new_team(s: Scene, name: str) -> int:
+    response = await s.client.post("/api/teams", headers=s.headers,
+                                   json={"name": name, "member_ids": [s.agent_id]})
+    assert response.status_code == 201, response.text
+    team_id: int = response.json()["id"]
+    return team_id
+
+
+async def team_set(s: Scene) -> int:
+    await s.patch(f"/api/tickets/{s.tickets[0]}", {"team_id": await new_team(s, "Tier 1")})
+    return s.conversations[0]
+
+
+async def ticket_merged_into_one_of_a_team(s: Scene) -> int:
+    await team_set(s)
+    await s.about_to_change()
+    await s.post(f"/api/tickets/{s.tickets[0]}/merge",
+                 {"other_id": s.tickets[1], "primary_id": s.tickets[0]})
+    return s.conversations[1]
+
+
+async def ticket_waits_on_the_contact(s: Scene) -> int:
+    await s.patch(f"/api/tickets/{s.tickets[0]}", {"status": "waiting_on_contact"})
+    return s.conversations[0]
+
+
 async def ticket_closed(s: Scene) -> int:
     await s.patch(f"/api/tickets/{s.tickets[0]}", {"status": "closed"})
     return s.conversations[0]
@@ -210,7 +240,8 @@ async def clocks_replanned_by_new_settings(s: Scene) -> int:
     return s.conversations[0]
 
 
-CONTACT, OWNER, PRIORITY, DUE = range(4)
+CONTACT, OWNER, PRIORITY, DUE, TEAM, STATUS = range(6)
+KEY_NAMES = ("contact", "owner", "priority", "due", "team", "status")
 CHANGES: list[tuple[Callable[[Scene], Awaitable[int]], int]] = [
     (contact_named_by_a_later_message, CONTACT),
     (owner_assigned, OWNER),
@@ -226,12 +257,16 @@ CHANGES: list[tuple[Callable[[Scene], Awaitable[int]], int]] = [
     (next_response_started_by_the_customer, DUE),
     (ticket_closed, DUE),
     (clocks_replanned_by_new_settings, DUE),
+    (team_set, TEAM),
+    (ticket_merged_into_one_of_a_team, TEAM),
+    (ticket_waits_on_the_contact, STATUS),
+    (ticket_closed, STATUS),
+    (next_response_started_by_the_customer, STATUS),  # the customer wrote: waiting on us
 ]
 
 
 @pytest.mark.parametrize("change, key", CHANGES,
-                         ids=[f"{change.__name__}-{['contact', 'owner', 'priority', 'due'][key]}"
-                              for change, key in CHANGES])
+                         ids=[f"{change.__name__}-{KEY_NAMES[key]}" for change, key in CHANGES])
 async def test_sort_keys_follow_the_change(scene, change, key):
     before = await stored_keys(scene.runtime)
     assert before == await expected_keys(scene.runtime)
@@ -251,10 +286,13 @@ async def test_migration_0014_fills_in_the_keys_of_existing_conversations(scene,
     await owner_assigned(scene)
     await clocks_dropped_by_a_priority_without_goals(scene)
     await first_response_met_by_a_reply(scene)
+    await team_set(scene)
     written = await stored_keys(scene.runtime)
     assert written == await expected_keys(scene.runtime)
     assert {keys[PRIORITY] for keys in written.values()} == {-1, 0, 1}
     assert {keys[DUE] == NO_DEADLINE for keys in written.values()} == {True, False}
+    assert {keys[TEAM] is None for keys in written.values()} == {True, False}
+    assert {keys[STATUS] is None for keys in written.values()} == {True, False}
     await scene.runtime.engine.dispose()
     config = alembic_config(database_url)
     try:
