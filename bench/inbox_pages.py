@@ -213,7 +213,7 @@ def seed_contacts(db: Connection, rng: random.Random) -> dict[int, str]:
 def conversation_rows(rng: random.Random, inbox_ids: list[int], agents: list[int],
                       keys: dict[str, dict[int, str]]) -> Iterator[dict[str, Any]]:
     """The conversations, with the sort keys of their contact and owner (`keys`: the
-    contacts' and the agents' by id); those of their ticket are added with the ticket."""
+    contacts' and the agents' by id); what they keep of their ticket is added with it."""
     for i in range(1, CONVERSATIONS + 1):
         status = rng.choices(("open", "closed", "spam"), (35, 60, 5))[0]
         last = NOW - timedelta(minutes=int(rng.expovariate(1 / 40000)))
@@ -228,7 +228,8 @@ def conversation_rows(rng: random.Random, inbox_ids: list[int], agents: list[int
                "contact_id": rng.randint(1, CONTACTS), "thread_key": f"bench-{i}",
                "created_at": last - timedelta(hours=rng.randint(0, 200)),
                "last_message_at": last, "deleted_at": None, "replies_to_id": None,
-               "sort_priority": -1, "sort_due_at": NO_DEADLINE}
+               "sort_priority": -1, "sort_due_at": NO_DEADLINE, "ticket_team_id": None,
+               "ticket_status": None}
         row["sort_contact"] = keys["contacts"][row["contact_id"]]
         row["sort_owner"] = keys["owners"].get(row["owner_id"], "")
         yield row
@@ -294,6 +295,7 @@ def seed_conversations(db: Connection, rng: random.Random, inbox_ids: list[int],
                     "due_soon_at": None if closed else due - timedelta(hours=hours / 4),
                     "due_at": None if closed else due})
             c["sort_priority"] = PRIORITY_RANK.get(tickets[-1]["priority"], -1)
+            c["ticket_team_id"], c["ticket_status"] = tickets[-1]["team_id"], tickets[-1]["status"]
             running = [clock["due_at"] for clock in clocks[-2:] if clock["due_at"] is not None]
             c["sort_due_at"] = min(running, default=NO_DEADLINE)
         db.execute(insert(Conversation.__table__), batch)
