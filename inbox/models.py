@@ -73,7 +73,11 @@ class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         UniqueConstraint("inbox_id", "channel", "thread_key"),
-        Index("ix_conversations_listing", "last_message_at", "id"),
+        # Every live conversation newest first (a search's listing walks it, checking each
+        # against the matches), with what scope and search check read from the index alone
+        # (migration 0014; it replaces one on (last_message_at, id)).
+        Index("ix_conversations_recent_scope", "last_message_at", "id", "inbox_id",
+              "deleted_at", "contact_id"),
         # The inbox's views (migration 0012): by status, by owner and status, newest first.
         Index("ix_conversations_status_recent", "status", "last_message_at", "id"),
         Index("ix_conversations_owner_status", "owner_id", "status", "last_message_at", "id"),

@@ -18,6 +18,9 @@ Also conversations (status, owner_id | ticket_team_id | ticket_status, deleted_a
 inbox_id): the rail counts a view in scope from one of these indexes alone; and messages (id,
 conversation_id): a search maps the messages the full-text index found to their
 conversations without reading the messages themselves.
+And conversations (last_message_at, id, inbox_id, deleted_at, contact_id) in place of
+(last_message_at, id): a search newest first walks it and checks scope, trash and the
+matches (by id and by contact) without reading a conversation it does not show.
 
 Revision ID: 0014
 Revises: 0013
@@ -50,6 +53,8 @@ INDEXES = (
 )
 
 MESSAGES_INDEX = "ix_messages_conversation_of"
+RECENT_INDEX = "ix_conversations_recent_scope"
+RECENT_COLUMNS = ["last_message_at", "id", "inbox_id", "deleted_at", "contact_id"]
 
 
 def _no_deadline_default() -> sa.TextClause:
@@ -110,9 +115,13 @@ def upgrade() -> None:
     for name, columns in INDEXES:
         op.create_index(name, "conversations", columns)
     op.create_index(MESSAGES_INDEX, "messages", ["id", "conversation_id"])
+    op.drop_index("ix_conversations_listing", table_name="conversations")
+    op.create_index(RECENT_INDEX, "conversations", RECENT_COLUMNS)
 
 
 def downgrade() -> None:
+    op.drop_index(RECENT_INDEX, table_name="conversations")
+    op.create_index("ix_conversations_listing", "conversations", ["last_message_at", "id"])
     op.drop_index(MESSAGES_INDEX, table_name="messages")
     for name, _ in reversed(INDEXES):
         op.drop_index(name, table_name="conversations")
