@@ -53,6 +53,7 @@ def install(runtime: Runtime) -> None:
     handlers, jobs. Tickets subscribe before sla, so clocks see tickets that exist."""
     from connectors.email import smtp_out
     from connectors.outbound import ReplyDelivery
+    from inbox import service as inbox_service
     from inbox.attachments import AttachmentStore
     from notifications.service import NotificationRules
     from sla.service import SlaTracker
@@ -61,6 +62,7 @@ def install(runtime: Runtime) -> None:
     from web.live.feed import LiveFeed
 
     load_jobs()
+    inbox_service.install(runtime.bus)
     TicketSync(runtime.settings.automation).install(runtime.bus)
     SlaTracker().install(runtime.bus)
     LiveFeed().install(runtime.bus)

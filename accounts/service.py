@@ -14,10 +14,12 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.events import UserRenamed
 from accounts.models import ROLES, ApiToken, LoginSession, Team, TeamMember, User
 from accounts.security import hash_token, new_token
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
+from core.events import publish
 
 TOKEN_TOUCH_EVERY = timedelta(minutes=5)
 """A token's last use is recorded at most this often (a write per request would not scale)."""
@@ -193,9 +195,10 @@ async def _user_changes(session: AsyncSession, user: User, changes: dict[str, An
 
 async def update_user(session: AsyncSession, user_id: int, changes: dict[str, Any], *,
                       actor: User) -> User:
-    """Change a user's name, email, role or active flag (`changes`). Deactivating ends
-    the user's login sessions and revokes their tokens at once; nobody deactivates
-    themselves, and the last active admin stays one (Conflict)."""
+    """Change a user's name, email, role or active flag (`changes`); a new name is
+    announced (UserRenamed). Deactivating ends the user's login sessions and revokes their
+    tokens at once; nobody deactivates themselves, and the last active admin stays one
+    (Conflict)."""
     user = await get_user(session, user_id)
     changes = await _user_changes(session, user, changes)
     if changes.get("active") is False and user.id == actor.id:
@@ -203,9 +206,12 @@ async def update_user(session: AsyncSession, user_id: int, changes: dict[str, An
     await _keeps_an_admin(session, user, changes)
     if changes.get("active") is False and user.active:
         await _end_access(session, user.id)
+    renamed = "name" in changes and changes["name"] != user.name
     for key, value in changes.items():
         setattr(user, key, value)
     await session.flush()
+    if renamed:
+        await publish(session, UserRenamed(user.id, user.name))
     return user
 
 

@@ -42,6 +42,8 @@ from sqlalchemy import Connection, create_engine, insert, select, text
 
 from accounts.models import Team, TeamMember, User
 from inbox.models import (
+    NO_DEADLINE,
+    SORT_TEXT_CHARS,
     Contact,
     Conversation,
     ConversationParticipant,
@@ -52,6 +54,7 @@ from inbox.models import (
 from sla.models import SlaClock
 from tickets.models import Pipeline, PipelineStatus, Ticket, TicketConversation, TicketHistory
 from tickets.service import DEFAULT_PIPELINE
+from tickets.state import PRIORITY_RANK
 
 BIN = Path(sys.executable).parent
 CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "100000"))
@@ -63,7 +66,7 @@ LIMITS_MS = {"list": 50.0, "search": 100.0, "conversation": 80.0}
 PASSWORD = "bench password 0123456789"
 AGENT = "agent@bench.example"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-SEED_VERSION = 3
+SEED_VERSION = 4
 INBOXES = [("support", "Support"), ("billing", "Billing"), ("sales", "Sales"),
            ("partners", "Partners")]
 CHANNELS = ["email"] * 6 + ["chat", "slack", "form", "api"]
@@ -190,7 +193,8 @@ def seed_pipeline(db: Connection) -> None:
          "is_closed": closed} for position, (key, label, closed) in enumerate(statuses)])
 
 
-def seed_contacts(db: Connection, rng: random.Random) -> None:
+def seed_contacts(db: Connection, rng: random.Random) -> dict[int, str]:
+    """The contacts; returns each one's sort key (as `inbox.service` keeps it) by id."""
     def rows() -> Iterator[dict[str, Any]]:
         for i in range(CONTACTS):
             first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -201,10 +205,15 @@ def seed_contacts(db: Connection, rng: random.Random) -> None:
                    "created_at": NOW - timedelta(days=rng.randint(1, 900))}
     for batch in chunks(rows()):
         db.execute(insert(Contact.__table__), batch)
+    return {contact_id: (name or email or "")[:SORT_TEXT_CHARS]
+            for contact_id, name, email in db.execute(
+                select(Contact.id, Contact.name, Contact.email))}
 
 
-def conversation_rows(rng: random.Random, inbox_ids: list[int],
-                      agents: list[int]) -> Iterator[dict[str, Any]]:
+def conversation_rows(rng: random.Random, inbox_ids: list[int], agents: list[int],
+                      keys: dict[str, dict[int, str]]) -> Iterator[dict[str, Any]]:
+    """The conversations, with the sort keys of their contact and owner (`keys`: the
+    contacts' and the agents' by id); what they keep of their ticket is added with it."""
     for i in range(1, CONVERSATIONS + 1):
         status = rng.choices(("open", "closed", "spam"), (35, 60, 5))[0]
         last = NOW - timedelta(minutes=int(rng.expovariate(1 / 40000)))
@@ -212,24 +221,31 @@ def conversation_rows(rng: random.Random, inbox_ids: list[int],
         inbox_id = rng.choice(inbox_ids)
         if i == LONG_CONVERSATION:  # in an inbox the measured agent sees, and open
             inbox_id, status = inbox_ids[0], "open"
-        yield {"id": i, "inbox_id": inbox_id, "channel": rng.choice(CHANNELS),
+        row = {"id": i, "inbox_id": inbox_id, "channel": rng.choice(CHANNELS),
                "subject": " ".join(subject_words).capitalize(), "status": status,
                "owner_id": rng.choice(agents) if rng.random() < 0.7 and status != "spam"
                else None,
                "contact_id": rng.randint(1, CONTACTS), "thread_key": f"bench-{i}",
                "created_at": last - timedelta(hours=rng.randint(0, 200)),
-               "last_message_at": last, "deleted_at": None, "replies_to_id": None}
+               "last_message_at": last, "deleted_at": None, "replies_to_id": None,
+               "sort_priority": -1, "sort_due_at": NO_DEADLINE, "ticket_team_id": None,
+               "ticket_status": None}
+        row["sort_contact"] = keys["contacts"][row["contact_id"]]
+        row["sort_owner"] = keys["owners"].get(row["owner_id"], "")
+        yield row
 
 
 def seed_conversations(db: Connection, rng: random.Random, inbox_ids: list[int],
-                       agents: list[int], teams: list[int]) -> int:
+                       agents: list[int], teams: list[int], contact_keys: dict[int, str]) -> int:
     """Conversations, their messages, tickets, history and clocks; returns the id of the
     conversation with 50 messages."""
     pipeline_id = db.scalar(select(Pipeline.id))
     long_one = LONG_CONVERSATION
     message_id = 0
-    for batch in chunks(conversation_rows(rng, inbox_ids, agents)):
-        db.execute(insert(Conversation.__table__), batch)
+    owner_keys = {user_id: name for user_id, name in db.execute(select(User.id, User.name))}
+    rows = conversation_rows(rng, inbox_ids, agents,
+                             {"contacts": contact_keys, "owners": owner_keys})
+    for batch in chunks(rows):
         messages, participants, tickets, links, history, clocks = [], [], [], [], [], []
         for c in batch:
             count = 50 if c["id"] == long_one else rng.choice((1, 1, 2, 2, 3, 4))
@@ -278,11 +294,16 @@ def seed_conversations(db: Connection, rng: random.Random, inbox_ids: list[int],
                     "met_late": closed and c["last_message_at"] > due,
                     "due_soon_at": None if closed else due - timedelta(hours=hours / 4),
                     "due_at": None if closed else due})
-        for table, rows in ((Message, messages), (ConversationParticipant, participants),
+            c["sort_priority"] = PRIORITY_RANK.get(tickets[-1]["priority"], -1)
+            c["ticket_team_id"], c["ticket_status"] = tickets[-1]["team_id"], tickets[-1]["status"]
+            running = [clock["due_at"] for clock in clocks[-2:] if clock["due_at"] is not None]
+            c["sort_due_at"] = min(running, default=NO_DEADLINE)
+        db.execute(insert(Conversation.__table__), batch)
+        for table, table_rows in ((Message, messages), (ConversationParticipant, participants),
                             (Ticket, tickets), (TicketConversation, links),
                             (TicketHistory, history), (SlaClock, clocks)):
-            if rows:
-                db.execute(insert(table.__table__), rows)
+            if table_rows:
+                db.execute(insert(table.__table__), table_rows)
     return long_one
 
 
@@ -306,8 +327,8 @@ def seed(folder: Path) -> tuple[Path, int]:
         db.execute(text("PRAGMA synchronous=OFF"))
         inbox_ids, agents, teams = seed_people(db, rng)
         seed_pipeline(db)
-        seed_contacts(db, rng)
-        long_one = seed_conversations(db, rng, inbox_ids, agents, teams)
+        contact_keys = seed_contacts(db, rng)
+        long_one = seed_conversations(db, rng, inbox_ids, agents, teams, contact_keys)
     with engine.connect() as db:
         db.execute(text("ANALYZE"))
     engine.dispose()

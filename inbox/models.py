@@ -23,6 +23,11 @@ from core.db import Base, UTCDateTime
 CONVERSATION_STATUSES = ("open", "closed", "spam")
 CHANNELS = ("email", "chat", "slack", "form", "api")
 DIRECTIONS = ("inbound", "outbound", "comment")
+NO_DEADLINE = datetime.fromisoformat("8999-01-01T00:00:00+00:00")
+"""`Conversation.sort_due_at` of a conversation whose ticket has no running deadline: after
+every real one, so that the SLA sort puts it last."""
+SORT_TEXT_CHARS = 1000
+"""The length a text sort key is cut to (a listing cursor holds it)."""
 
 
 class Inbox(Base):
@@ -68,12 +73,28 @@ class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         UniqueConstraint("inbox_id", "channel", "thread_key"),
-        Index("ix_conversations_listing", "last_message_at", "id"),
+        # Every live conversation newest first (a search's listing walks it, checking each
+        # against the matches), with what scope and search check read from the index alone
+        # (migration 0014; it replaces one on (last_message_at, id)).
+        Index("ix_conversations_recent_scope", "last_message_at", "id", "inbox_id",
+              "deleted_at", "contact_id"),
         # The inbox's views (migration 0012): by status, by owner and status, newest first.
         Index("ix_conversations_status_recent", "status", "last_message_at", "id"),
         Index("ix_conversations_owner_status", "owner_id", "status", "last_message_at", "id"),
         Index("ix_conversations_status_channel", "status", "channel", "id"),
         Index("ix_conversations_status_subject", "status", "subject", "id"),
+        # Sort keys of other tables kept on the row (migration 0014), one index per sort.
+        Index("ix_conversations_status_contact", "status", "sort_contact", "id"),
+        Index("ix_conversations_status_owner_name", "status", "sort_owner", "id"),
+        Index("ix_conversations_status_priority", "status", "sort_priority", "id"),
+        Index("ix_conversations_status_due", "status", "sort_due_at", "id"),
+        # The rail's counts read these indexes alone (no row of the table): a view by owner,
+        # by the ticket's team, by the ticket's status.
+        Index("ix_conversations_counts", "status", "owner_id", "deleted_at", "inbox_id"),
+        Index("ix_conversations_team_counts", "status", "ticket_team_id", "deleted_at",
+              "inbox_id"),
+        Index("ix_conversations_ticket_status_counts", "status", "ticket_status", "deleted_at",
+              "inbox_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -91,6 +112,21 @@ class Conversation(Base):
     """The conversation this one's first message answered without taking part in it
     ("replies to #N"): threading opened this one instead of joining that. (No foreign key:
     conversations are never removed, and SQLite adds and drops the column in place.)"""
+    # Sort keys: copies of values of other rows, written only by `inbox.service` (from its
+    # own changes, and when the ticket, SLA and accounts rooms report theirs), so that each
+    # sort of the listing reads one index.
+    sort_contact: Mapped[str] = mapped_column(String(SORT_TEXT_CHARS), default="")
+    """The contact's name, else email, else "" (cut to SORT_TEXT_CHARS)."""
+    sort_owner: Mapped[str] = mapped_column(String(200), default="")
+    """The owner's name; "" when unassigned."""
+    sort_priority: Mapped[int] = mapped_column(Integer, default=-1)
+    """The rank of the ticket's priority (`tickets.state.PRIORITY_RANK`); -1 without one."""
+    sort_due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=NO_DEADLINE)
+    """The ticket's soonest running SLA deadline; NO_DEADLINE when none runs."""
+    ticket_team_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The ticket's team (None without a ticket or team): the "My teams" view reads it."""
+    ticket_status: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The ticket's pipeline status (None without a ticket): views by ticket status read it."""
 
 
 class ConversationParticipant(Base):
@@ -113,6 +149,9 @@ class Message(Base):
         # One message per agent form: the same form posted twice is sent once.
         Index("ux_messages_conversation_client_key", "conversation_id", "client_key",
               unique=True),
+        # A search maps the messages the full-text index found to their conversations from
+        # this index alone, without reading the messages (migration 0014).
+        Index("ix_messages_conversation_of", "id", "conversation_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

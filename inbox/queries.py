@@ -10,7 +10,6 @@ from typing import Any, Literal, TypeVar, TypeVarTuple
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.models import User
 from core.errors import InvalidInput, NotFound
 from core.pagination import cursor_instant, cursor_rank, decode_cursor, encode_cursor
 from inbox import search
@@ -18,6 +17,7 @@ from inbox.access import Scope
 from inbox.models import (
     CHANNELS,
     CONVERSATION_STATUSES,
+    SORT_TEXT_CHARS,
     Contact,
     Conversation,
     Inbox,
@@ -38,7 +38,7 @@ class Sort:
     kind: Literal["time", "text", "rank"]
 
 
-MAX_CURSOR_TEXT = 1000
+MAX_CURSOR_TEXT = SORT_TEXT_CHARS
 RANKS = range(-1, 100)
 
 SORTS: dict[str, Sort] = {
@@ -47,14 +47,15 @@ SORTS: dict[str, Sort] = {
     # Subjects are kept to 998 characters (inbox.service), under MAX_CURSOR_TEXT: the column
     # itself sorts, so that an index on (status, subject) serves the sort.
     "subject": Sort(Conversation.subject, "text"),
-    "contact": Sort(func.substr(func.coalesce(Contact.name, Contact.email, ""), 1,
-                                MAX_CURSOR_TEXT), "text"),
     "channel": Sort(Conversation.channel, "text"),
-    "owner": Sort(func.coalesce(select(User.name).where(User.id == Conversation.owner_id)
-                                .correlate(Conversation).scalar_subquery(), ""), "text"),
+    # Values of other tables, kept on the row by inbox.service (migration 0014), each with
+    # an index on (status, key, id); text keys are cut to SORT_TEXT_CHARS <= MAX_CURSOR_TEXT.
+    "contact": Sort(Conversation.sort_contact, "text"),
+    "owner": Sort(Conversation.sort_owner, "text"),
+    "sla_due_at": Sort(Conversation.sort_due_at, "time"),
+    "priority": Sort(Conversation.sort_priority, "rank"),
 }
-"""The sorts the inbox knows by itself; rooms above add theirs (`ConversationFilter.sorts`:
-an SLA deadline, a ticket's priority, an owner's name)."""
+"""The sorts the inbox knows; rooms above may add theirs (`ConversationFilter.sorts`)."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ class ConversationRow:
     inbox_slug: str
 
 
-def _filtered(query: Select[*Ts], f: ConversationFilter, dialect: str) -> Select[*Ts]:
+def _filtered(query: Select[*Ts], f: ConversationFilter, dialect: str,
+              dense: tuple[bool, ...] = ()) -> Select[*Ts]:
     query = query.where(*f.where)
     if f.status and f.status != "all":
         if f.status not in CONVERSATION_STATUSES:
@@ -106,7 +108,7 @@ def _filtered(query: Select[*Ts], f: ConversationFilter, dialect: str) -> Select
         query = query.where(Conversation.channel == f.channel)
     if f.q and f.q.strip():  # a search without a word to look for finds nothing
         words = search.terms(f.q)
-        found = [search.matching(dialect, words)] if words else []
+        found = [search.matching(dialect, words, dense)] if words else []
         query = query.where(or_(false(), *found, *f.q_also))
     return query
 
@@ -162,11 +164,10 @@ async def list_conversations(
     column = sort.expression
     chosen: Select[int, Any] = (select(Conversation.id.label("id"), column.label("sort_value"))
               .where(Conversation.deleted_at.is_(None), scope.covers(Conversation.inbox_id)))
-    if sort is SORTS["contact"]:
-        chosen = chosen.join(Contact, Contact.id == Conversation.contact_id)
     if f.inbox:
         chosen = chosen.join(Inbox, Inbox.id == Conversation.inbox_id)
-    chosen = _filtered(chosen, f, session.get_bind().dialect.name)
+    dense = await search.dense_words(session, search.terms(f.q), page=limit + 1)
+    chosen = _filtered(chosen, f, session.get_bind().dialect.name, dense)
     if cursor:
         chosen = chosen.where(_after(sort, descending, cursor))
     order = (column.desc(), Conversation.id.desc()) if descending else (

@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.events import UserRenamed
+from accounts.models import User
 from core import clock, outbox
 from core.db import insert_rows, savepoint
 from core.errors import Conflict, InvalidInput, NotFound
-from core.events import publish, publish_many
+from core.events import EventBus, publish, publish_many
 from core.limits import Limits
 from core.settings import InboxSettings
 from inbox import thread_facts, threading
@@ -37,6 +39,8 @@ from inbox.events import (
 from inbox.messages import Attachment, InboundMessage
 from inbox.models import (
     CONVERSATION_STATUSES,
+    NO_DEADLINE,
+    SORT_TEXT_CHARS,
     Contact,
     Conversation,
     ConversationParticipant,
@@ -104,8 +108,11 @@ async def _contacts_for_all(session: AsyncSession, msgs: Sequence[InboundMessage
         select(Contact).where(Contact.email.in_(wanted)))).all()} if wanted else {}
     new_rows: list[dict[str, Any]] = []
     row_of: dict[str | int, int] = {}  # an address (or a message's place) -> its new row
+    named: set[int] = set()  # known contacts whose name the messages tell
     for place, (msg, email) in enumerate(zip(msgs, emails, strict=True)):
         if email in known:
+            if known[email].name is None and msg.sender_name:
+                named.add(known[email].id)
             _fill_in(known[email], msg)
             continue
         key: str | int = email or place
@@ -119,6 +126,8 @@ async def _contacts_for_all(session: AsyncSession, msgs: Sequence[InboundMessage
         new_rows.append({"email": email, "name": msg.sender_name, "phone": msg.sender_phone,
                          "company": msg.sender_company, "created_at": now})
     new_ids = await insert_rows(session, Contact, new_rows)
+    if named:
+        await _write_contact_keys(session, Conversation.contact_id.in_(named))
     return [known[email].id if email in known else new_ids[row_of[email or place]]
             for place, email in enumerate(emails)]
 
@@ -289,6 +298,7 @@ async def _open_conversations(session: AsyncSession, written: _Written,
         for place, msg in ((place, written.msgs[place]) for place in opening)])
     written.conversations.update({threading.New(place): conversation_id
                                   for place, conversation_id in zip(opening, ids, strict=True)})
+    await _write_contact_keys(session, Conversation.id.in_(ids))
     # A link to a conversation the same plan opens is known once that one is written.
     late = [{"conversation": written.conversation_of(place),
              "link": written.conversation(link)}
@@ -472,6 +482,7 @@ async def set_owner(
     old = conversation.owner_id
     if old != owner_id:
         conversation.owner_id = owner_id
+        conversation.sort_owner = await _owner_sort_key(session, owner_id)
         await session.flush()
         await publish(session, ConversationOwnerChanged(conversation.id, old, owner_id,
                                                             actor_id, cause))
@@ -576,3 +587,61 @@ async def resend_reply(session: AsyncSession, message_id: int) -> Message:
     await session.flush()
     await outbox.add(session, "reply", {"message_id": message.id})
     return message
+
+
+# ------------------------------------------------------------------ sort keys
+# Copies on the conversation row of values kept in other tables (`Conversation.sort_*`),
+# so that each sort of the listing reads one index. The inbox writes them: from its own
+# changes (a new conversation, a contact's name learnt, an owner set) and when the rooms
+# that own the values report a change (`set_ticket_keys`, `set_sla_due`, a user renamed).
+
+
+async def _write_contact_keys(session: AsyncSession, which: ColumnElement[bool]) -> None:
+    """`sort_contact` of the conversations `which` selects, from their contacts."""
+    name = (select(func.substr(func.coalesce(Contact.name, Contact.email, ""), 1,
+                               SORT_TEXT_CHARS))
+            .where(Contact.id == Conversation.contact_id).scalar_subquery())
+    await session.execute(update(Conversation).where(which)
+                          .values(sort_contact=func.coalesce(name, ""))
+                          .execution_options(synchronize_session="fetch"))
+
+
+async def _owner_sort_key(session: AsyncSession, owner_id: int | None) -> str:
+    if owner_id is None:
+        return ""
+    return await session.scalar(select(User.name).where(User.id == owner_id)) or ""
+
+
+async def set_ticket_keys(session: AsyncSession, conversation_ids: Sequence[int], *,
+                          priority_rank: int, team_id: int | None, status: str | None) -> None:
+    """Keep what the listing sorts and filters by of their ticket on the conversations
+    `conversation_ids`: the rank of its priority (-1 for none), its team and its pipeline
+    status. Called by the tickets room on every change of a ticket's priority, team or
+    status, and of the conversations it holds."""
+    if conversation_ids:
+        await session.execute(update(Conversation)
+                              .where(Conversation.id.in_(list(conversation_ids)))
+                              .values(sort_priority=priority_rank, ticket_team_id=team_id,
+                                      ticket_status=status))
+
+
+async def set_sla_due(session: AsyncSession, conversation_ids: Sequence[int],
+                      due_at: datetime | None) -> None:
+    """Keep `due_at` (their ticket's soonest running SLA deadline; None when none runs) as
+    the SLA sort key of the conversations `conversation_ids`. Called by the sla room
+    whenever a ticket's clocks change or the ticket gets conversations."""
+    if conversation_ids:
+        await session.execute(update(Conversation)
+                              .where(Conversation.id.in_(list(conversation_ids)))
+                              .values(sort_due_at=NO_DEADLINE if due_at is None else due_at))
+
+
+async def _on_user_renamed(session: AsyncSession, e: UserRenamed) -> None:
+    await session.execute(update(Conversation).where(Conversation.owner_id == e.user_id)
+                          .values(sort_owner=e.name))
+
+
+def install(bus: EventBus) -> None:
+    """Subscribe the inbox to what other rooms report of values it keeps a copy of (a
+    user's name, kept as the owner sort key of the conversations they own)."""
+    bus.subscribe(UserRenamed, _on_user_renamed)

@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import UTCDateTime
 from inbox.access import Scope
-from inbox.models import Conversation
+from inbox.models import NO_DEADLINE, Conversation
 from sla import clock as clocks
 from sla.models import SlaClock
 from sla.service import calendar_for, current_policy, to_clock
 from tickets.models import Ticket, TicketConversation
 from tickets.queries import in_scope as ticket_in_scope
 
-FAR_FUTURE = datetime.fromisoformat("8999-01-01T00:00:00+00:00")
+FAR_FUTURE = NO_DEADLINE
 """Where a ticket without a running deadline sorts: after every real one, and still inside
 the years a cursor may hold (`core.clock`)."""
 GROUPS = {"priority": Ticket.priority, "team": Ticket.team_id, "channel": Ticket.source_channel}
@@ -80,16 +80,6 @@ def next_due_expression() -> ColumnElement[Any]:
     soonest = (select(func.min(SlaClock.due_at))
                .where(SlaClock.ticket_id == Ticket.id, SlaClock.stopped_at.is_(None))
                .scalar_subquery())
-    return func.coalesce(soonest, literal(FAR_FUTURE, UTCDateTime()))
-
-
-def conversation_due_expression() -> ColumnElement[Any]:
-    """SQL: the soonest running deadline of the conversation's ticket."""
-    soonest = (select(func.min(SlaClock.due_at))
-               .join(TicketConversation, TicketConversation.ticket_id == SlaClock.ticket_id)
-               .where(TicketConversation.conversation_id == Conversation.id,
-                      SlaClock.stopped_at.is_(None))
-               .correlate(Conversation).scalar_subquery())
     return func.coalesce(soonest, literal(FAR_FUTURE, UTCDateTime()))
 
 

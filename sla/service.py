@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock as wall
@@ -28,6 +28,7 @@ from core.db import after_commit
 from core.errors import InvalidInput
 from core.events import EventBus
 from core.jobs import enqueue_after_commit
+from inbox import service as inbox
 from inbox.events import MessageAdded
 from inbox.models import Message
 from sla import clock as clocks
@@ -35,7 +36,7 @@ from sla.calendar import WorkingCalendar
 from sla.models import SlaClock, SlaNotice, SlaPolicyVersion
 from sla.policy import KINDS, SlaPolicy, calendar_spec_for
 from tickets import service as tickets
-from tickets.events import TicketChanged, TicketCreated
+from tickets.events import TicketChanged, TicketCreated, TicketsMerged
 from tickets.models import Ticket, TicketConversation
 
 US = timedelta(microseconds=1)
@@ -177,6 +178,7 @@ class SlaTracker:
         bus.subscribe_many(TicketCreated, self.on_tickets_created)
         bus.subscribe(MessageAdded, self.on_message_added)
         bus.subscribe(TicketChanged, self.on_ticket_changed)
+        bus.subscribe(TicketsMerged, self.on_tickets_merged)
 
     async def on_tickets_created(self, session: AsyncSession,
                                  events: list[TicketCreated]) -> None:
@@ -189,6 +191,7 @@ class SlaTracker:
             await replan_ticket(session, ticket, start_missing=("first_response", "close"),
                                 new=True)
         await session.flush()  # the new tickets' clocks, written together
+        await keep_sla_sort_keys(session, ids)
 
     async def on_message_added(self, session: AsyncSession, e: MessageAdded) -> None:
         # A message that opened its conversation has no clock to move yet (the new ticket
@@ -211,6 +214,28 @@ class SlaTracker:
             await _status_moved(session, ticket, *e.changes["status"])
         if PROPERTY_FIELDS.keys() & e.changes.keys():
             await replan_ticket(session, ticket)
+
+    async def on_tickets_merged(self, session: AsyncSession, e: TicketsMerged) -> None:
+        # The merged ticket's conversations now count the primary's deadlines.
+        await keep_sla_sort_keys(session, [e.primary_id])
+
+
+async def keep_sla_sort_keys(session: AsyncSession, ticket_ids: list[int]) -> None:
+    """Tell the inbox each ticket's soonest running deadline, for the SLA sort of its
+    conversations (`inbox.service.set_sla_due`). Called after every change of clocks."""
+    if not ticket_ids:
+        return
+    due = dict((await session.execute(
+        select(SlaClock.ticket_id, func.min(SlaClock.due_at))
+        .where(SlaClock.ticket_id.in_(ticket_ids), SlaClock.stopped_at.is_(None))
+        .group_by(SlaClock.ticket_id))).all())
+    conversations: dict[int, list[int]] = {}
+    for ticket_id, conversation_id in (await session.execute(
+            select(TicketConversation.ticket_id, TicketConversation.conversation_id)
+            .where(TicketConversation.ticket_id.in_(ticket_ids)))):
+        conversations.setdefault(ticket_id, []).append(conversation_id)
+    for ticket_id, conversation_ids in conversations.items():
+        await inbox.set_sla_due(session, conversation_ids, due.get(ticket_id))
 
 
 async def _context(session: AsyncSession, ticket: Ticket
@@ -243,6 +268,7 @@ async def _stop_kinds(session: AsyncSession, ticket: Ticket, kinds: tuple[str, .
         if row.kind in kinds and row.stopped_at is None:
             _store(session, row, clocks.stop(to_clock(row), cal, now), cal)
     await session.flush()
+    await keep_sla_sort_keys(session, [ticket.id])
 
 
 async def _status_moved(session: AsyncSession, ticket: Ticket, old: str, new: str) -> None:
@@ -265,6 +291,7 @@ async def _status_moved(session: AsyncSession, ticket: Ticket, old: str, new: st
             value = clocks.resume(value, now)
         _store(session, row, value, cal)
     await session.flush()
+    await keep_sla_sort_keys(session, [ticket.id])
 
 
 async def replan_ticket(session: AsyncSession, ticket: Ticket,
@@ -297,6 +324,7 @@ async def replan_ticket(session: AsyncSession, ticket: Ticket,
             await _start_late(session, ticket, kind, goal.target, goal.warning, cal, policy)
     if not new:  # a new ticket's caller writes its clocks (with those of other new tickets)
         await session.flush()
+        await keep_sla_sort_keys(session, [ticket.id])
 
 
 async def _drop(session: AsyncSession, row: SlaClock) -> None:

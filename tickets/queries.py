@@ -14,7 +14,6 @@ from sqlalchemy import (
     and_,
     case,
     exists,
-    func,
     or_,
     select,
     true,
@@ -119,15 +118,6 @@ def conversations_of_ticket(number: int) -> ColumnElement[bool]:
                                .where(TicketConversation.ticket_id == number))
 
 
-def conversation_priority_rank() -> ColumnElement[int]:
-    """SQL on `Conversation`: the rank of its ticket's priority (-1 without a ticket)."""
-    rank = (select(_priority_rank)
-            .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
-            .where(TicketConversation.conversation_id == Conversation.id)
-            .correlate(Conversation).scalar_subquery())
-    return func.coalesce(rank, -1)
-
-
 def conversations_whose_ticket(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
     """SQL on `Conversation`: its ticket meets every condition (on `Ticket`)."""
     return exists().where(TicketConversation.conversation_id == Conversation.id,
@@ -136,13 +126,15 @@ def conversations_whose_ticket(*conditions: ColumnElement[bool]) -> ColumnElemen
 
 
 def conversations_of_teams(team_ids: Sequence[int]) -> ColumnElement[bool]:
-    """SQL on `Conversation`: its ticket belongs to one of these teams."""
-    return conversations_whose_ticket(Ticket.team_id.in_(list(team_ids)))
+    """SQL on `Conversation`: its ticket belongs to one of these teams (read from the copy
+    the conversation keeps, `Conversation.ticket_team_id`)."""
+    return Conversation.ticket_team_id.in_(list(team_ids))
 
 
 def conversations_with_ticket_status(status: str) -> ColumnElement[bool]:
-    """SQL on `Conversation`: its ticket is in the pipeline status `status`."""
-    return conversations_whose_ticket(Ticket.status == status)
+    """SQL on `Conversation`: its ticket is in the pipeline status `status` (read from the
+    copy the conversation keeps, `Conversation.ticket_status`)."""
+    return Conversation.ticket_status == status
 
 
 async def tickets_of_conversations(session: AsyncSession, conversation_ids: Sequence[int]

@@ -13,6 +13,9 @@ Subscribers on inbox and ticket events; each rule below is a method and has its 
   sits on a closed ticket.
 - Conversation deleted -> its ticket is deleted; ticket deleted -> its conversations are.
 - Merged into a closed ticket -> the moved conversations close.
+- Every ticket's priority rank, team and status are kept on its conversations (what the
+  listing sorts and filters by): when a ticket is created, one of them changes, or a merge
+  brings it conversations.
 - Automations (each can be switched off in `[automation]`): a customer message on a closed
   conversation reopens it; a customer message moves the ticket to `waiting_on_us`; an agent
   reply moves it to `waiting_on_contact`. Automatic mail (auto-replies, bounces) moves
@@ -21,6 +24,7 @@ Subscribers on inbox and ticket events; each rule below is a method and has its 
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import EventBus
@@ -36,10 +40,12 @@ from inbox.events import (
 from inbox.models import Conversation
 from tickets import service as tickets
 from tickets import state
-from tickets.events import TicketChanged, TicketDeleted, TicketsMerged
-from tickets.models import Ticket
+from tickets.events import TicketChanged, TicketCreated, TicketDeleted, TicketsMerged
+from tickets.models import Ticket, TicketConversation
 
 FROM_TICKET = "ticket"
+KEPT_ON_CONVERSATIONS = {"priority", "team_id", "status"}
+"""The ticket's fields its conversations keep a copy of (`keep_ticket_keys`)."""
 
 
 class TicketSync:
@@ -51,6 +57,7 @@ class TicketSync:
     def install(self, bus: EventBus) -> None:
         """Subscribe every rule on `bus`."""
         bus.subscribe_many(ConversationOpened, self.on_conversations_opened)
+        bus.subscribe_many(TicketCreated, self.on_tickets_created)
         bus.subscribe(MessageAdded, self.on_message_added)
         bus.subscribe(ConversationOwnerChanged, self.on_conversation_owner_changed)
         bus.subscribe(ConversationStatusChanged, self.on_conversation_status_changed)
@@ -106,7 +113,13 @@ class TicketSync:
             await tickets.delete_ticket(session, ticket.id, actor_id=e.actor_id,
                                         cause="conversation")
 
+    async def on_tickets_created(self, session: AsyncSession,
+                                 events: list[TicketCreated]) -> None:
+        await keep_ticket_keys(session, [e.ticket_id for e in events])
+
     async def on_ticket_changed(self, session: AsyncSession, e: TicketChanged) -> None:
+        if KEPT_ON_CONVERSATIONS & e.changes.keys():
+            await keep_ticket_keys(session, [e.ticket_id])
         if "status" not in e.changes:
             return
         ticket = await tickets.get_ticket(session, e.ticket_id)
@@ -129,6 +142,7 @@ class TicketSync:
                                             cause=FROM_TICKET)
 
     async def on_tickets_merged(self, session: AsyncSession, e: TicketsMerged) -> None:
+        await keep_ticket_keys(session, [e.primary_id])
         primary = await tickets.get_ticket(session, e.primary_id)
         if await tickets.is_closed_status(session, primary):
             await _close_all(session, await tickets.live_conversation_ids(session, primary.id),
@@ -162,6 +176,23 @@ class TicketSync:
                 or await tickets.is_closed_status(session, ticket)):
             return
         await _move_if_known(session, ticket, state.REPLIED_STATUS, "reply")
+
+
+async def keep_ticket_keys(session: AsyncSession, ticket_ids: list[int]) -> None:
+    """Tell the inbox each ticket's priority rank, team and status, kept on its
+    conversations for the listing's sorts and views (`inbox.service.set_ticket_keys`)."""
+    rows = (await session.execute(
+        select(TicketConversation.conversation_id, Ticket.priority, Ticket.team_id,
+               Ticket.status)
+        .join(Ticket, Ticket.id == TicketConversation.ticket_id)
+        .where(TicketConversation.ticket_id.in_(ticket_ids)))).all()
+    groups: dict[tuple[int, int | None, str], list[int]] = {}
+    for conversation_id, priority, team_id, status in rows:
+        key = (state.PRIORITY_RANK.get(priority, -1), team_id, status)
+        groups.setdefault(key, []).append(conversation_id)
+    for (rank, team_id, status), conversation_ids in groups.items():
+        await inbox.set_ticket_keys(session, conversation_ids, priority_rank=rank,
+                                    team_id=team_id, status=status)
 
 
 async def _live_ticket(session: AsyncSession, conversation_id: int) -> Ticket | None:

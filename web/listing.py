@@ -16,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.service import user_names
 from inbox import queries, search
 from inbox.access import Scope
-from sla.queries import clocks_of, conversation_due_expression, conversation_status_condition
+from sla.queries import clocks_of, conversation_status_condition
 from tickets.models import Ticket
 from tickets.queries import (
-    conversation_priority_rank,
     conversations_of_ticket,
     ticket_ids_for_conversations,
     ticket_number_in,
@@ -28,14 +27,7 @@ from tickets.queries import (
 )
 from tickets.view_rules import ViewFilters
 
-
-def sorts() -> dict[str, queries.Sort]:
-    """The sorts rooms above the inbox give its listing."""
-    return {"sla_due_at": queries.Sort(conversation_due_expression(), "time"),
-            "priority": queries.Sort(conversation_priority_rank(), "rank")}
-
-
-SORT_NAMES = (*queries.SORTS, "sla_due_at", "priority")
+SORT_NAMES = tuple(queries.SORTS)
 
 
 def conversation_filter(*, status: str | None = None, owner_id: int | None = None,
@@ -53,7 +45,7 @@ def conversation_filter(*, status: str | None = None, owner_id: int | None = Non
     return queries.ConversationFilter(
         status=status, owner_id=owner_id, unassigned=unassigned, inbox=inbox, channel=channel,
         q=q,
-        where=tuple(conditions), sort=sort, sorts=sorts(),
+        where=tuple(conditions), sort=sort,
         q_also=() if number is None else (conversations_of_ticket(number),))
 
 

@@ -9,7 +9,16 @@ import pytest
 
 from core.db import transaction
 from inbox.messages import InboundMessage
-from inbox.search import MARK_END, MARK_START, fts5_term, marked_html, terms, tsquery_term
+from inbox.search import (
+    MARK_END,
+    MARK_START,
+    fragment,
+    fts5_term,
+    is_dense,
+    marked_html,
+    terms,
+    tsquery_term,
+)
 from inbox.service import ingest
 
 
@@ -42,6 +51,49 @@ def test_only_the_marks_become_markup():
     snippet = f"<script>alert(1)</script> the {MARK_START}invoice{MARK_END} & more"
     assert marked_html(snippet) == ("&lt;script&gt;alert(1)&lt;/script&gt; the "
                                     "<mark>invoice</mark> &amp; more")
+
+
+def shown(marked: str | None) -> str | None:
+    """A fragment with its marks as [brackets], to read in a table."""
+    return None if marked is None else marked.replace(MARK_START, "[").replace(MARK_END, "]")
+
+
+LONG = " ".join(f"w{i}" for i in range(40))
+
+
+@pytest.mark.parametrize("text, words, expected", [
+    ("The invoice is late", ("invoice",), "The [invoice] is late"),
+    ("The INVOICE is late", ("invoice",), "The [INVOICE] is late"),
+    ("Crème brûlée, again", ("creme",), "[Crème] brûlée, again"),
+    ("Crème brûlée, again", ("brul",), "Crème [brûlée], again"),  # the last word: a prefix
+    ("invoices and an invoice", ("invoice", "late"), "invoices and an [invoice]"),
+    ("invoices and an invoice", ("late", "invoice"), "[invoices] and an [invoice]"),
+    ("mail anna@example.org now", ("example",), "mail anna@[example].org now"),
+    ("snake_case words", ("case",), "snake_[case] words"),
+    ("nothing to see", ("invoice",), None),
+    ("", ("invoice",), None),
+    ("an invoice", (), None),
+    ("line one\n\n  invoice   two", ("invoice",), "line one [invoice] two"),
+    (LONG, ("w0",), "[w0] w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12 w13 w14 w15…"),
+    (LONG, ("w20",), "…w16 w17 w18 w19 [w20] w21 w22 w23 w24 w25 w26 w27 w28 w29 w30 w31…"),
+    (LONG, ("w39",), "…w24 w25 w26 w27 w28 w29 w30 w31 w32 w33 w34 w35 w36 w37 w38 [w39]"),
+])
+def test_the_fragment_a_match_shows(text, words, expected):
+    assert shown(fragment(text, words)) == expected
+
+
+@pytest.mark.parametrize("hits, conversations, page, dense", [
+    (0, 0, 51, False),
+    (0, 100_000, 51, False),
+    (50, 100_000, 51, False),
+    (2258, 100_000, 51, False),  # just under sqrt(51 * 100,000) = 2258.3
+    (2259, 100_000, 51, True),
+    (24_000, 100_000, 51, True),
+    (10, 100, 11, False),
+    (40, 100, 11, True),
+])
+def test_a_word_found_often_is_checked_while_walking_the_order(hits, conversations, page, dense):
+    assert is_dense(hits, conversations, page) is dense
 
 
 async def receive(runtime, *, subject: str, text: str, sender: str = "anna@example.org",
