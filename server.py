@@ -56,14 +56,19 @@ def install(runtime: Runtime) -> None:
     from tickets.queries import conversations_of_tickets
     from tickets.sync import TicketSync
     from web.live.feed import LiveFeed
+    from webhooks.delivery import WebhookSender
+    from webhooks.service import KIND as WEBHOOK_KIND
+    from webhooks.service import WebhookRules
 
     load_jobs()
     TicketSync(runtime.settings.automation).install(runtime.bus)
     SlaTracker().install(runtime.bus)
     LiveFeed().install(runtime.bus)
     NotificationRules().install(runtime.bus)
+    WebhookRules().install(runtime.bus)
     outbox.handlers["reply"] = ReplyDelivery()
     smtp_out.install(runtime)
+    outbox.handlers[WEBHOOK_KIND] = WebhookSender(runtime.settings.webhooks)
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
     runtime.provide("conversations_of_tickets", conversations_of_tickets)
     runtime.provide("limits", runtime.settings.limits)

@@ -163,6 +163,15 @@ class JobSettings(_Section):
     queue_name: str = "frontdesk:jobs"
 
 
+class WebhookSettings(_Section):
+    """Webhook deliveries (README, "Webhooks"). A target resolving to a loopback, private,
+    link-local or otherwise non-public address is refused unless `allow_private_targets`
+    (a webhook must not become a way into the network Frontdesk runs in)."""
+
+    allow_private_targets: bool = False
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+
+
 class AutomationSettings(_Section):
     """Status automations; each can be switched off."""
 
@@ -276,6 +285,7 @@ class Settings(_Section):
     limits: Limits = Limits()
     jobs: JobSettings = JobSettings()
     automation: AutomationSettings = AutomationSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     security: SecuritySettings = SecuritySettings()
     inboxes: tuple[InboxSettings, ...] = (InboxSettings(slug="support", name="Support"),)
     forms: tuple[FormSettings, ...] = ()
