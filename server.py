@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         tickets,
         tokens,
         views,
+        webhooks,
     )
     from web.errors import ERROR_RESPONSES, install_error_handlers
     from web.forms import router as forms_router
@@ -177,7 +178,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    attachments.router, messages.router, views.router, forms_router, docs.router,
                    live_socket.router, auth_pages.router, inbox_pages.router,
                    conversation_pages.router, saved_view_pages.router, snippets.router,
-                   notifications.router, notification_pages.router):
+                   notifications.router, notification_pages.router, webhooks.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import timedelta
+from typing import get_args
 
 import pytest
 
+from web.api.webhooks import EventName
 from webhooks import rules
 
 SECRET = "whsec_0123456789abcdef"
 BODY = b'{"id":"evt_1","type":"conversation.created"}'
+
+
+def test_the_api_names_every_event():
+    assert get_args(EventName) == rules.EVENTS
 
 
 def test_signature_is_hmac_sha256_of_timestamp_dot_body():
