@@ -11,7 +11,9 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +44,15 @@ def verify_as_a_receiver_does(received: Received, secret: str) -> dict:
     return json.loads(received.body)
 
 
+def readme_verify() -> Callable[[str, bytes, str], bool]:
+    """The `verify` function the README's "Webhooks" section gives receivers."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    snippet = readme.split("## Webhooks", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(snippet, namespace)
+    return namespace["verify"]
+
+
 async def subscribe(client, headers, receiver: Receiver, *events: str) -> dict:
     response = await client.post("/api/webhooks", headers=headers,
                                  json={"url": receiver.url, "events": list(events)})
@@ -64,6 +75,9 @@ async def test_a_new_conversation_reaches_the_receiver_signed(client, runtime, a
         await run_jobs(runtime)
     [got] = receiver.received
     event = verify_as_a_receiver_does(got, hook["secret"])
+    readme = readme_verify()
+    assert readme(got.headers["Frontdesk-Signature"], got.body, hook["secret"])
+    assert not readme(got.headers["Frontdesk-Signature"], got.body + b" ", hook["secret"])
     assert got.path == "/hooks/frontdesk"
     assert got.headers["Content-Type"] == "application/json"
     assert got.headers["Frontdesk-Event"] == "conversation.created"
