@@ -63,29 +63,30 @@ async def resolved_addresses(url: str) -> list[str]:
 
 async def attempt(settings: WebhookSettings, subscription: Subscription,
                   delivery: Delivery) -> Attempt:
-    """POST `delivery` to `subscription`'s URL once (no retry here)."""
+    """POST `delivery` to `subscription`'s URL once (no retry here). The request goes to
+    the addresses that were checked (the host name travels in `Host` and as the TLS server
+    name), so a second resolution cannot send it elsewhere."""
     problem = rules.url_problem(subscription.url)
     if problem is not None:
         return Attempt(error=f"the url {problem}", final=True)
     try:
-        refused = rules.target_refused(await resolved_addresses(subscription.url),
-                                       allow_private=settings.allow_private_targets)
+        addresses = await resolved_addresses(subscription.url)
     except OSError as exc:
         return Attempt(error=f"the host did not resolve: {exc}")
+    refused = rules.target_refused(addresses, allow_private=settings.allow_private_targets)
     if refused is not None:
         return Attempt(error=refused, final=True)
     body = body_of(delivery.payload)
     timestamp = int(clock.now().timestamp())
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+    headers = {"Host": urlsplit(subscription.url).netloc, "Content-Type": "application/json",
+               "User-Agent": USER_AGENT,
                rules.SIGNATURE_HEADER: rules.signature_header(subscription.secret, timestamp,
                                                               body),
                rules.EVENT_HEADER: delivery.event_type,
                rules.DELIVERY_HEADER: str(delivery.id)}
     started = time.monotonic()
     try:
-        async with httpx.AsyncClient(timeout=settings.timeout_seconds, follow_redirects=False,
-                                     trust_env=False) as client:
-            response = await client.post(subscription.url, content=body, headers=headers)
+        response = await _post(settings, subscription.url, addresses, headers, body)
     except httpx.HTTPError as exc:
         elapsed = round((time.monotonic() - started) * 1000)
         return Attempt(response_ms=elapsed, error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
@@ -93,6 +94,23 @@ async def attempt(settings: WebhookSettings, subscription: Subscription,
     error = None if rules.succeeded(response.status_code) else (
         f"HTTP {response.status_code}: {response.text[:200]}")
     return Attempt(status_code=response.status_code, response_ms=elapsed, error=error)
+
+
+async def _post(settings: WebhookSettings, url: str, addresses: list[str],
+                headers: dict[str, str], body: bytes) -> httpx.Response:
+    """POST to each of `addresses` in turn until one accepts the connection."""
+    extensions = {"sni_hostname": urlsplit(url).hostname or ""}
+    order = rules.connect_order(addresses)
+    async with httpx.AsyncClient(timeout=settings.timeout_seconds, follow_redirects=False,
+                                 trust_env=False) as client:
+        for address in order[:-1]:
+            try:
+                return await client.post(rules.pinned_url(url, address), content=body,
+                                         headers=headers, extensions=extensions)
+            except httpx.ConnectError:
+                continue
+        return await client.post(rules.pinned_url(url, order[-1]), content=body,
+                                 headers=headers, extensions=extensions)
 
 
 def _record_attempt(delivery: Delivery, found: Attempt) -> Outcome:

@@ -112,6 +112,21 @@ def literal_address(host: str) -> str | None:
         return None
 
 
+def pinned_url(url: str, address: str) -> str:
+    """`url` with its host replaced by `address` (the one checked), port, path and query
+    kept: the request goes to the address that was judged, not to a second resolution."""
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def connect_order(addresses: Iterable[str]) -> list[str]:
+    """The addresses to try in turn: IPv4 first, then IPv6, each in the given order."""
+    listed = list(dict.fromkeys(addresses))
+    return [a for a in listed if ":" not in a] + [a for a in listed if ":" in a]
+
+
 def target_refused(addresses: Iterable[str], *, allow_private: bool) -> str | None:
     """Why a delivery may not go to a host resolving to `addresses`, or None. Unless
     `allow_private`, every address must be public: one private address refuses the host

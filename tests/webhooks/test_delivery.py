@@ -97,6 +97,20 @@ async def test_a_new_conversation_reaches_the_receiver_signed(client, runtime, a
         await client.get(f"/api/webhooks/{hook['id']}", headers=headers)).json()
 
 
+async def test_a_host_name_is_sent_as_host_to_the_address_checked(client, runtime, admin):
+    _, headers = admin
+    with receiving() as receiver:
+        receiver.url = receiver.url.replace("127.0.0.1", "localhost")
+        hook = await subscribe(client, headers, receiver, "conversation.created")
+        await submit_form(client)
+        await run_jobs(runtime)
+    [got] = receiver.received
+    assert got.headers["Host"] == receiver.url.split("/")[2]
+    verify_as_a_receiver_does(got, hook["secret"])
+    [logged] = await deliveries(client, headers, hook["id"])
+    assert logged["status"] == "delivered"
+
+
 async def test_a_500_is_retried_after_a_minute_then_delivered(client, runtime, admin):
     _, headers = admin
     manual = clock.ManualClock(clock.now())
@@ -121,6 +135,22 @@ async def test_a_500_is_retried_after_a_minute_then_delivered(client, runtime, a
     [done] = await deliveries(client, headers, hook["id"])
     assert (done["status"], done["attempts"], done["status_code"], done["error"]) == (
         "delivered", 2, 200, None)
+
+
+@pytest.mark.parametrize("settings_overrides", [
+    {"webhooks": {"allow_private_targets": True, "timeout_seconds": 0.2}}], indirect=True)
+async def test_a_receiver_slower_than_the_timeout_is_tried_again(client, runtime, admin):
+    _, headers = admin
+    with receiving(hold_seconds=1.0) as receiver:
+        hook = await subscribe(client, headers, receiver, "conversation.created")
+        await submit_form(client)
+        await run_jobs(runtime)
+    assert len(receiver.received) == 1
+    [waiting] = await deliveries(client, headers, hook["id"])
+    assert (waiting["status"], waiting["attempts"], waiting["status_code"]) == (
+        "pending", 1, None)
+    assert waiting["error"].startswith("ReadTimeout")
+    assert waiting["next_attempt_at"] is not None
 
 
 async def test_a_receiver_that_keeps_failing_is_given_up_after_the_schedule(

@@ -99,3 +99,18 @@ def test_private_address(address, private):
 ])
 def test_target_refused(addresses, allow, refused):
     assert (rules.target_refused(addresses, allow_private=allow) is not None) is refused
+
+
+@pytest.mark.parametrize(("url", "address", "pinned"), [
+    ("https://hooks.example.org/a?b=1", "93.184.215.14", "https://93.184.215.14/a?b=1"),
+    ("http://hooks.example.org:8080/a", "93.184.215.14", "http://93.184.215.14:8080/a"),
+    ("http://localhost:8080/", "::1", "http://[::1]:8080/"),
+    ("http://[::1]/x", "::1", "http://[::1]/x"),
+])
+def test_pinned_url(url, address, pinned):
+    assert rules.pinned_url(url, address) == pinned
+
+
+def test_connect_order_puts_ipv4_first():
+    assert rules.connect_order(["::1", "127.0.0.1", "::1", "10.0.0.1"]) == [
+        "127.0.0.1", "10.0.0.1", "::1"]
