@@ -291,3 +291,50 @@ async def test_unknown_webhooks_and_deliveries_are_404(client, admin):
         json_body = {"active": False} if method == "PATCH" else None
         response = await client.request(method, url, headers=headers, json=json_body)
         assert response.status_code == 404, (method, url, response.text)
+
+
+async def test_the_log_pages_newest_first_and_goes_with_its_webhook(client, runtime, admin):
+    _, headers = admin
+    manual = clock.ManualClock(clock.now())
+    with clock.use(manual), receiving(200, 500, 500) as receiver:
+        hook = await subscribe(client, headers, receiver, "conversation.created")
+        await submit_form(client)
+        await run_jobs(runtime)
+        [original] = await deliveries(client, headers, hook["id"])
+        replays = [(await client.post(f"/api/webhooks/deliveries/{original['id']}/replay",
+                                      headers=headers)).json()["id"] for _ in range(2)]
+        await run_jobs(runtime)
+        url = f"/api/webhooks/{hook['id']}/deliveries?limit=2"
+        first = (await client.get(url, headers=headers)).json()
+        second = (await client.get(f"{url}&cursor={first['next_cursor']}",
+                                   headers=headers)).json()
+        assert [d["id"] for d in first["items"]] == replays[::-1]
+        assert [d["status"] for d in first["items"]] == ["pending", "pending"]
+        assert [d["id"] for d in second["items"]] == [original["id"]]
+        assert second["next_cursor"] is None
+        assert (await client.delete(f"/api/webhooks/{hook['id']}",
+                                    headers=headers)).status_code == 204
+        manual.advance(timedelta(minutes=2))
+        await outbox.sweep({"runtime": runtime})
+        await run_jobs(runtime)
+    assert len(receiver.received) == 3
+    gone = await client.post(f"/api/webhooks/deliveries/{original['id']}/replay",
+                             headers=headers)
+    assert gone.status_code == 404
+
+
+async def test_an_inactive_webhook_is_not_replayed(client, runtime, admin):
+    _, headers = admin
+    with receiving() as receiver:
+        hook = await subscribe(client, headers, receiver, "conversation.created")
+        await submit_form(client)
+        await run_jobs(runtime)
+        [original] = await deliveries(client, headers, hook["id"])
+        await client.patch(f"/api/webhooks/{hook['id']}", headers=headers,
+                           json={"active": False})
+        refused = await client.post(f"/api/webhooks/deliveries/{original['id']}/replay",
+                                    headers=headers)
+        await submit_form(client, subject="Another")
+        await run_jobs(runtime)
+    assert refused.status_code == 409
+    assert len(receiver.received) == 1
