@@ -106,7 +106,7 @@ async def list_subscriptions(session: AsyncSession) -> list[Subscription]:
 
 async def update_subscription(session: AsyncSession, subscription_id: int,
                               changes: dict[str, Any], *, allow_private: bool) -> Subscription:
-    """Change `url`, `events` and/or `active` of a subscription (others keys are ignored)."""
+    """Change `url`, `events` and/or `active` of a subscription (other keys are ignored)."""
     row = await get_subscription(session, subscription_id)
     if "url" in changes:
         check_url(changes["url"], allow_private=allow_private)
@@ -147,12 +147,16 @@ async def _queue(session: AsyncSession, subscription_id: int, event_id: str, eve
     return delivery
 
 
+async def active_subscriptions(session: AsyncSession) -> list[Subscription]:
+    """Every active subscription, oldest first (there are few: one query, filtered here)."""
+    return list((await session.scalars(
+        select(Subscription).where(Subscription.active.is_(True)).order_by(Subscription.id)
+    )).all())
+
+
 async def subscribers(session: AsyncSession, event_type: str) -> list[Subscription]:
     """The active subscriptions that name `event_type`."""
-    active = (await session.scalars(
-        select(Subscription).where(Subscription.active.is_(True)).order_by(Subscription.id)
-    )).all()
-    return [row for row in active if event_type in row.events]
+    return [row for row in await active_subscriptions(session) if event_type in row.events]
 
 
 async def emit(session: AsyncSession, event_type: str, data: dict[str, Any],
@@ -245,7 +249,9 @@ class WebhookRules:
     async def on_conversations_opened(self, session: AsyncSession,
                                       events: list[ConversationOpened]) -> None:
         to = await subscribers(session, "conversation.created")
-        for e in events if to else []:
+        if not to:
+            return
+        for e in events:
             data = None if e.spam else await _conversation_data(session, e.conversation_id)
             if data is not None:
                 await emit(session, "conversation.created", {"conversation": data}, to)
@@ -253,7 +259,8 @@ class WebhookRules:
     async def on_messages_added(self, session: AsyncSession,
                                 events: list[MessageAdded]) -> None:
         wanted = {"inbound": "message.received", "outbound": "message.sent"}
-        by_type = {t: await subscribers(session, t) for t in wanted.values()}
+        active = await active_subscriptions(session)
+        by_type = {t: [row for row in active if t in row.events] for t in wanted.values()}
         for e in events:
             event_type = wanted.get(e.direction)
             if event_type is None or not by_type[event_type]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.email.inbound import store_raw
 from core import clock, outbox
 from core.db import transaction
 from core.events import publish
@@ -95,6 +96,27 @@ async def test_a_new_conversation_reaches_the_receiver_signed(client, runtime, a
     listed = (await client.get("/api/webhooks", headers=headers)).json()["items"]
     assert "secret" not in listed[0] and "secret" not in (
         await client.get(f"/api/webhooks/{hook['id']}", headers=headers)).json()
+
+
+async def test_mail_accepted_over_email_reaches_the_receiver(client, runtime, admin):
+    _, headers = admin
+    raw = (b"From: Cleo <cleo@customer.example>\r\nTo: help@example.com\r\n"
+           b"Subject: Invoice missing\r\nMessage-ID: <inv-1@customer.example>\r\n\r\n"
+           b"Where is my invoice?\r\n")
+    with receiving() as receiver:
+        hook = await subscribe(client, headers, receiver, "conversation.created",
+                               "message.received")
+        await store_raw(runtime.raw_sessions, inbox_slug="support", source="smtp", raw=raw)
+        await run_jobs(runtime)
+    events = {r.headers["Frontdesk-Event"]: verify_as_a_receiver_does(r, hook["secret"])
+              for r in receiver.received}
+    assert sorted(events) == ["conversation.created", "message.received"]
+    received = events["message.received"]["data"]
+    assert received["message"]["text"].strip() == "Where is my invoice?"
+    assert (received["conversation"]["channel"], received["conversation"]["subject"]) == (
+        "email", "Invoice missing")
+    assert received["conversation"]["id"] == events["conversation.created"]["data"][
+        "conversation"]["id"]
 
 
 async def test_a_host_name_is_sent_as_host_to_the_address_checked(client, runtime, admin):
