@@ -60,6 +60,9 @@ def install(runtime: Runtime) -> None:
     from tickets.queries import conversations_of_tickets
     from tickets.sync import TicketSync
     from web.live.feed import LiveFeed
+    from webhooks.delivery import WebhookSender
+    from webhooks.service import KIND as WEBHOOK_KIND
+    from webhooks.service import WebhookRules
 
     load_jobs()
     inbox_service.install(runtime.bus)
@@ -67,8 +70,10 @@ def install(runtime: Runtime) -> None:
     SlaTracker().install(runtime.bus)
     LiveFeed().install(runtime.bus)
     NotificationRules().install(runtime.bus)
+    WebhookRules().install(runtime.bus)
     outbox.handlers["reply"] = ReplyDelivery()
     smtp_out.install(runtime)
+    outbox.handlers[WEBHOOK_KIND] = WebhookSender(runtime.settings.webhooks)
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
     runtime.provide("conversations_of_tickets", conversations_of_tickets)
     runtime.provide("limits", runtime.settings.limits)
@@ -135,6 +140,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         tickets,
         tokens,
         views,
+        webhooks,
     )
     from web.errors import ERROR_RESPONSES, install_error_handlers
     from web.forms import router as forms_router
@@ -184,7 +190,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    attachments.router, messages.router, views.router, forms_router, docs.router,
                    live_socket.router, auth_pages.router, inbox_pages.router,
                    conversation_pages.router, saved_view_pages.router, snippets.router,
-                   notifications.router, notification_pages.router, metrics_route.router):
+                   notifications.router, notification_pages.router, metrics_route.router,
+                   webhooks.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

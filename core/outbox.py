@@ -50,10 +50,12 @@ class OutboxItem(Base):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a delivery attempt did: `sent`, `retry` (temporary failure) or `failed`."""
+    """What a delivery attempt did: `sent`, `retry` (temporary failure) or `failed`. A
+    retry comes back after `retry_after` when the handler names it, else after `backoff`."""
 
     result: Literal["sent", "retry", "failed"]
     detail: str = ""
+    retry_after: timedelta | None = None
 
 
 class OutboxHandler(Protocol):
@@ -124,7 +126,7 @@ async def deliver(ctx: dict[str, Any], item_id: int) -> None:
 async def _record(runtime: Any, item: OutboxItem, handler: OutboxHandler | None,
                   outcome: Outcome) -> None:
     now = clock.now()
-    retry_at = now + backoff(item.attempts)
+    retry_at = now + (outcome.retry_after or backoff(item.attempts))
     async with transaction(runtime.sessions) as session:
         row = await session.get(OutboxItem, item.id)
         assert row is not None

@@ -180,6 +180,15 @@ class JobSettings(_Section):
     queue_name: str = "frontdesk:jobs"
 
 
+class WebhookSettings(_Section):
+    """Webhook deliveries (README, "Webhooks"). A target resolving to a loopback, private,
+    link-local or otherwise non-public address is refused unless `allow_private_targets`
+    (a webhook must not become a way into the network Frontdesk runs in)."""
+
+    allow_private_targets: bool = False
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+
+
 class AutomationSettings(_Section):
     """Status automations; each can be switched off."""
 
@@ -301,6 +310,7 @@ class Settings(_Section):
     limits: Limits = Limits()
     jobs: JobSettings = JobSettings()
     automation: AutomationSettings = AutomationSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
     inboxes: tuple[InboxSettings, ...] = (InboxSettings(slug="support", name="Support"),)

@@ -15,6 +15,7 @@ import inbox.models  # noqa: F401
 import notifications.models  # noqa: F401
 import sla.models  # noqa: F401
 import tickets.models  # noqa: F401
+import webhooks.models  # noqa: F401
 from core.db import Base, RawBase, make_engine, raw_store_url
 
 

@@ -38,6 +38,7 @@ from inbox.models import Message
 from inbox.service import ingest, record_delivery
 from tests.support import PASSWORD, add_to_inbox, add_user, run_jobs
 from tickets.service import ticket_for_conversation
+from webhooks import service as webhooks
 
 CALLERS = ("anonymous", "agent_in", "agent_out", "deactivated", "admin")
 
@@ -289,6 +290,33 @@ async def _delete_snippet(w: World, _: str) -> Request:
     return Request("DELETE", f"/api/snippets/{await _snippet(w)}")
 
 
+async def _webhook(w: World) -> int:
+    """A new webhook (to a loopback port: its deliveries are refused without a request)."""
+    async with transaction(w.runtime.sessions) as session:
+        row = await webhooks.create_subscription(
+            session, url="http://127.0.0.1:9/hook", events=["ticket.changed"],
+            created_by_id=None, allow_private=True)
+    return row.id
+
+
+async def _webhook_delivery(w: World) -> int:
+    async with transaction(w.runtime.sessions) as session:
+        hook = await webhooks.get_subscription(session, await _webhook(w))
+        [delivery] = await webhooks.emit(session, "ticket.changed", {"ticket_id": 1}, [hook])
+    return delivery.id
+
+
+def _on_webhook(method: str, suffix: str = "",
+                body: Any = None) -> Callable[[World, str], Awaitable[Request]]:
+    async def build(w: World, _: str) -> Request:
+        return Request(method, f"/api/webhooks/{await _webhook(w)}{suffix}", body)
+    return build
+
+
+async def _replay_delivery(w: World, _: str) -> Request:
+    return Request("POST", f"/api/webhooks/deliveries/{await _webhook_delivery(w)}/replay")
+
+
 CONTACT_FORM = {"name": "Anna Berg", "email": "anna@example.org", "subject": "Printer",
                 "message": "It smokes."}
 
@@ -358,6 +386,20 @@ TABLE: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/snippets/{snippet_id}"): Row("admin", _delete_snippet, ok=204),
     ("POST", "/api/admin/failed-inbound/{raw_id}/retry"): Row("admin", _retry_raw, ok=202),
     ("GET", "/metrics"): Row("admin", _static("GET", "/metrics")),
+    ("GET", "/api/webhooks"): Row("admin", _static("GET", "/api/webhooks")),
+    ("POST", "/api/webhooks"): Row("admin", _static("POST", "/api/webhooks", {
+        "url": "https://hooks.example.org/frontdesk", "events": ["ticket.changed"],
+        "active": False}), ok=201),
+    ("GET", "/api/webhooks/{webhook_id}"): Row("admin", _on_webhook("GET")),
+    ("PATCH", "/api/webhooks/{webhook_id}"): Row(
+        "admin", _on_webhook("PATCH", body={"active": False})),
+    ("DELETE", "/api/webhooks/{webhook_id}"): Row("admin", _on_webhook("DELETE"), ok=204),
+    ("POST", "/api/webhooks/{webhook_id}/rotate-secret"): Row(
+        "admin", _on_webhook("POST", "/rotate-secret")),
+    ("GET", "/api/webhooks/{webhook_id}/deliveries"): Row(
+        "admin", _on_webhook("GET", "/deliveries")),
+    ("POST", "/api/webhooks/deliveries/{delivery_id}/replay"): Row(
+        "admin", _replay_delivery, ok=202),
 }
 
 
