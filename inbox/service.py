@@ -298,7 +298,7 @@ async def _open_conversations(session: AsyncSession, written: _Written,
         for place, msg in ((place, written.msgs[place]) for place in opening)])
     written.conversations.update({threading.New(place): conversation_id
                                   for place, conversation_id in zip(opening, ids, strict=True)})
-    await _write_contact_keys(session, Conversation.id.in_(ids))
+    await _write_contact_keys(session, Conversation.id.in_(ids), fresh=True)
     # A link to a conversation the same plan opens is known once that one is written.
     late = [{"conversation": written.conversation_of(place),
              "link": written.conversation(link)}
@@ -596,14 +596,17 @@ async def resend_reply(session: AsyncSession, message_id: int) -> Message:
 # that own the values report a change (`set_ticket_keys`, `set_sla_due`, a user renamed).
 
 
-async def _write_contact_keys(session: AsyncSession, which: ColumnElement[bool]) -> None:
-    """`sort_contact` of the conversations `which` selects, from their contacts."""
+async def _write_contact_keys(session: AsyncSession, which: ColumnElement[bool], *,
+                              fresh: bool = False) -> None:
+    """`sort_contact` of the conversations `which` selects, from their contacts. `fresh`:
+    rows just inserted, which no object of the session stands for (one left over from a
+    rolled-back savepoint with the same id must not be touched)."""
     name = (select(func.substr(func.coalesce(Contact.name, Contact.email, ""), 1,
                                SORT_TEXT_CHARS))
             .where(Contact.id == Conversation.contact_id).scalar_subquery())
     await session.execute(update(Conversation).where(which)
                           .values(sort_contact=func.coalesce(name, ""))
-                          .execution_options(synchronize_session="fetch"))
+                          .execution_options(synchronize_session=False if fresh else "fetch"))
 
 
 async def _owner_sort_key(session: AsyncSession, owner_id: int | None) -> str:
