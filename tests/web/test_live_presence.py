@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core import clock
 from core.live import LiveEvent, RedisHub
 from tests.support import TEST_REDIS_URL
 from web.live.presence import CLAIM_LIFETIME, PresenceBoard, claim_of
@@ -82,14 +83,14 @@ async def test_two_servers_boards_agree_through_redis():
         on_second.joined()
         await first.publish([said(1, "replying")])
         async with asyncio.timeout(10):
-            while not on_second.board.present(5, datetime.now(UTC)):
+            while not on_second.board.present(5, clock.now()):
                 await asyncio.sleep(0.01)
-        [claim] = on_second.board.present(5, datetime.now(UTC))
+        [claim] = on_second.board.present(5, clock.now())
         assert (claim.user_id, claim.state) == (1, "replying")
-        assert [c.user_id for c in on_first.board.present(5, datetime.now(UTC))] == [1]
+        assert [c.user_id for c in on_first.board.present(5, clock.now())] == [1]
         await second.publish([said(1, "left")])
         async with asyncio.timeout(10):
-            while on_first.board.present(5, datetime.now(UTC)):
+            while on_first.board.present(5, clock.now()):
                 await asyncio.sleep(0.01)
     finally:
         await first.close()
