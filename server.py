@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         audit,
         conversations,
         inboxes,
+        invites,
         messages,
         notifications,
         people,
@@ -193,7 +194,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    live_socket.router, auth_pages.router, inbox_pages.router,
                    conversation_pages.router, saved_view_pages.router, snippets.router,
                    notifications.router, notification_pages.router, metrics_route.router,
-                   webhooks.router, audit.router, admin_pages.router):
+                   webhooks.router, audit.router, admin_pages.router, invites.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -473,3 +473,37 @@ async def test_route_answers_each_caller_as_its_row_says(world: World, route):
         assert response.status_code == expected(row, caller), (caller, response.text)
         if row.kind == "listed" and response.status_code == 200:
             assert found_in(response.json(), request.needle) == (caller != "agent_out"), caller
+
+
+# People: invitations and password resets.
+
+
+async def _invited(w: World) -> int:
+    response = await w.client.post("/api/invites", headers=w.headers["admin"], json={
+        "email": f"{unique('inv')}@example.com", "name": "Invited"})
+    assert response.status_code == 201, response.text
+    return response.json()["user"]["id"]
+
+
+def _on_invite(method: str, suffix: str = "") -> Callable[[World, str], Awaitable[Request]]:
+    async def build(w: World, _: str) -> Request:
+        return Request(method, f"/api/invites/{await _invited(w)}{suffix}")
+    return build
+
+
+async def _new_invite(w: World, _: str) -> Request:
+    return Request("POST", "/api/invites", {"email": f"{unique('inv')}@example.com",
+                                            "name": "Invited"})
+
+
+async def _reset_password(w: World, _: str) -> Request:
+    return Request("POST", f"/api/users/{await w.new_user()}/password-reset")
+
+
+TABLE.update({
+    ("GET", "/api/invites"): Row("admin", _static("GET", "/api/invites")),
+    ("POST", "/api/invites"): Row("admin", _new_invite, ok=201),
+    ("POST", "/api/invites/{user_id}/resend"): Row("admin", _on_invite("POST", "/resend")),
+    ("DELETE", "/api/invites/{user_id}"): Row("admin", _on_invite("DELETE"), ok=204),
+    ("POST", "/api/users/{user_id}/password-reset"): Row("admin", _reset_password, ok=202),
+})

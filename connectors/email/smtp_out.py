@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors import outbound
-from connectors.email import autoack, notices
+from connectors.email import account_mail, autoack, notices
 from connectors.email.compose import (
     Draft,
     InvalidAddress,
@@ -231,11 +231,12 @@ def _read_attachments(reply: _Reply) -> list[Attachment]:
 
 
 def install(runtime: Any) -> None:
-    """Send the email and form channels' replies, automatic acknowledgments and agents'
-    notification mail through the runtime's `[smtp_out]` relay."""
+    """Send the email and form channels' replies, automatic acknowledgments, agents'
+    notification mail and password links through the runtime's `[smtp_out]` relay."""
     relay = Relay.from_settings(runtime.settings.smtp_out)
     sender = EmailSender(runtime.settings, relay)
     for channel in CHANNELS:
         outbound.senders[channel] = sender
     outbox.handlers[autoack.KIND] = autoack.AcknowledgmentDelivery(runtime.settings, relay)
     outbox.handlers[notices.KIND] = notices.NotificationMail(runtime.settings, relay)
+    outbox.handlers[account_mail.KIND] = account_mail.AccountMail(runtime.settings, relay)
