@@ -270,9 +270,11 @@ async def _team_name(session: AsyncSession, name: str, *, other_than: int | None
 
 async def _set_team_members(session: AsyncSession, team_id: int,
                             member_ids: Sequence[int]) -> None:
-    """Make `member_ids` the team's members: active users, or people invited who have not
-    joined yet (InvalidInput naming `member_ids` for anyone else)."""
-    for user_id in set(member_ids):
+    """Make `member_ids` the team's members: active users, people invited who have not
+    joined yet, or members already (deactivated since); InvalidInput naming `member_ids`
+    for anyone else."""
+    current = set((await team_members(session, [team_id]))[team_id])
+    for user_id in set(member_ids) - current:
         user = await session.get(User, user_id)
         if user is None or not (user.active or user.invitation_pending):
             raise InvalidInput(f"no active user with id {user_id}", field="member_ids")
@@ -367,3 +369,24 @@ async def set_notify_by_email(session: AsyncSession, user_id: int, on: bool) -> 
     user.notify_by_email = on
     await session.flush()
     return user
+
+
+async def everyone(session: AsyncSession) -> list[User]:
+    """Every user, active, invited or deactivated, by name."""
+    return list((await session.scalars(select(User).order_by(User.name, User.id))).all())
+
+
+async def every_team(session: AsyncSession) -> list[Team]:
+    """Every team, active or not, by name."""
+    return list((await session.scalars(select(Team).order_by(Team.name, Team.id))).all())
+
+
+async def teams_by_user(session: AsyncSession) -> dict[int, list[Team]]:
+    """user id -> the teams (active or not) they are a member of, by name."""
+    rows = await session.execute(
+        select(TeamMember.user_id, Team).join(Team, Team.id == TeamMember.team_id)
+        .order_by(Team.name, Team.id))
+    found: dict[int, list[Team]] = {}
+    for user_id, team in rows:
+        found.setdefault(user_id, []).append(team)
+    return found

@@ -174,9 +174,11 @@ async def test_resending_kills_the_old_link(runtime, admin, relay, manual_clock)
 
 async def test_a_resend_queued_behind_a_newer_one_is_not_mailed(runtime, admin, relay):
     boss = await _actor(runtime, admin[0])
-    user_id = await _invite(runtime, boss)
-    async with transaction(runtime.sessions) as session:
-        await console.resend_invitation(session, user_id, actor=boss,
+    async with transaction(runtime.sessions) as session:  # both mails wait for the commit
+        issued = await console.invite(session, actor=boss, email="nia@example.com",
+                                      name="Nia New", role="agent", team_ids=[],
+                                      secret_key=runtime.settings.secret_key)
+        await console.resend_invitation(session, issued.user.id, actor=boss,
                                         secret_key=runtime.settings.secret_key)
     await run_jobs(runtime)
     assert len(_tokens(relay, "nia@example.com")) == 1
@@ -259,8 +261,8 @@ async def test_a_reset_link_sets_the_password_and_ends_sessions(runtime, admin, 
 async def test_a_reset_link_expires_sooner_and_dies_with_deactivation(runtime, admin, agent,
                                                                      relay, manual_clock):
     boss = await _actor(runtime, admin[0])
-    for _ in range(2):
-        async with transaction(runtime.sessions) as session:
+    async with transaction(runtime.sessions) as session:  # both mails wait for the commit
+        for _ in range(2):
             await console.send_password_reset(session, agent[0], actor=boss,
                                               secret_key=runtime.settings.secret_key)
     await run_jobs(runtime)

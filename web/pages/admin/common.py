@@ -31,6 +31,10 @@ class AdminSection:
 ADMIN_SECTIONS: tuple[AdminSection, ...] = (
     AdminSection("audit", "Audit log", "/admin/audit",
                  "Who changed what in the console, and when."),
+    AdminSection("people", "People", "/admin/people",
+                 "Invite people, change roles, reset passwords, deactivate."),
+    AdminSection("teams", "Teams", "/admin/teams",
+                 "Group people into teams and choose their members."),
 )
 
 
