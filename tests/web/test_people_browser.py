@@ -155,3 +155,35 @@ async def test_an_admin_makes_a_team_and_chooses_its_members(runtime, admin, tmp
         await screenshots(boss, tmp_path, "teams")
         await boss.goto(f"http://{base}/admin/audit")
         await boss.get_by_text("Changed active of the team Billing and invoices").wait_for()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_the_pages_pass_axe(runtime, admin, relay, width):
+    from tests.support import PASSWORD
+    from tests.web.test_accessibility import violations
+
+    async with transaction(runtime.sessions) as session:
+        team = await create_team(session, "Support team", [admin[0]])
+    async with serving_at_public_url(runtime) as base, chromium() as browser:
+        context = await browser.new_context(viewport={"width": width, "height": 900},
+                                            bypass_csp=True)  # axe comes in as a script
+        page = await context.new_page()
+        await page.goto(f"http://{base}/login")
+        await page.get_by_label("Email").fill("admin@example.com")
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Log in").click()
+        await page.wait_for_url(f"http://{base}/")
+        await page.goto(f"http://{base}/admin/people/invite")
+        await page.get_by_label("Email").fill("nia@example.com")
+        await page.get_by_label("Name").fill("Nia New")
+        await page.get_by_role("button", name="Send invitation").click()
+        await page.get_by_role("status").wait_for()
+        link = await _mailed_link(runtime, relay, "nia@example.com")
+        found = {}
+        for path in ("/admin/people", "/admin/people/invite", f"/admin/people/{admin[0]}",
+                     "/admin/people/2", "/admin/teams", f"/admin/teams/{team.id}", link,
+                     "/password/fdp_unknown"):
+            await page.goto(path if path.startswith("http") else f"http://{base}{path}")
+            found[path] = await violations(page)
+        await context.close()
+    assert all(v == [] for v in found.values()), found
