@@ -69,6 +69,22 @@ async def send_password_reset(session: AsyncSession, user_id: int, *, actor: Use
     return issued
 
 
+async def request_password_reset(session: AsyncSession, email: str, *,
+                                 secret_key: str) -> bool:
+    """Someone asked for a reset link for `email` (the login page's "Forgot password?"):
+    mail one when it is an active user's, audited as `user.password_reset_requested` with
+    no actor. Returns whether one was sent; the caller must not tell the asker."""
+    user = await service.login_candidate(session, email)
+    if user is None or user.invitation_pending:
+        return False
+    await invites.send_password_reset(session, user.id, actor=None, secret_key=secret_key)
+    await record_change(session, actor=None, action="user.password_reset_requested",
+                        subject_type="user", subject_id=user.id,
+                        summary=f"A password reset link was requested for {user.email}",
+                        after={"password": "(reset link sent)"})
+    return True
+
+
 async def update_user(session: AsyncSession, user_id: int, changes: dict[str, Any], *,
                       actor: User) -> User:
     """`accounts.service.update_user`, audited as `user.updated` with the fields that

@@ -158,7 +158,7 @@ async def test_an_admin_makes_a_team_and_chooses_its_members(runtime, admin, tmp
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-async def test_the_pages_pass_axe(runtime, admin, relay, width):
+async def test_the_pages_pass_axe(runtime, admin, relay, width, tmp_path):
     from tests.support import PASSWORD
     from tests.web.test_accessibility import violations
 
@@ -182,8 +182,16 @@ async def test_the_pages_pass_axe(runtime, admin, relay, width):
         found = {}
         for path in ("/admin/people", "/admin/people/invite", f"/admin/people/{admin[0]}",
                      "/admin/people/2", "/admin/teams", f"/admin/teams/{team.id}", link,
-                     "/password/fdp_unknown"):
+                     "/password/fdp_unknown", "/forgot-password"):
             await page.goto(path if path.startswith("http") else f"http://{base}{path}")
             found[path] = await violations(page)
+        await page.get_by_label("Email").fill("admin@example.com")
+        await page.get_by_role("button", name="Mail me a link").click()
+        await page.get_by_role("status").filter(has_text="on its way").wait_for()
+        found["/forgot-password (sent)"] = await violations(page)
+        if width == 1280:  # the helper takes both widths
+            await screenshots(page, tmp_path, "forgot-sent")
+            await page.goto(f"http://{base}/forgot-password")
+            await screenshots(page, tmp_path, "forgot")
         await context.close()
     assert all(v == [] for v in found.values()), found

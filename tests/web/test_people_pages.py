@@ -259,3 +259,38 @@ async def test_the_invites_api(runtime, client, admin, relay):
     *invited, last = [r.rcpt_tos for r in relay.accepted]
     assert all(to == ["nia@example.com"] for to in invited)
     assert last == ["admin@example.com"]
+
+
+async def test_forgot_password_says_the_same_for_everyone(runtime, client, admin, agent,
+                                                         relay):
+    await client.post("/api/invites", headers=admin[1], json={"email": "nia@example.com",
+                                                              "name": "Nia New"})
+    await run_jobs(runtime)
+    before = len(relay.accepted)
+    login = await client.get("/login")
+    assert 'href="/forgot-password"' in login.text
+    answers = []
+    for address in ("nobody@example.com", "agent@example.com", "nia@example.com",
+                    " Agent@Example.com ", "agent@example.com", "agent@example.com"):
+        answer = await client.post("/forgot-password", data={"email": address})
+        answers.append((answer.status_code, "Check your mail" in answer.text))
+        await run_jobs(runtime)  # each link leaves before the next replaces it
+    assert set(answers) == {(200, True)}
+    # Three links at most to one address per hour; the unknown and the invited get none.
+    assert [r.rcpt_tos for r in relay.accepted[before:]] == [["agent@example.com"]] * 3
+    path = _links(relay, "agent@example.com")[-1]
+    changed = await client.post(path, data={"password": NEW_PASSWORD,
+                                            "password_again": NEW_PASSWORD})
+    assert changed.status_code == 303
+    entries = (await client.get("/api/admin/audit", headers=admin[1])).json()["items"]
+    requested = [e for e in entries if e["action"] == "user.password_reset_requested"]
+    assert len(requested) == 3 and requested[0]["actor_name"] == "system"
+    assert NEW_PASSWORD not in str(entries)
+
+
+async def test_forgot_password_is_throttled_per_client(client, relay):
+    answers = [(await client.post("/forgot-password", data={"email": f"x{i}@example.com"}))
+               for i in range(11)]
+    assert [a.status_code for a in answers] == [200] * 10 + [429]
+    assert int(answers[-1].headers["retry-after"]) > 0
+    assert "Too many requests" in answers[-1].text

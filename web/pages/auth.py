@@ -1,6 +1,6 @@
 """`/login` and `/logout`: the browser's way in and out (the same throttle and session
 as `POST /api/session`); `/password/{token}`: set a password from an invitation or a
-reset link, then come in."""
+reset link, then come in; `/forgot-password`: ask for a reset link by mail."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
 
-from accounts import invites, passwords
+from accounts import console, invites, passwords
 from accounts import service as accounts
 from accounts.security import MIN_PASSWORD_LENGTH
 from core.db import transaction
 from core.errors import InvalidInput, RateLimited, Unauthenticated
 from core.runtime import Runtime
+from core.windows import Window
 from web.api.common import RuntimeDep
 from web.auth import OpenedSession, close_session, open_session, set_session_cookies
+from web.forwarded import client_of
 from web.pages.common import CurrentPageCaller, render, safe_next, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -122,3 +124,43 @@ async def set_password(request: Request, runtime: RuntimeDep,
     response = see_other("/")
     set_session_cookies(response, runtime, OpenedSession(used.user, cookie, csrf))
     return response
+
+
+# ----------------------------------------------------------------- forgotten passwords
+
+FORGOT_PER_ADDRESS = Window(3, 3600)
+"""Reset links mailed to one address at most, per hour (more requests send nothing)."""
+FORGOT_PER_SOURCE = Window(10, 3600)
+"""Requests from one client address at most, per hour (more are answered 429)."""
+FORGOT_SENT = ("If the address belongs to someone who can log in, a link to choose a new "
+               "password is on its way to it. Check your mail.")
+
+
+@router.get("/forgot-password")
+async def forgot_page(request: Request) -> Response:
+    """The form asking for the address to mail a reset link to."""
+    return render(request, "password_forgot.html", {"email": "", "sent": None, "error": None})
+
+
+@router.post("/forgot-password")
+async def forgot_password(request: Request, runtime: RuntimeDep,
+                          email: Field = "") -> Response:
+    """Mail a reset link (2 hours, once) when the address is an active user's; the answer
+    is the same whether it is or not. Throttled per client address (429 past the limit)
+    and per address (past it, nothing more is sent, and the answer is still the same)."""
+    wait = await runtime.throttle.hit("password-forgot-source", client_of(request),
+                                      FORGOT_PER_SOURCE)
+    if wait:
+        seconds = max(1, int(wait))
+        return render(request, "password_forgot.html", {
+            "email": email, "sent": None,
+            "error": f"Too many requests. Try again in {seconds} seconds."},
+            status_code=429, headers={"Retry-After": str(seconds)})
+    address = email.strip().lower()
+    if address and not await runtime.throttle.hit("password-forgot", address,
+                                                  FORGOT_PER_ADDRESS):
+        async with transaction(runtime.sessions) as session:
+            await console.request_password_reset(session, address,
+                                                 secret_key=runtime.settings.secret_key)
+    return render(request, "password_forgot.html", {"email": "", "sent": FORGOT_SENT,
+                                                    "error": None})
