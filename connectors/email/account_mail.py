@@ -3,10 +3,10 @@
 The outbox handler of kind `accounts.invites.MAIL_KIND`. It loads the link, and sends it
 only while it still works (a link replaced by a resend meanwhile is not sent: its
 successor has its own mail); the token is derived again from the service's secret key and
-the link's nonce (it is stored nowhere). The mail comes from the first configured inbox's
-address (or `frontdesk@<public host>` when there is none), with the null envelope sender
-so a bounce never becomes a conversation; the Message-ID is derived from the link, so a
-retry sends the same one.
+the link's nonce (it is stored nowhere). The mail comes from the first inbox's address (or
+`frontdesk@<public host>` when there is none) through the global relay, with the null
+envelope sender so a bounce never becomes a conversation; the Message-ID is derived from
+the link, so a retry sends the same one.
 """
 
 from __future__ import annotations
@@ -27,16 +27,16 @@ from connectors.email.compose import (
     Undeliverable,
     compose_notice,
     domain_of,
-    sender_identity,
 )
 from connectors.email.ids import make_message_id
 from core import clock
 from core.db import transaction
 from core.outbox import Outcome
 from core.settings import Settings
+from inbox.directory import ChannelDirectory, current_directory
 
 if TYPE_CHECKING:
-    from connectors.email.smtp_out import Relay
+    from connectors.email.autoack import Transport
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +61,12 @@ def site_url(settings: Settings) -> str:
     return f"http://{settings.http.host}:{settings.http.port}"
 
 
-def sender(settings: Settings) -> tuple[str, str]:
-    """(address, display name) of account mail: the first inbox's address, else
+def sender(settings: Settings, directory: ChannelDirectory) -> tuple[str, str]:
+    """(address, display name) of account mail: the first inbox's first address, else
     frontdesk@ the public host (or localhost)."""
-    for conf in settings.inboxes:
-        if conf.addresses:
-            return sender_identity(conf)[0], "Frontdesk"
+    for inbox in directory.inboxes:
+        if inbox.addresses:
+            return inbox.addresses[0], "Frontdesk"
     host = urlsplit(settings.http.public_url).hostname or "localhost"
     return f"frontdesk@{host}", "Frontdesk"
 
@@ -89,7 +89,7 @@ def mail_text(loaded: _Loaded, link: str) -> tuple[str, str]:
 class AccountMail:
     """Outbox handler: mail one password link through `relay`."""
 
-    def __init__(self, settings: Settings, relay: Relay):
+    def __init__(self, settings: Settings, relay: Transport):
         self.settings = settings
         self.relay = relay
 
@@ -99,7 +99,7 @@ class AccountMail:
             return Outcome("failed", "the link no longer works (replaced, used or withdrawn)")
         token = link_token(self.settings.secret_key, loaded.nonce)
         subject, text = mail_text(loaded, f"{site_url(self.settings)}/password/{token}")
-        from_address, from_name = sender(self.settings)
+        from_address, from_name = sender(self.settings, current_directory(ctx["runtime"]))
         try:
             mail = compose_notice(Notice(
                 from_address=from_address, from_name=from_name, to_address=loaded.to_address,

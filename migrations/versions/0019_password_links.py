@@ -6,7 +6,7 @@ the row's nonce), with when it expires, was used or revoked. `users.invitation_p
 invited, not yet joined (no password, not active).
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 import core.db
 
 revision = "0019"
-down_revision = "0016"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
