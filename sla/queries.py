@@ -7,15 +7,27 @@ from collections.abc import Sequence
 from datetime import datetime
 from statistics import median
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.models import Team
 from core.db import UTCDateTime
+from core.errors import InvalidInput
 from inbox.access import Scope
 from inbox.models import NO_DEADLINE, Conversation
 from sla import clock as clocks
 from sla.models import SlaClock
+from sla.policy import SlaPolicy, calendar_spec_for
+from sla.reports import (
+    NO_TEAM,
+    ClockFact,
+    WeeklyReport,
+    parse_bound,
+    summarize,
+    weeks_between,
+)
 from sla.service import calendar_for, current_policy, to_clock
 from tickets.models import Ticket, TicketConversation
 from tickets.queries import in_scope as ticket_in_scope
@@ -131,3 +143,50 @@ def status_filter(status: str | None, now: datetime) -> tuple[ColumnElement[bool
     return () if status is None else (status_condition(status, now),)
 
 
+
+
+def report_zone(policy: SlaPolicy) -> ZoneInfo:
+    """The time zone reports count days and weeks in: the default calendar's (whatever the
+    mode), or UTC when the settings have none."""
+    spec = calendar_spec_for(policy.model_copy(update={"mode": "working_hours"}), None)
+    return ZoneInfo(spec.timezone if spec is not None else "UTC")
+
+
+async def current_report_zone(session: AsyncSession) -> ZoneInfo:
+    """`report_zone` of the settings in force."""
+    _, policy = await current_policy(session)
+    return report_zone(policy)
+
+
+async def weekly_report(session: AsyncSession, start: datetime, end: datetime, now: datetime,
+                        *, scope: Scope) -> WeeklyReport:
+    """Attainment per goal per week, per team, and breaches by team, for the clocks of
+    tickets in `scope` started in [start, end); weeks in the report's time zone."""
+    zone = await current_report_zone(session)
+    rows = (await session.execute(
+        select(SlaClock, Team.name).join(Ticket, Ticket.id == SlaClock.ticket_id)
+        .outerjoin(Team, Team.id == Ticket.team_id)
+        .where(SlaClock.started_at >= start, SlaClock.started_at < end,
+               Ticket.deleted_at.is_(None), ticket_in_scope(scope))
+        .order_by(SlaClock.id))).all()
+    facts = [ClockFact(goal=row.kind, started_at=row.started_at, team=team or NO_TEAM,
+                       stopped_at=row.stopped_at, met_late=row.met_late, due_at=row.due_at,
+                       working_minutes=row.consumed_us / 60_000_000)
+             for row, team in rows]
+    return summarize(facts, weeks_between(start, end, zone), zone, now)
+
+
+async def report_period(session: AsyncSession, start: str, end: str
+                        ) -> tuple[datetime, datetime]:
+    """[from, to) of a report from its texts (`sla.reports.parse_bound`, dates in the
+    report's zone); InvalidInput names the bound at fault."""
+    zone = await current_report_zone(session)
+    bounds = []
+    for name, text, is_end in (("from", start, False), ("to", end, True)):
+        try:
+            bounds.append(parse_bound(text, zone, end=is_end))
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field=name) from None
+    if bounds[1] <= bounds[0]:
+        raise InvalidInput("'to' must be after 'from'", field="to")
+    return bounds[0], bounds[1]

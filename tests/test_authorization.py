@@ -472,3 +472,25 @@ async def test_route_answers_each_caller_as_its_row_says(world: World, route):
         assert response.status_code == expected(row, caller), (caller, response.text)
         if row.kind == "listed" and response.status_code == 200:
             assert found_in(response.json(), request.needle) == (caller != "agent_out"), caller
+
+
+# ------------------------------------------------------------------ SLA reports (weekly, CSV)
+
+
+def _weekly_report(path: str, *, listed: bool) -> Callable[[World, str], Awaitable[Request]]:
+    async def build(w: World, caller: str) -> Request:
+        request = await _sla_report(w, caller)  # an answered thread: a first response met
+        from core import clock
+
+        today = clock.now().date()
+        url = f"{path}?from={today.replace(day=1).isoformat()}&to={today.isoformat()}"
+        return Request("GET", url, needle=("met", 1) if listed else request.needle)
+    return build
+
+
+TABLE.update({
+    ("GET", "/api/sla/report/weekly"): Row("listed",
+                                           _weekly_report("/api/sla/report/weekly", listed=True)),
+    ("GET", "/api/sla/report.csv"): Row("signed",
+                                        _weekly_report("/api/sla/report.csv", listed=False)),
+})
