@@ -400,6 +400,7 @@ TABLE: dict[tuple[str, str], Row] = {
         "admin", _on_webhook("GET", "/deliveries")),
     ("POST", "/api/webhooks/deliveries/{delivery_id}/replay"): Row(
         "admin", _replay_delivery, ok=202),
+    ("GET", "/api/admin/audit"): Row("admin", _static("GET", "/api/admin/audit")),
 }
 
 

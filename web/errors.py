@@ -1,5 +1,7 @@
 """Turn every error into the JSON shape `{"error": {"code", "message", "field"?}}`.
 
+A browser asking for a page gets a user error as a small page saying the same instead.
+
 User errors keep their status; request validation is a 422 naming the field; anything
 unexpected is logged and answered with a plain 500 that carries no exception text.
 `ERROR_RESPONSES` documents the error answers in the OpenAPI document of every operation.
@@ -12,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
@@ -80,9 +82,26 @@ def validation_message(error: dict[str, Any]) -> str:
     return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
-async def _user_error(_: Request, exc: Exception) -> JSONResponse:
+def wants_page(request: Request) -> bool:
+    """Whether an error should be answered with a page: a browser's request for a page
+    (not the API, not an htmx swap, which shows the JSON message where it swaps)."""
+    return (not request.url.path.startswith("/api/") and "hx-request" not in request.headers
+            and "text/html" in request.headers.get("accept", ""))
+
+
+def _error_page(request: Request, status: int, message: str,
+                headers: dict[str, str] | None) -> Response:
+    from web.pages.common import render  # the pages know the templates; errors come first
+
+    return render(request, "error.html", {"status": status, "message": message},
+                  status_code=status, headers=headers)
+
+
+async def _user_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, UserError)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if wants_page(request):
+        return _error_page(request, exc.status, exc.message, headers)
     return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status,
                         headers=headers)
 

@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
 
 import accounts.models  # noqa: F401
+import audit.models  # noqa: F401
 import connectors.email.models  # noqa: F401
 import core.outbox  # noqa: F401
 import core.throttle  # noqa: F401

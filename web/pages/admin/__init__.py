@@ -1,0 +1,1 @@
+"""The admin console: pages for admins to run the service (`/admin/...`)."""

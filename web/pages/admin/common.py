@@ -1,0 +1,55 @@
+"""What every admin page shares: the caller (an admin), the console's sections, rendering.
+
+An admin page answers anyone else as if it did not exist (404), like every other object a
+caller may not see. `ADMIN_SECTIONS` is the console's navigation, in order; a page names its
+section (`key`) so the navigation marks it current.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+
+from core.errors import NotFound
+from web.pages.common import PageCaller, page_caller, render
+
+
+@dataclass(frozen=True)
+class AdminSection:
+    """One entry of the console's navigation."""
+
+    key: str
+    label: str
+    path: str
+    about: str
+    """One line on the overview page: what an admin does there."""
+
+
+ADMIN_SECTIONS: tuple[AdminSection, ...] = (
+    AdminSection("canned-replies", "Canned replies", "/admin/canned-replies",
+                 "The answers agents insert with a click, with placeholders."),
+    AdminSection("audit", "Audit log", "/admin/audit",
+                 "Who changed what in the console, and when."),
+)
+
+
+async def admin_page_caller(caller: Annotated[PageCaller, Depends(page_caller)]) -> PageCaller:
+    """The caller of an admin page; anyone who is not an admin gets NotFound (404)."""
+    if not caller.user.is_admin:
+        raise NotFound("no such page")
+    return caller
+
+
+CurrentAdminPage = Annotated[PageCaller, Depends(admin_page_caller)]
+
+
+def render_admin(request: Request, template: str, caller: PageCaller, section: str,
+                 context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
+    """The admin page `template` (extending admin/layout.html) with the console's
+    navigation, `section` marked current."""
+    return render(request, template, {"caller": caller, "section": section, "q": "",
+                                      "sections": ADMIN_SECTIONS, **context},
+                  status_code=status_code)
