@@ -25,6 +25,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
+from audit.service import changed_only, record_change
 from core import clock as wall
 from core.db import after_commit
 from core.errors import InvalidInput
@@ -76,13 +77,20 @@ async def current_policy(session: AsyncSession) -> tuple[int, SlaPolicy]:
 
 async def save_policy(session: AsyncSession, document: dict[str, Any],
                       actor: User | None) -> tuple[int, SlaPolicy]:
-    """Validate and store a new version (InvalidInput names the field); schedules the
-    re-plan of every open ticket after commit."""
+    """Validate and store a new version (InvalidInput names the field), with an audit entry
+    of what changed; schedules the re-plan of every open ticket after commit."""
     policy = validate_policy(document)
+    old_version, old_policy = await current_policy(session)
     row = SlaPolicyVersion(document=policy.model_dump(mode="json"), created_at=wall.now(),
                            created_by=actor.id if actor is not None else None)
     session.add(row)
     await session.flush()
+    before, after = changed_only(old_policy.model_dump(mode="json"), row.document)
+    await record_change(
+        session, actor=actor, action="sla.settings_saved", subject_type="sla_settings",
+        subject_id=row.id, before=before, after=after,
+        summary=f"SLA settings version {row.id} replaced version {old_version}"
+        + ("" if before or after else " (no change)"))
     session.info[IN_FORCE] = row.id, policy
     enqueue_after_commit(session, "sla.replan_all", row.id, job_id=f"sla-replan:{row.id}")
     return row.id, policy

@@ -171,3 +171,21 @@ async def test_goals_by_inbox_follow_the_conversation(client, runtime, admin, ma
                             headers=headers)).json()["ticket_id"]
     [first] = (await client.get(f"/api/tickets/{vip}", headers=headers)).json()["sla"]
     assert datetime.fromisoformat(first["due_at"]) == MONDAY + timedelta(minutes=10)
+
+
+async def test_every_save_is_in_the_audit_log_with_what_changed(client, admin, manual_clock):
+    _, headers = admin
+    first = (await client.put("/api/sla/settings", headers=headers, json=SETTINGS)).json()
+    changed = {**SETTINGS, "paused_statuses": []}
+    second = (await client.put("/api/sla/settings", headers=headers, json=changed)).json()
+    refused = await client.put("/api/sla/settings", headers=headers, json={"mode": "never"})
+    assert refused.status_code == 422
+    entries = (await client.get("/api/admin/audit", headers=headers,
+                                params={"subject_type": "sla_settings"})).json()["items"]
+    assert [e["summary"] for e in entries] == [
+        f"SLA settings version {second['version']} replaced version {first['version']}",
+        f"SLA settings version {first['version']} replaced version 0"]
+    assert entries[0]["action"] == "sla.settings_saved"
+    assert entries[0]["before"] == {"paused_statuses": ["waiting_on_contact"]}
+    assert entries[0]["after"] == {"paused_statuses": []}
+    assert entries[0]["actor_name"] == "Ada Admin"
