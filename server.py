@@ -174,6 +174,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
     from web.pages.admin import home as admin_pages
+    from web.pages.admin import sla as sla_pages
     from web.pages.admin import snippets as snippet_pages
     from web.pages.common import LoginRequired, to_login
 
@@ -215,7 +216,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    conversation_pages.router, saved_view_pages.router, snippets.router,
                    notifications.router, notification_pages.router, metrics_route.router,
                    webhooks.router, audit.router, admin_pages.router,
-                   snippet_pages.router):
+                   snippet_pages.router,
+                   sla_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -217,3 +217,10 @@ def calendar_spec_for(policy: SlaPolicy, team_id: int | None) -> CalendarSpec | 
         return None
     by_team = {c.team_id: c for c in policy.calendars}
     return by_team.get(team_id) or by_team.get(None)
+
+
+def default_zone_name(policy: SlaPolicy) -> str:
+    """The time zone of the default calendar (whatever the mode), or "UTC" without one:
+    where reports count days and weeks and where the editor shows deadlines."""
+    default = next((c for c in policy.calendars if c.team_id is None), None)
+    return default.timezone if default is not None else "UTC"

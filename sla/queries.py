@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
 from typing import Any
@@ -16,10 +17,10 @@ from accounts.models import Team
 from core.db import UTCDateTime
 from core.errors import InvalidInput
 from inbox.access import Scope
-from inbox.models import NO_DEADLINE, Conversation
+from inbox.models import CHANNELS, NO_DEADLINE, Conversation, Inbox
 from sla import clock as clocks
 from sla.models import SlaClock
-from sla.policy import SlaPolicy, calendar_spec_for
+from sla.policy import SlaPolicy, default_zone_name
 from sla.reports import (
     NO_TEAM,
     ClockFact,
@@ -29,8 +30,9 @@ from sla.reports import (
     weeks_between,
 )
 from sla.service import calendar_for, current_policy, to_clock
-from tickets.models import Ticket, TicketConversation
+from tickets.models import Pipeline, PipelineStatus, Ticket, TicketConversation
 from tickets.queries import in_scope as ticket_in_scope
+from tickets.state import PRIORITIES
 
 FAR_FUTURE = NO_DEADLINE
 """Where a ticket without a running deadline sorts: after every real one, and still inside
@@ -148,8 +150,7 @@ def status_filter(status: str | None, now: datetime) -> tuple[ColumnElement[bool
 def report_zone(policy: SlaPolicy) -> ZoneInfo:
     """The time zone reports count days and weeks in: the default calendar's (whatever the
     mode), or UTC when the settings have none."""
-    spec = calendar_spec_for(policy.model_copy(update={"mode": "working_hours"}), None)
-    return ZoneInfo(spec.timezone if spec is not None else "UTC")
+    return ZoneInfo(default_zone_name(policy))
 
 
 async def current_report_zone(session: AsyncSession) -> ZoneInfo:
@@ -190,3 +191,34 @@ async def report_period(session: AsyncSession, start: str, end: str
     if bounds[1] <= bounds[0]:
         raise InvalidInput("'to' must be after 'from'", field="to")
     return bounds[0], bounds[1]
+
+
+@dataclass(frozen=True)
+class EditorChoices:
+    """What the SLA editor offers: open statuses to pause on, and the values of each
+    property goals may go by, as (value, label)."""
+
+    statuses: list[tuple[str, str]]
+    values: dict[str, list[tuple[str, str]]]
+
+
+async def editor_choices(session: AsyncSession) -> EditorChoices:
+    """The statuses (not closed ones) of every pipeline, and every priority, team, inbox,
+    channel and pipeline."""
+    statuses: dict[str, str] = {}
+    for key, label in (await session.execute(
+            select(PipelineStatus.key, PipelineStatus.label)
+            .where(PipelineStatus.is_closed.is_(False))
+            .order_by(PipelineStatus.pipeline_id, PipelineStatus.position))).all():
+        statuses.setdefault(key, label)
+    teams = (await session.execute(select(Team.id, Team.name).where(Team.active.is_(True))
+                                   .order_by(Team.name))).all()
+    inboxes = (await session.execute(select(Inbox.slug, Inbox.name).order_by(Inbox.name))).all()
+    pipelines = (await session.execute(select(Pipeline.id, Pipeline.name)
+                                       .order_by(Pipeline.name))).all()
+    return EditorChoices(list(statuses.items()), {
+        "priority": [(p, p.title()) for p in reversed(PRIORITIES)],
+        "team": [(str(i), name) for i, name in teams],
+        "inbox": [(slug, name) for slug, name in inboxes],
+        "channel": [(c, c.title()) for c in CHANNELS],
+        "pipeline": [(str(i), name) for i, name in pipelines]})

@@ -33,6 +33,10 @@ ADMIN_SECTIONS: tuple[AdminSection, ...] = (
                  "The answers agents insert with a click, with placeholders."),
     AdminSection("audit", "Audit log", "/admin/audit",
                  "Who changed what in the console, and when."),
+    AdminSection("sla", "SLA", "/admin/sla",
+                 "Working hours, holidays and goals, with a preview of the deadlines."),
+    AdminSection("sla-reports", "SLA reports", "/admin/sla/reports",
+                 "Goals met per week, time to first response, breaches by team; CSV."),
 )
 
 
