@@ -6,7 +6,8 @@
                              maximum=100))
 
 The SVG is an image with a title and a description (`role="img"`, `aria-labelledby`) that
-say what it shows, value by value; the page shows the same numbers in a table beside it.
+say what it shows, value by value; the page puts the title in a heading above it and the
+same numbers in a table beside it.
 A missing value (None) draws no bar and is labelled "no data". Elements are built with
 ElementTree, so every text is escaped.
 """
@@ -18,10 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 
-WIDTH, HEIGHT = 640, 300
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 40, 64
-"""The plot area's margins: room for the y axis labels, the title, the x labels."""
+WIDTH, HEIGHT = 480, 260
+LEFT, RIGHT, TOP, BOTTOM = 56, 8, 24, 56
+"""The plot area's margins: room for the y axis labels, the top value, the x labels."""
 TICKS = 4
+MAX_BAR_WIDTH = 72
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,18 @@ def axis_maximum(chart: BarChart) -> float:
     return nice_maximum(max((v for v in chart.values if v is not None), default=0.0))
 
 
+def count_maximum(largest: float) -> float:
+    """An axis top for counts: a multiple of the ticks, so every tick is a whole number."""
+    return float(max(TICKS, math.ceil(largest / TICKS) * TICKS))
+
+
 def bars(chart: BarChart) -> list[Bar]:
     """Where each bar goes in the plot area (x, y from the top left; a bar of None or 0 has
     no height)."""
     top = axis_maximum(chart)
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_width / max(len(chart.labels), 1)
-    width = slot * 0.6
+    width = min(slot * 0.6, MAX_BAR_WIDTH)
     result = []
     for index, (label, value) in enumerate(zip(chart.labels, chart.values, strict=True)):
         height = 0.0 if value is None else plot_height * min(max(value, 0.0), top) / top
@@ -121,8 +128,6 @@ def bar_chart(chart: BarChart) -> str:
 
 def _axes(svg: ET.Element, chart: BarChart) -> None:
     top, bottom = TOP, HEIGHT - BOTTOM
-    heading = ET.SubElement(svg, "text", {"x": f"{LEFT}", "y": "24", "class": "chart-title"})
-    heading.text = chart.title
     maximum = axis_maximum(chart)
     for step in range(TICKS + 1):
         value = maximum * step / TICKS
@@ -149,7 +154,8 @@ def _bar(svg: ET.Element, bar: Bar, unit: str) -> None:
     if bar.value is not None:
         ET.SubElement(group, "rect", {"x": f"{bar.x:g}", "y": f"{bar.y:g}",
                                       "width": f"{bar.width:g}", "height": f"{bar.height:g}"})
-    _text(group, centre, bar.y - 6, format_value(bar.value, unit),
-          **{"text-anchor": "middle", "class": "chart-value"})
+    # The description and the table say "no data"; the chart shows a dash.
+    shown = "–" if bar.value is None else format_value(bar.value, unit)
+    _text(group, centre, bar.y - 6, shown, **{"text-anchor": "middle", "class": "chart-value"})
     _text(group, centre, HEIGHT - BOTTOM + 18, bar.label,
           **{"text-anchor": "middle", "class": "chart-label"})

@@ -14,6 +14,7 @@ from web.charts import (
     axis_maximum,
     bar_chart,
     bars,
+    count_maximum,
     describe,
     format_value,
     nice_maximum,
@@ -51,6 +52,12 @@ def test_bars_are_as_tall_as_their_share_of_the_axis():
     assert len({bar.width for bar in laid_out}) == 1
 
 
+@pytest.mark.parametrize("largest, expected", [(0, 4.0), (1, 4.0), (4, 4.0), (5, 8.0),
+                                               (13, 16.0)])
+def test_count_axes_have_whole_ticks(largest, expected):
+    assert count_maximum(largest) == expected
+
+
 def test_the_axis_fits_the_largest_value_unless_given():
     minutes = BarChart(chart_id="m", title="Median", labels=["a", "b"], values=[12.0, 45.0])
     assert axis_maximum(minutes) == 50.0
@@ -68,7 +75,7 @@ def test_svg_has_a_title_description_axis_labels_and_one_bar_per_value():
     assert svg.find(f"{SVG}desc").text == (
         "First response met in time. 16 Nov: 50%; 23 Nov: 100%; 30 Nov: no data.")
     texts = [t.text for t in svg.iter(f"{SVG}text")]
-    assert {"Week starting", "Met in time", "0%", "50%", "100%", "16 Nov", "no data"} <= set(
+    assert {"Week starting", "Met in time", "0%", "50%", "100%", "16 Nov", "–"} <= set(
         texts)
     rects = list(svg.iter(f"{SVG}rect"))
     assert [float(r.get("height")) for r in rects] == [PLOT_HEIGHT / 2, PLOT_HEIGHT]

@@ -28,7 +28,7 @@ from sla.preview import GOAL_NAMES, display_zone, preview, when
 from sla.reports import default_period
 from sla.service import current_policy, save_policy, validate_policy
 from web.api.common import RuntimeDep
-from web.charts import BarChart, bar_chart, format_value
+from web.charts import BarChart, bar_chart, count_maximum, format_value
 from web.pages.admin import sla_form
 from web.pages.admin.common import CurrentAdminPage, render_admin
 from web.pages.common import PageCaller, render, see_other
@@ -160,7 +160,8 @@ def _charts(report: Any) -> list[dict[str, Any]]:
     teams = report.breaches_by_team
     charts.append({"chart": BarChart(
         chart_id="chart-teams", title="Breaches by team", labels=[t.team for t in teams],
-        values=[float(t.breached) for t in teams], x_label="Team", y_label="Breaches"),
+        values=[float(t.breached) for t in teams], x_label="Team", y_label="Breaches",
+        maximum=count_maximum(max((t.breached for t in teams), default=0))),
         "teams": teams})
     for entry in charts:
         entry["svg"] = bar_chart(entry["chart"])
