@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -177,10 +177,15 @@ async def weekly_report(session: AsyncSession, start: datetime, end: datetime, n
     return summarize(facts, weeks_between(start, end, zone), zone, now)
 
 
-async def report_period(session: AsyncSession, start: str, end: str
-                        ) -> tuple[datetime, datetime]:
+MAX_WEEKS = 106
+"""The longest period a weekly report covers (two years and a little)."""
+
+
+async def report_period(session: AsyncSession, start: str, end: str, *,
+                        max_weeks: int | None = None) -> tuple[datetime, datetime]:
     """[from, to) of a report from its texts (`sla.reports.parse_bound`, dates in the
-    report's zone); InvalidInput names the bound at fault."""
+    report's zone), at most `max_weeks` weeks long when given; InvalidInput names the bound
+    at fault."""
     zone = await current_report_zone(session)
     bounds = []
     for name, text, is_end in (("from", start, False), ("to", end, True)):
@@ -190,6 +195,8 @@ async def report_period(session: AsyncSession, start: str, end: str
             raise InvalidInput(str(exc), field=name) from None
     if bounds[1] <= bounds[0]:
         raise InvalidInput("'to' must be after 'from'", field="to")
+    if max_weeks is not None and bounds[1] - bounds[0] > timedelta(weeks=max_weeks):
+        raise InvalidInput(f"a weekly report covers at most {max_weeks} weeks", field="to")
     return bounds[0], bounds[1]
 
 

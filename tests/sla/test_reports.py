@@ -125,3 +125,17 @@ def test_csv_has_the_same_numbers():
     assert rows[6] == ["2026-11-30", "close", "All teams", "0", "0", "1", "0", ""]
     assert ["2026-11-23", "close", "'=HYPERLINK()", "1", "0", "0", "100", "0"] in rows
     assert len(rows) == 1 + 6 + 5
+
+
+def test_the_readme_example_is_the_documented_example():
+    import json
+    from pathlib import Path
+
+    from sla.policy import EXAMPLE, SlaPolicy
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### SLA settings", 1)[1]
+    document = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    assert SlaPolicy.model_validate(document) == SlaPolicy.model_validate(EXAMPLE)
+    for field in ("mode", "calendars", "paused_statuses", "property", "goals", "values"):
+        assert f"| `{field}` |" in section

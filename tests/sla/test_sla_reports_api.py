@@ -113,6 +113,17 @@ async def test_bad_bounds_are_422(client, agent, path, params, field):
     assert response.json()["error"]["field"] == field
 
 
+@pytest.mark.parametrize("path", ["/api/sla/report/weekly", "/api/sla/report.csv"])
+async def test_weekly_reports_cover_at_most_two_years(client, agent, path):
+    _, headers = agent
+    wide = await client.get(path, headers=headers, params={"from": "1900-01-01",
+                                                            "to": "8999-12-31"})
+    assert wide.status_code == 422 and "at most 106 weeks" in wide.json()["error"]["message"]
+    fits = await client.get(path, headers=headers, params={"from": "2025-01-01",
+                                                            "to": "2026-12-31"})
+    assert fits.status_code == 200
+
+
 async def test_reports_count_only_what_the_caller_sees(client, runtime, admin, manual_clock):
     _, headers = admin
     await seed_two_weeks(client, headers, manual_clock)

@@ -118,9 +118,11 @@ async def sla_report(
 async def sla_weekly_report(caller: CurrentCaller, runtime: RuntimeDep, start: From,
                             end: To) -> WeeklyReportOut:
     """Attainment per goal per week, median working minutes, breaches by team, for clocks
-    started in [from, to) over the tickets the caller sees (the reports page's numbers)."""
+    started in [from, to) (at most 106 weeks) over the tickets the caller sees (the reports
+    page's numbers)."""
     async with transaction(runtime.sessions) as session:
-        begin, until = await queries.report_period(session, start, end)
+        begin, until = await queries.report_period(session, start, end,
+                                                   max_weeks=queries.MAX_WEEKS)
         report = await queries.weekly_report(session, begin, until, clock.now(),
                                              scope=caller.scope)
     return weekly_out(report)
@@ -134,7 +136,8 @@ async def sla_report_csv(caller: CurrentCaller, runtime: RuntimeDep, start: From
     """The weekly report (`/api/sla/report/weekly`) as CSV: one row per week and goal for
     all teams, then per week, goal and team."""
     async with transaction(runtime.sessions) as session:
-        begin, until = await queries.report_period(session, start, end)
+        begin, until = await queries.report_period(session, start, end,
+                                                   max_weeks=queries.MAX_WEEKS)
         report = await queries.weekly_report(session, begin, until, clock.now(),
                                              scope=caller.scope)
     last = until - timedelta(microseconds=1)

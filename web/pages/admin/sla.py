@@ -182,7 +182,8 @@ async def sla_reports_page(
         first, last = default_period(clock.now().astimezone(zone).date())
         start, end = (start or first.isoformat())[:64], (end or last.isoformat())[:64]
         try:
-            begin, until = await queries.report_period(session, start, end)
+            begin, until = await queries.report_period(session, start, end,
+                                                       max_weeks=queries.MAX_WEEKS)
         except InvalidInput as exc:
             error = exc
             begin, until = await queries.report_period(session, first.isoformat(),
