@@ -16,7 +16,7 @@ from core import clock
 from core.db import transaction
 from sla.service import current_policy
 from tests.sla.test_sla_reports_api import MONDAY, seed_two_weeks
-from tests.support import CHROMIUM, add_user, client_for
+from tests.support import CHROMIUM, PASSWORD, add_user, client_for
 from tests.web.site import chromium, logged_in_page, screenshots, serving
 
 pytestmark = [pytest.mark.browser,
@@ -128,3 +128,35 @@ async def test_report_charts_of_two_weeks_and_the_csv(runtime, admin, tmp_path):
         "50", "50")
     assert (first["2026-11-16"]["median_working_minutes"],
             first["2026-11-23"]["median_working_minutes"]) == ("20", "65")
+
+
+async def test_sla_pages_pass_axe(runtime, admin, tmp_path):
+    from tests.web.site import WIDTHS
+    from tests.web.test_accessibility import violations
+
+    _, headers = admin
+    settings = {"mode": "working_hours", "property": "priority",
+                "calendars": [{"timezone": "Europe/Stockholm",
+                               "hours": {"mon": [["09:00", "12:00"], ["13:00", "17:00"]]}}],
+                "goals": {"first_response": {"minutes": 60}},
+                "values": {"urgent": {"first_response": {"minutes": 15}}, "low": None}}
+    async with client_for(server.create_app(runtime=runtime)) as client:
+        assert (await client.put("/api/sla/settings", headers=headers,
+                                 json=settings)).status_code == 200
+    found = []
+    async with serving(runtime) as base, chromium() as browser:
+        for width in WIDTHS.values():
+            context = await browser.new_context(viewport={"width": width, "height": 900},
+                                                bypass_csp=True)
+            page = await context.new_page()
+            await page.goto(f"http://{base}/login")
+            await page.get_by_label("Email").fill("admin@example.com")
+            await page.get_by_label("Password").fill(PASSWORD)
+            await page.get_by_role("button", name="Log in").click()
+            await page.wait_for_url(f"http://{base}/")
+            for path in ("/admin/sla", "/admin/sla/reports"):
+                await page.goto(f"http://{base}{path}")
+                await page.wait_for_load_state("networkidle")
+                found += [f"{path} at {width}: {line}" for line in await violations(page)]
+            await context.close()
+    assert found == [], "\n".join(found)

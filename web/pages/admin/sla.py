@@ -94,7 +94,7 @@ async def _editor(request: Request, caller: PageCaller, runtime: RuntimeDep,
         "version": version, "preview": _preview(policy if not problems else None),
         "zones": zone_names(), "countries": countries(), "choices": choices,
         "properties": PROPERTIES, "goal_names": GOAL_NAMES, "days": sla_form.DAY_NAMES,
-        "team_calendar_count": state.team_calendars.count('"team_id"')},
+        "team_calendar_count": state.kept_team_calendars()},
         status_code=status_code)
 
 

@@ -66,6 +66,14 @@ class SlaForm:
     values: list[ValueRow] = field(default_factory=list)
     team_calendars: str = "[]"
 
+    def kept_team_calendars(self) -> int:
+        """How many team calendars the form carries along unedited."""
+        try:
+            calendars = json.loads(self.team_calendars)
+        except ValueError:
+            return 0
+        return len(calendars) if isinstance(calendars, list) else 0
+
 
 def _goal_fields(goals: Any) -> dict[str, GoalFields]:
     result = {}
