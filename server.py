@@ -176,6 +176,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import saved_views as saved_view_pages
     from web.pages.admin import home as admin_pages
     from web.pages.admin import people as people_pages
+    from web.pages.admin import sla as sla_pages
     from web.pages.admin import snippets as snippet_pages
     from web.pages.admin import teams as team_pages
     from web.pages.common import LoginRequired, to_login
@@ -219,7 +220,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    notifications.router, notification_pages.router, metrics_route.router,
                    webhooks.router, audit.router, admin_pages.router,
                    snippet_pages.router, invites.router, people_pages.router,
-                   team_pages.router):
+                   team_pages.router, sla_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

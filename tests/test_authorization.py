@@ -507,3 +507,25 @@ TABLE.update({
     ("DELETE", "/api/invites/{user_id}"): Row("admin", _on_invite("DELETE"), ok=204),
     ("POST", "/api/users/{user_id}/password-reset"): Row("admin", _reset_password, ok=202),
 })
+
+
+# ------------------------------------------------------------------ SLA reports (weekly, CSV)
+
+
+def _weekly_report(path: str, *, listed: bool) -> Callable[[World, str], Awaitable[Request]]:
+    async def build(w: World, caller: str) -> Request:
+        request = await _sla_report(w, caller)  # an answered thread: a first response met
+        from core import clock
+
+        today = clock.now().date()
+        url = f"{path}?from={today.replace(day=1).isoformat()}&to={today.isoformat()}"
+        return Request("GET", url, needle=("met", 1) if listed else request.needle)
+    return build
+
+
+TABLE.update({
+    ("GET", "/api/sla/report/weekly"): Row("listed",
+                                           _weekly_report("/api/sla/report/weekly", listed=True)),
+    ("GET", "/api/sla/report.csv"): Row("signed",
+                                        _weekly_report("/api/sla/report.csv", listed=False)),
+})

@@ -37,6 +37,10 @@ ADMIN_SECTIONS: tuple[AdminSection, ...] = (
                  "Invite people, change roles, reset passwords, deactivate."),
     AdminSection("teams", "Teams", "/admin/teams",
                  "Group people into teams and choose their members."),
+    AdminSection("sla", "SLA", "/admin/sla",
+                 "Working hours, holidays and goals, with a preview of the deadlines."),
+    AdminSection("sla-reports", "SLA reports", "/admin/sla/reports",
+                 "Goals met per week, time to first response, breaches by team; CSV."),
 )
 
 
