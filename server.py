@@ -77,16 +77,20 @@ def install(runtime: Runtime) -> None:
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
     runtime.provide("conversations_of_tickets", conversations_of_tickets)
     runtime.provide("limits", runtime.settings.limits)
+    import connectors.forms.models  # noqa: F401  (its table is known before the first query)
 
 
 async def prepare_database(runtime: Runtime) -> None:
-    """Seed what the configuration and the defaults need (inboxes, default pipeline)."""
+    """Seed what the configuration and the defaults need (inboxes, default pipeline, the
+    forms the database does not know yet)."""
+    from connectors.forms.service import seed_forms
     from inbox.service import sync_inboxes
     from tickets.service import ensure_default_pipeline
 
     async with transaction(runtime.sessions) as session:
         await sync_inboxes(session, runtime.settings.inboxes)
         await ensure_default_pipeline(session)
+        await seed_forms(session, runtime.settings.forms)
 
 
 async def start_runtime(settings: Settings, **kwargs: Any) -> Runtime:
@@ -128,6 +132,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web import metrics as metrics_route
     from web.api import (
         admin,
+        admin_forms,
         attachments,
         audit,
         conversations,
@@ -193,7 +198,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    live_socket.router, auth_pages.router, inbox_pages.router,
                    conversation_pages.router, saved_view_pages.router, snippets.router,
                    notifications.router, notification_pages.router, metrics_route.router,
-                   webhooks.router, audit.router, admin_pages.router):
+                   webhooks.router, audit.router, admin_pages.router,
+                   admin_forms.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 
