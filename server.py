@@ -158,7 +158,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import inbox as inbox_pages
     from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
+    from web.pages.admin import forms as admin_form_pages
     from web.pages.admin import home as admin_pages
+    from web.pages.admin import webhooks as admin_webhook_pages
     from web.pages.common import LoginRequired, to_login
 
     configured = runtime.settings if runtime is not None else settings
@@ -199,7 +201,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    conversation_pages.router, saved_view_pages.router, snippets.router,
                    notifications.router, notification_pages.router, metrics_route.router,
                    webhooks.router, audit.router, admin_pages.router,
-                   admin_forms.router):
+                   admin_forms.router, admin_form_pages.router, admin_webhook_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -31,6 +31,10 @@ class AdminSection:
 ADMIN_SECTIONS: tuple[AdminSection, ...] = (
     AdminSection("audit", "Audit log", "/admin/audit",
                  "Who changed what in the console, and when."),
+    AdminSection("forms", "Forms", "/admin/forms",
+                 "Public web forms: their fields, inbox, rate limit and embed snippet."),
+    AdminSection("webhooks", "Webhooks", "/admin/webhooks",
+                 "Tell other systems of events, signed; see each delivery and replay it."),
 )
 
 
