@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.forms import service
-from connectors.forms.service import FormInvalid, StoredForm
+from connectors.forms.service import StoredForm
 from connectors.forms.spec import (
     CUSTOM_TYPES,
     DEFAULT_FIELDS,
@@ -29,7 +29,7 @@ from connectors.forms.spec import (
     remove_field,
 )
 from core.db import transaction
-from core.errors import InvalidInput
+from core.errors import Conflict, InvalidInput
 from core.runtime import Runtime
 from core.settings import SLUG
 from inbox.access import EVERY_INBOX, list_inboxes
@@ -138,7 +138,7 @@ async def create_form(request: Request, caller: CurrentAdminPage,
         spec = replace(_settings_of(data, blank), slug=values["slug"])
         async with transaction(runtime.sessions) as session:
             await service.create_form(session, spec, actor=caller.user)
-    except (FormInvalid, InvalidInput) as exc:
+    except (InvalidInput, Conflict) as exc:
         problems = getattr(exc, "problems", None) or {exc.field or "form": exc.message}
         async with transaction(runtime.sessions) as session:
             inboxes = await _inboxes(session)
@@ -191,7 +191,7 @@ async def _change(request: Request, caller: PageCaller, runtime: Runtime, slug: 
         async with transaction(runtime.sessions) as session:
             old = (await service.get_form(session, slug)).spec
             await service.update_form(session, slug, edit(old), actor=caller.user)
-    except (FormInvalid, InvalidInput) as exc:
+    except InvalidInput as exc:
         problems = getattr(exc, "problems", None) or {exc.field or "form": exc.message}
         return await _form_page(request, caller, runtime, slug, problems=problems,
                                 status=exc.status, **kept)
