@@ -23,17 +23,17 @@ from connectors.email.compose import (
     Undeliverable,
     compose_notice,
     domain_of,
-    inbox_settings,
     sender_identity,
 )
 from connectors.email.ids import make_message_id
 
 if TYPE_CHECKING:
-    from connectors.email.smtp_out import Relay
+    from connectors.email.autoack import Transport
 from core import clock
 from core.db import transaction
 from core.outbox import Outcome
 from core.settings import Settings
+from inbox.directory import ChannelDirectory, current_directory
 from inbox.models import Conversation, Inbox
 from notifications.models import Notification
 from notifications.service import MAIL_KIND, describe
@@ -57,7 +57,7 @@ class _Loaded:
 class NotificationMail:
     """Outbox handler: mail one notification to its user through `relay`."""
 
-    def __init__(self, settings: Settings, relay: Relay):
+    def __init__(self, settings: Settings, relay: Transport):
         self.settings = settings
         self.relay = relay
 
@@ -66,13 +66,13 @@ class NotificationMail:
         if loaded is None:
             return Outcome("failed", "the notification or its conversation no longer exists")
         try:
-            mail = compose_notice(self._notice(loaded))
+            mail = compose_notice(self._notice(loaded, current_directory(ctx["runtime"])))
         except (InvalidAddress, Undeliverable, ValueError) as exc:
             return Outcome("failed", str(exc))
         return await self.relay.send(mail, sender="", recipient=loaded.to_address)
 
-    def _notice(self, loaded: _Loaded) -> Notice:
-        conf = inbox_settings(self.settings, loaded.inbox_slug)
+    def _notice(self, loaded: _Loaded, directory: ChannelDirectory) -> Notice:
+        conf = directory.inbox(loaded.inbox_slug)
         if conf is None:
             raise Undeliverable(f"inbox {loaded.inbox_slug!r} is not configured")
         from_address, from_name = sender_identity(conf)

@@ -5,7 +5,7 @@ effect at the next request on every server process. `[[forms]]` in `config.toml`
 database at start: a form whose slug the database knows (even a deleted one) is left as
 the database has it, so after the first start the database wins.
 
-Every change is written to the audit log in its own transaction (`audit.service`).
+Every admin's change is written to the audit log in its own transaction (`audit.service`).
 """
 
 from __future__ import annotations
@@ -200,17 +200,13 @@ async def count_submission(session: AsyncSession, slug: str) -> None:
 
 async def seed_forms(session: AsyncSession, forms: Sequence[FormSettings]) -> list[str]:
     """Write each form of `config.toml` whose slug the database does not know (not even as
-    a deleted form); returns the slugs written."""
+    a deleted form); returns the slugs written. Not an admin's change: nothing goes to the
+    audit log."""
     known = set((await session.scalars(select(WebForm.slug))).all())
     written = []
     for form in forms:
         if form.slug in known:
             continue
-        spec = from_settings(form)
-        await _insert(session, spec)
-        await record_change(session, actor=None, action="form.created",
-                            subject_type=SUBJECT, subject_id=spec.slug,
-                            summary=f"Added the form {spec.title!r} from the configuration "
-                                    "file", after=_audit_view(spec))
+        await _insert(session, from_settings(form))
         written.append(form.slug)
     return written

@@ -5,7 +5,7 @@ limit, its fields in order (JSON), how many submissions it stored, and when it w
 (the row stays so its slug is known). `config.toml`'s `[[forms]]` seed it at start.
 
 Revision ID: 0021
-Revises: 0016
+Revises: 0018
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 import core.db
 
 revision = "0021"
-down_revision = "0016"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -44,9 +44,10 @@ async def test_config_forms_seed_the_database_once(runtime):
     assert (form.spec.slug, form.spec.inbox, form.spec.title) == (
         "contact", "support", "Contact support")
     assert [f.name for f in form.spec.fields] == ["name", "email", "subject", "message"]
-    assert await audit_actions(runtime) == [("form.created", "contact")]
+    assert await audit_actions(runtime) == []  # the file's doing, not an admin's
     await server.prepare_database(runtime)  # a restart: nothing new, nothing twice
-    assert await audit_actions(runtime) == [("form.created", "contact")]
+    async with transaction(runtime.sessions) as session:
+        assert [f.spec.slug for f in await service.list_forms(session)] == ["contact"]
 
 
 async def test_the_database_wins_over_the_file_after_the_first_start(runtime, client, admin):
@@ -88,7 +89,7 @@ async def test_create_read_update_delete(client, runtime, admin):
     again = await client.post("/api/admin/forms", headers=headers, json=NEW_FORM)
     assert again.status_code == 201  # the slug of a deleted form can be used again
     assert await audit_actions(runtime) == [
-        ("form.created", "contact"), ("form.created", "repairs"), ("form.updated", "repairs"),
+        ("form.created", "repairs"), ("form.updated", "repairs"),
         ("form.deleted", "repairs"), ("form.created", "repairs")]
 
 
@@ -126,7 +127,7 @@ async def test_bad_forms_are_refused_and_store_nothing(client, runtime, admin, c
         assert response.json()["error"]["field"] == field
     async with transaction(runtime.sessions) as session:
         assert [f.spec.slug for f in await service.list_forms(session)] == ["contact"]
-    assert await audit_actions(runtime) == [("form.created", "contact")]
+    assert await audit_actions(runtime) == []
 
 
 async def test_a_rule_broken_by_a_patch_lists_every_problem(client, admin):
