@@ -317,6 +317,19 @@ async def _replay_delivery(w: World, _: str) -> Request:
     return Request("POST", f"/api/webhooks/deliveries/{await _webhook_delivery(w)}/replay")
 
 
+async def _new_form(w: World, _: str) -> Request:
+    return Request("POST", "/api/admin/forms", {"slug": unique("form-"), "title": "Form",
+                                                "inbox": "support"})
+
+
+async def _delete_form(w: World, caller: str) -> Request:
+    slug = unique("gone-")
+    created = await w.client.post("/api/admin/forms", headers=w.headers["admin"], json={
+        "slug": slug, "title": "Form", "inbox": "support"})
+    assert created.status_code == 201, created.text
+    return Request("DELETE", f"/api/admin/forms/{slug}")
+
+
 CONTACT_FORM = {"name": "Anna Berg", "email": "anna@example.org", "subject": "Printer",
                 "message": "It smokes."}
 
@@ -401,6 +414,13 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/webhooks/deliveries/{delivery_id}/replay"): Row(
         "admin", _replay_delivery, ok=202),
     ("GET", "/api/admin/audit"): Row("admin", _static("GET", "/api/admin/audit")),
+    # forms admin
+    ("GET", "/api/admin/forms"): Row("admin", _static("GET", "/api/admin/forms")),
+    ("POST", "/api/admin/forms"): Row("admin", _new_form, ok=201),
+    ("GET", "/api/admin/forms/{slug}"): Row("admin", _static("GET", "/api/admin/forms/contact")),
+    ("PATCH", "/api/admin/forms/{slug}"): Row(
+        "admin", _static("PATCH", "/api/admin/forms/contact", {"intro": "Hello"})),
+    ("DELETE", "/api/admin/forms/{slug}"): Row("admin", _delete_form, ok=204),
 }
 
 

@@ -41,6 +41,10 @@ ADMIN_SECTIONS: tuple[AdminSection, ...] = (
                  "Working hours, holidays and goals, with a preview of the deadlines."),
     AdminSection("sla-reports", "SLA reports", "/admin/sla/reports",
                  "Goals met per week, time to first response, breaches by team; CSV."),
+    AdminSection("forms", "Forms", "/admin/forms",
+                 "Public web forms: their fields, inbox, rate limit and embed snippet."),
+    AdminSection("webhooks", "Webhooks", "/admin/webhooks",
+                 "Tell other systems of events, signed; see each delivery and replay it."),
 )
 
 
