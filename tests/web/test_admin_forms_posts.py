@@ -184,3 +184,43 @@ async def test_webhook_actions_by_plain_posts(client, runtime, csrf):
     assert gone.headers["location"] == "/admin/webhooks?done=deleted"
     assert (await client.get(f"/admin/webhooks/{hook_id}", headers=PAGE)).status_code == 404
     assert await webhook_count(runtime) == 0
+
+
+async def test_edit_a_field_by_plain_posts(client, runtime, csrf):
+    await client.post("/admin/forms/contact/fields", data=field_form(csrf))
+    page = await client.get("/admin/forms/contact/fields/department")
+    assert page.status_code == 200 and "Billing\nRepairs</textarea>" in page.text
+    saved = await client.post("/admin/forms/contact/fields/department", data={
+        "csrf_token": csrf, "label": "Team", "options": "Billing\nRepairs\nOther",
+        "max_length": "200"})
+    assert (saved.status_code, saved.headers["location"]) == (
+        303, "/admin/forms/contact?done=field-saved#fields")
+    async with transaction(runtime.sessions) as session:
+        field = (await forms.get_form(session, "contact")).spec.field("department")
+    assert field is not None
+    assert (field.label, field.type, field.required, field.options) == (
+        "Team", "select", False, ("Billing", "Repairs", "Other"))
+
+
+@pytest.mark.parametrize("name, fields, message", [
+    ("email", {"label": "Email"}, "the email field is always required"),
+    ("department", {"label": "Team", "options": ""}, "a select field needs at least one"),
+    ("department", {"label": ""}, "label must be 1 to 200 characters"),
+    ("subject", {"label": "Subject", "max_length": "x"}, "max length must be a whole number"),
+])
+async def test_a_refused_field_edit_is_shown_again(client, runtime, csrf, name, fields,
+                                                   message):
+    await client.post("/admin/forms/contact/fields", data=field_form(csrf))
+    answer = await client.post(f"/admin/forms/contact/fields/{name}",
+                               data={"csrf_token": csrf, "max_length": "200"} | fields)
+    assert answer.status_code == 422 and message in answer.text
+    assert await field_names(runtime) == ["name", "email", "subject", "message", "department"]
+
+
+async def test_an_unknown_field_is_404(client, csrf):
+    assert (await client.get("/admin/forms/contact/fields/nope", headers=PAGE)
+            ).status_code == 404
+    answer = await client.post("/admin/forms/contact/fields/nope",
+                               data={"csrf_token": csrf, "label": "x", "max_length": "1"},
+                               headers=PAGE)
+    assert answer.status_code == 404

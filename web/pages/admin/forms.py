@@ -27,9 +27,10 @@ from connectors.forms.spec import (
     move_field,
     parse_options,
     remove_field,
+    replace_field,
 )
 from core.db import transaction
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, NotFound
 from core.runtime import Runtime
 from core.settings import SLUG
 from inbox.access import EVERY_INBOX, list_inboxes
@@ -42,7 +43,7 @@ SECTION = "forms"
 SlugPath = Annotated[str, Path(pattern=SLUG, max_length=63)]
 DONE = {"created": "Form created. Add its own fields below, then embed it.",
         "saved": "Settings saved.", "field-added": "Field added.",
-        "field-removed": "Field removed.", "moved": "Field moved.",
+        "field-removed": "Field removed.", "field-saved": "Field saved.", "moved": "Field moved.",
         "deleted": "Form deleted; its conversations stay in the inbox."}
 """What the page says after each action (`?done=<key>`); nothing typed is reflected."""
 NEW_FIELD = {"name": "", "label": "", "type": "text", "required": False, "options": "",
@@ -220,6 +221,65 @@ async def add_field(slug: SlugPath, request: Request, caller: CurrentAdminPage,
     return await _change(request, caller, runtime, slug,
                          lambda old: replace(old, fields=(*old.fields, _new_field(data))),
                          "field-added", "#fields", new_field=typed)
+
+
+def _field_page(request: Request, caller: PageCaller, form: StoredForm, field: FieldSpec,
+                values: dict[str, Any], problems: dict[str, str], status: int = 200
+                ) -> Response:
+    return render_admin(request, "admin/form_field.html", caller, SECTION, {
+        "spec": form.spec, "field": field, "values": values, "problems": problems},
+        status_code=status)
+
+
+def _field_values(field: FieldSpec) -> dict[str, Any]:
+    return {"label": field.label, "required": field.required,
+            "max_length": str(field.max_length), "options": "\n".join(field.options)}
+
+
+async def _field_of(runtime: Runtime, slug: str, name: str) -> tuple[StoredForm, FieldSpec]:
+    async with transaction(runtime.sessions) as session:
+        form = await service.get_form(session, slug)
+    field = form.spec.field(name)
+    if field is None:
+        raise NotFound(f"no field {name!r} in the form {slug!r}")
+    return form, field
+
+
+@router.get("/admin/forms/{slug}/fields/{name}")
+async def field_page(slug: SlugPath, name: str, request: Request, caller: CurrentAdminPage,
+                     runtime: RuntimeDep) -> Response:
+    """One field's label, whether it is required, its max length and a select's options
+    (its name and type stay: answers already stored use them)."""
+    form, field = await _field_of(runtime, slug, name)
+    return _field_page(request, caller, form, field, _field_values(field), {})
+
+
+def _edited(field: FieldSpec, data: Any) -> FieldSpec:
+    return replace(field, label=_text(data, "label"), required=bool(data.get("required")),
+                   max_length=_number(data, "max_length", "max length"),
+                   options=parse_options(_text(data, "options")) if field.type == "select"
+                   else ())
+
+
+@router.post("/admin/forms/{slug}/fields/{name}")
+async def save_field(slug: SlugPath, name: str, request: Request, caller: CurrentAdminPage,
+                     runtime: RuntimeDep) -> Response:
+    """Save one field, then back to the form's fields; this page again with the problems
+    when the change is refused."""
+    data = await request.form()
+    form, field = await _field_of(runtime, slug, name)
+    try:
+        async with transaction(runtime.sessions) as session:
+            old = (await service.get_form(session, slug)).spec
+            fields = replace_field(old.fields, name, _edited(field, data))
+            await service.update_form(session, slug, replace(old, fields=fields),
+                                      actor=caller.user)
+    except InvalidInput as exc:
+        problems = getattr(exc, "problems", None) or {exc.field or "form": exc.message}
+        typed = {"label": _text(data, "label"), "required": bool(data.get("required")),
+                 "max_length": _text(data, "max_length"), "options": _text(data, "options")}
+        return _field_page(request, caller, form, field, typed, problems, status=exc.status)
+    return see_other(f"/admin/forms/{quote(slug)}?done=field-saved#fields")
 
 
 @router.post("/admin/forms/{slug}/fields/{name}/remove")
