@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web import metrics as metrics_route
     from web.api import (
         admin,
+        admin_mail,
         attachments,
         audit,
         conversations,
@@ -202,7 +203,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    live_socket.router, auth_pages.router, inbox_pages.router,
                    conversation_pages.router, saved_view_pages.router, snippets.router,
                    notifications.router, notification_pages.router, metrics_route.router,
-                   webhooks.router, audit.router, admin_pages.router):
+                   webhooks.router, audit.router, admin_pages.router, admin_mail.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 
