@@ -31,6 +31,8 @@ class AdminSection:
 ADMIN_SECTIONS: tuple[AdminSection, ...] = (
     AdminSection("audit", "Audit log", "/admin/audit",
                  "Who changed what in the console, and when."),
+    AdminSection("mail", "Outgoing mail", "/admin/mail",
+                 "The global relay replies leave through, and a test message."),
 )
 
 
