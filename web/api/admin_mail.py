@@ -47,7 +47,7 @@ router = APIRouter(tags=["mail channels"])
 Host = Annotated[Text, Field(min_length=1, max_length=253, examples=["imap.example.com"])]
 Port = Annotated[int, Field(ge=1, le=65535, examples=[993])]
 Short = Annotated[Text, Field(max_length=255)]
-Password = Annotated[str, Field(max_length=1024, json_schema_extra={"writeOnly": True})]
+Password = Annotated[Text, Field(max_length=1024, json_schema_extra={"writeOnly": True})]
 Security = Literal["ssl", "starttls", "none"]
 AfterImport = Literal["leave", "seen", "move"]
 PollSeconds = Annotated[float, Field(ge=mailboxes.MIN_POLL_SECONDS,

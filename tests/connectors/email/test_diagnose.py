@@ -117,6 +117,13 @@ async def test_a_wrong_password_is_refused_and_said_so(dovecot, account):
         "login", "failed", "the server refused the user name or password")
 
 
+async def test_a_password_imap_cannot_carry_is_said_so(dovecot, account):
+    report = await probe_mailbox(imap_values(dovecot, account), "pässwörd")
+    assert report.steps[-1] == diagnose.Step(
+        "login", "failed", "the user name or password has letters an IMAP login cannot "
+                           "carry (only ASCII)")
+
+
 async def test_a_missing_folder_names_the_folders_there_are(dovecot, account):
     account.create("Archive")
     report = await probe_mailbox(imap_values(dovecot, account, folder="Support"),

@@ -10,12 +10,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+import server
 from audit.models import AuditEntry
 from connectors import outbound
 from connectors.email import imap, smtp_out
 from connectors.email.models import ImapMailbox, OutgoingRelay, RawEmail
 from core import outbox
 from core.db import transaction
+from core.jobs import InProcessQueue
+from core.runtime import Runtime
 from tests.connectors.email.dovecot import (  # noqa: F401
     Account,
     Dovecot,
@@ -30,7 +33,7 @@ from tests.connectors.email.test_smtp_out import (
     reply,
     running_relay,
 )
-from tests.support import run_jobs
+from tests.support import make_settings, run_jobs
 
 PASSWORD_ENV = "FRONTDESK_TEST_SEEDED_PASSWORD"
 
@@ -76,6 +79,25 @@ async def test_a_mailbox_added_through_the_api_is_polled_without_a_restart(
     assert await imap.poll_all({"runtime": runtime}) == 1
     await run_jobs(runtime)
     assert len(await imported_keys(runtime)) == 1
+
+
+async def test_a_mailbox_added_on_one_server_is_polled_by_another(
+        client, runtime, admin, dovecot, account, database_url):
+    """Two runtimes on one database (as two server processes are): the mailbox added
+    through the first is polled by the second, which never restarted."""
+    other = await Runtime.start(make_settings(database_url), install=server.install,
+                                queue=InProcessQueue(run_periodic=False))
+    try:
+        assert await imap.poll_all({"runtime": other}) == 0
+        _, headers = admin
+        account.append(mail("elsewhere@example.org"))
+        created = await client.post("/api/admin/mailboxes", headers=headers,
+                                    json=new_mailbox(dovecot, account))
+        assert created.status_code == 201
+        assert await imap.poll_all({"runtime": other}) == 1
+        assert len(await imported_keys(other)) == 1
+    finally:
+        await other.close()
 
 
 async def test_a_disabled_or_deleted_mailbox_stops_and_an_edited_one_uses_its_new_values(
