@@ -151,3 +151,34 @@ async def test_an_agent_finds_no_mail_pages(client, runtime):
     for path in ("/admin/mail", "/admin/inboxes/support/mail",
                  "/admin/inboxes/support/mailboxes/new"):
         assert (await client.get(path)).status_code == 404
+
+
+# ------------------------------------------------------------------ accessibility
+
+
+@pytest.mark.parametrize("width", [pytest.param(w, marks=browser_only) for w in (1280, 390)])
+async def test_the_mail_pages_pass_axe(runtime, dovecot, account, width):
+    from tests.web.test_accessibility import violations
+
+    await add_user(runtime, "ada@example.com", "admin", "Ada Admin")
+    async with serving(runtime) as base, chromium() as browser:
+        context = await browser.new_context(viewport={"width": width, "height": 900},
+                                            bypass_csp=True)
+        page = await context.new_page()
+        await page.goto(f"http://{base}/login")
+        await page.get_by_label("Email").fill("ada@example.com")
+        await page.get_by_label("Password").fill("correct horse battery")
+        await page.get_by_role("button", name="Log in").click()
+        await page.wait_for_url(f"http://{base}/**")
+        found = []
+        for path in ("/admin/mail", "/admin/inboxes/support/mail",
+                     "/admin/inboxes/support/mailboxes/new"):
+            await page.goto(f"http://{base}{path}")
+            found += await violations(page)
+        await page.goto(f"http://{base}/admin/inboxes/support/mailboxes/new")
+        await fill_mailbox(page, dovecot, account, "not-the-password")
+        await page.get_by_role("button", name="Test connection").click()
+        await page.get_by_role("status").filter(has_text="Connection failed").wait_for()
+        found += await violations(page)
+        await context.close()
+    assert found == [], "\n".join(found)
