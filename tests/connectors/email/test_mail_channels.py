@@ -352,3 +352,25 @@ async def test_a_relay_test_without_a_relay_set_tries_the_files(client, admin, r
     missing = await client.post("/api/admin/relays/inboxes/nowhere/test", headers=headers,
                                 json={"to": "admin@example.org"})
     assert missing.status_code == 404
+
+
+async def test_a_relay_password_that_cannot_be_read_holds_replies_back_with_the_reason(
+        client, runtime, admin, agent, email_out, sink):
+    ports, handlers = sink
+    _, admin_headers = admin
+    _, headers = agent
+    await client.put("/api/admin/relays/inboxes/support", headers=admin_headers, json={
+        "host": "127.0.0.1", "port": ports["inbox"], "security": "none",
+        "username": "frontdesk", "password": "relay-s3cret"})
+    async with transaction(runtime.sessions) as session:
+        row = await session.scalar(select(OutgoingRelay))
+        row.password_sealed = "v1:" + "B" * 60
+    listed = (await client.get("/api/admin/relays", headers=admin_headers)).json()
+    assert listed["inboxes"][0]["password_state"] == "unreadable"
+    conv, _ = await form_conversation(client, headers)
+    await reply(client, headers, conv, "Held back")
+    await run_jobs(runtime)
+    async with transaction(runtime.sessions) as session:
+        [item] = (await session.scalars(select(outbox.OutboxItem))).all()
+    assert item.status != "sent" and "cannot be read; enter it again" in item.last_error
+    assert handlers["inbox"].accepted == [] and handlers["global"].accepted == []
