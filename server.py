@@ -55,6 +55,7 @@ def install(runtime: Runtime) -> None:
     from connectors.outbound import ReplyDelivery
     from inbox import service as inbox_service
     from inbox.attachments import AttachmentStore
+    from inbox.channels import install_channels
     from notifications.service import NotificationRules
     from sla.service import SlaTracker
     from tickets.queries import conversations_of_tickets
@@ -65,6 +66,7 @@ def install(runtime: Runtime) -> None:
     from webhooks.service import WebhookRules
 
     load_jobs()
+    install_channels(runtime)
     inbox_service.install(runtime.bus)
     TicketSync(runtime.settings.automation).install(runtime.bus)
     SlaTracker().install(runtime.bus)
@@ -80,13 +82,22 @@ def install(runtime: Runtime) -> None:
 
 
 async def prepare_database(runtime: Runtime) -> None:
-    """Seed what the configuration and the defaults need (inboxes, default pipeline)."""
-    from inbox.service import sync_inboxes
+    """Seed what the configuration and the defaults need (inboxes, default pipeline), then
+    load the settings kept in the database and keep them current (`core.settings_version`)."""
+    from core.live import make_hub
+    from core.settings_version import VersionWatcher
+    from inbox.channels import seed_inboxes, start_channels
     from tickets.service import ensure_default_pipeline
 
     async with transaction(runtime.sessions) as session:
-        await sync_inboxes(session, runtime.settings.inboxes)
+        await seed_inboxes(session, runtime.settings)
         await ensure_default_pipeline(session)
+    jobs = runtime.settings.jobs
+    watcher = VersionWatcher(runtime.sessions, make_hub(jobs.redis_url,
+                                                        f"{jobs.queue_name}:settings"),
+                             poll_seconds=runtime.settings.database.settings_poll_seconds)
+    runtime.closing.append(watcher.close)
+    await start_channels(runtime, watcher)
     await prepare_mail_channels(runtime)
 
 
@@ -165,6 +176,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import saved_views as saved_view_pages
     from web.pages.admin import home as admin_pages
     from web.pages.admin import mail as admin_mail_pages
+    from web.pages.admin import snippets as snippet_pages
     from web.pages.common import LoginRequired, to_login
 
     configured = runtime.settings if runtime is not None else settings
@@ -204,8 +216,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    live_socket.router, auth_pages.router, inbox_pages.router,
                    conversation_pages.router, saved_view_pages.router, snippets.router,
                    notifications.router, notification_pages.router, metrics_route.router,
-                   webhooks.router, audit.router, admin_pages.router, admin_mail.router,
-                   admin_mail_pages.router):
+                   webhooks.router, audit.router, admin_pages.router,
+                   snippet_pages.router, admin_mail.router, admin_mail_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -12,7 +12,7 @@ a SQLite file a database of its own, elsewhere the main one (then they are the s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,8 @@ class Runtime:
     throttle: Throttle
     live: LocalHub = field(default_factory=LocalHub)
     extras: dict[str, Any] = field(default_factory=dict)
+    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """What `close` stops first, newest first (background work a room started)."""
 
     @classmethod
     async def start(
@@ -73,7 +75,10 @@ class Runtime:
         self.sessions.kw["info"][name] = value
 
     async def close(self) -> None:
-        """Stop the job queue, the live hub and the throttle, and dispose of the engines."""
+        """Stop what rooms registered in `closing`, the job queue, the live hub and the
+        throttle, and dispose of the engines."""
+        while self.closing:
+            await self.closing.pop()()
         await self.queue.close()
         await self.live.close()
         await self.throttle.close()

@@ -50,6 +50,9 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///./data/frontdesk.db"
     busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 30_000
+    settings_poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    """How often each process reads the settings versions (`core.settings_version`), the
+    way it learns of admins' changes when no Redis announces them."""
 
     @field_validator("url")
     @classmethod
@@ -107,7 +110,8 @@ class SmtpInSettings(_Section):
     host: HostName = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 2525
     catch_all_domains: tuple[str, ...] = ()
-    """Mail to any address at these domains goes to the first inbox."""
+    """Older spelling of the first inbox's `catch_all_domains`: they seed that inbox when
+    the database does not have it yet."""
     starttls_cert: str = ""
     starttls_key: str = ""
     client_connections_per_minute: Annotated[int, Field(ge=1)] = 60
@@ -240,10 +244,27 @@ class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+def _domain(domain: str) -> str:
+    domain = domain.strip().lower()
+    if not re.fullmatch(r"[^\s@/\\<>()\[\]\x00-\x1f\x7f.]+(\.[^\s@/\\<>()\[\]\x00-\x1f\x7f.]+)*",
+                        domain) or len(domain) > 253:
+        raise ValueError(f"not a domain: {domain!r}")
+    return domain
+
+
+Domain = Annotated[str, AfterValidator(_domain)]
+
+
 class InboxSettings(_Section):
+    """An inbox as `config.toml` seeds it: created from here when the database does not
+    have its slug; after that the database (the admin console) decides (README, "Inboxes:
+    config.toml and the admin console")."""
+
     slug: Annotated[str, Field(pattern=SLUG)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     addresses: tuple[str, ...] = ()
+    catch_all_domains: tuple[Domain, ...] = ()
+    """Mail to any address at these domains (that no inbox names exactly) lands here."""
     from_name: str = ""
     """Display name on outbound mail (default: the inbox name)."""
     auto_ack: bool = False
@@ -333,18 +354,10 @@ class Settings(_Section):
         addresses = [a for i in self.inboxes for a in i.addresses]
         if len(addresses) != len(set(addresses)):
             raise ValueError("an address belongs to one inbox only")
+        domains = [d for i in self.inboxes for d in i.catch_all_domains]
+        if len(domains) != len(set(domains)):
+            raise ValueError("a catch-all domain belongs to one inbox only")
         return self
-
-    def inbox_for_address(self, address: str) -> InboxSettings | None:
-        """The inbox that owns `address` (exact, then a catch-all domain), or None."""
-        address = address.strip().lower()
-        for inbox in self.inboxes:
-            if address in inbox.addresses:
-                return inbox
-        domain = address.rpartition("@")[2]
-        if domain and domain in {d.lower() for d in self.smtp_in.catch_all_domains}:
-            return self.inboxes[0]
-        return None
 
     def form(self, slug: str) -> FormSettings | None:
         """The form declared with `slug`, or None."""

@@ -31,12 +31,38 @@ SORT_TEXT_CHARS = 1000
 
 
 class Inbox(Base):
+    """An inbox and its email channel (`inbox.directory`). `addresses` in order (the first
+    is the one it sends from) and `catch_all_domains` are written only by `inbox.channels`,
+    which claims each of them in `inbox_addresses` in the same transaction."""
+
     __tablename__ = "inboxes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
+    catch_all_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    from_name: Mapped[str] = mapped_column(String(200), default="")
+    auto_ack: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_ack_window_minutes: Mapped[int] = mapped_column(Integer, default=1440)
+    auto_ack_text: Mapped[str] = mapped_column(Text, default="")
+    settings_from_file: Mapped[bool] = mapped_column(Boolean, default=False)
+    """True for an inbox made before its channel lived in the database: the next start
+    takes its channel from `config.toml` once (then the database decides)."""
+
+
+class InboxAddress(Base):
+    """An address (`kind` "address") or catch-all domain ("domain") claimed by one inbox:
+    the unique key is how the database refuses to give one to two inboxes."""
+
+    __tablename__ = "inbox_addresses"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"),
+                                          index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(320))
 
 
 class InboxMember(Base):

@@ -24,7 +24,6 @@ from core.db import insert_rows, savepoint
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import EventBus, publish, publish_many
 from core.limits import Limits
-from core.settings import InboxSettings
 from inbox import thread_facts, threading
 from inbox.attachments import check_outgoing
 from inbox.collision import Later, NewerMessages, unseen_blocking, valid_client_key
@@ -60,18 +59,6 @@ class IngestResult:
     message_id: int
     duplicate: bool
     opened: bool
-
-
-async def sync_inboxes(session: AsyncSession, inboxes: Sequence[InboxSettings]) -> None:
-    """Make the inbox rows match the configuration (by slug; none are removed)."""
-    existing = {i.slug: i for i in (await session.scalars(select(Inbox))).all()}
-    for conf in inboxes:
-        row = existing.get(conf.slug)
-        if row is None:
-            session.add(Inbox(slug=conf.slug, name=conf.name, addresses=list(conf.addresses)))
-        else:
-            row.name, row.addresses = conf.name, list(conf.addresses)
-    await session.flush()
 
 
 async def inbox_id_by_slug(session: AsyncSession, slug: str) -> int:

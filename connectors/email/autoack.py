@@ -3,7 +3,7 @@
 `maybe_acknowledge` runs inside the transaction that ingests an inbound email. It queues one
 acknowledgment when all of these hold:
 
-- the inbox has `auto_ack = true` and an address to send from;
+- the inbox's channel (`inbox.directory`) has auto-ack on and an address to send from;
 - the email opened a new conversation (not a reply in a thread, not a duplicate);
 - the email is not automatic (auto-replies, bounces, bulk and list mail, our own mail)
   and did not come through a mailing list (`List-Id` or another `List-*` field);
@@ -39,7 +39,6 @@ from connectors.email.compose import (
     Undeliverable,
     compose,
     domain_of,
-    inbox_settings,
     is_message_id,
     sender_identity,
     validate_address,
@@ -48,7 +47,8 @@ from connectors.email.ids import make_message_id
 from connectors.email.models import AutoAcknowledgment
 from core import clock, outbox
 from core.outbox import Outcome
-from core.settings import InboxSettings, Settings
+from core.settings import Settings
+from inbox.directory import ChannelDirectory, InboxChannel, current_directory
 from inbox.messages import InboundMessage
 from inbox.service import IngestResult, add_automatic_reply, record_delivery
 from tickets.service import ticket_for_conversation
@@ -80,13 +80,7 @@ def may_acknowledge(sender: str | None, own_addresses: Collection[str],
     return address not in own_addresses and domain not in own_domains
 
 
-def _ours(settings: Settings) -> tuple[set[str], set[str]]:
-    addresses = {address.lower() for conf in settings.inboxes for address in conf.addresses}
-    domains = {domain.lower() for domain in settings.smtp_in.catch_all_domains}
-    return addresses, domains
-
-
-async def _claim_window(session: AsyncSession, conf: InboxSettings, address: str) -> bool:
+async def _claim_window(session: AsyncSession, conf: InboxChannel, address: str) -> bool:
     """Take this window's acknowledgment for `address`; False when one was sent within it.
 
     The conditional update is atomic; two first-ever inserts race on the unique key, and
@@ -106,22 +100,24 @@ async def _claim_window(session: AsyncSession, conf: InboxSettings, address: str
     return True
 
 
-def _wanted(settings: Settings, message: InboundMessage, result: IngestResult,
-            mailing_list: str | None) -> InboxSettings | None:
+def _wanted(directory: ChannelDirectory, message: InboundMessage, result: IngestResult,
+            mailing_list: str | None) -> InboxChannel | None:
     if result.duplicate or not result.opened or message.channel != "email" or mailing_list:
         return None
-    conf = inbox_settings(settings, message.inbox)
+    conf = directory.inbox(message.inbox)
     if conf is None or not conf.auto_ack or not conf.addresses or message.automatic:
         return None
-    return conf if may_acknowledge(message.sender_email, *_ours(settings)) else None
+    ours = (directory.own_addresses, directory.own_domains)
+    return conf if may_acknowledge(message.sender_email, *ours) else None
 
 
-async def maybe_acknowledge(session: AsyncSession, settings: Settings, message: InboundMessage,
+async def maybe_acknowledge(session: AsyncSession, settings: Settings,
+                            directory: ChannelDirectory, message: InboundMessage,
                             result: IngestResult, *, mailing_list: str | None = None) -> None:
-    """Queue an acknowledgment of `message` when the rules above allow one (call it in the
-    transaction that ingested the message, with what ingest returned, and the parse's
-    `mailing_list`)."""
-    conf = _wanted(settings, message, result, mailing_list)
+    """Queue an acknowledgment of `message` when the rules above allow one, as the inbox's
+    channel in `directory` says (call it in the transaction that ingested the message, with
+    what ingest returned, and the parse's `mailing_list`)."""
+    conf = _wanted(directory, message, result, mailing_list)
     if conf is None or message.sender_email is None:
         return
     address = validate_address(message.sender_email.strip()).lower()
@@ -155,7 +151,7 @@ class AcknowledgmentDelivery:
         self.transport = transport
 
     async def deliver(self, ctx: dict[str, Any], payload: dict[str, Any]) -> Outcome:
-        conf = inbox_settings(self.settings, payload["inbox"])
+        conf = current_directory(ctx["runtime"]).inbox(payload["inbox"])
         if conf is None:
             return Outcome("failed", f"no inbox {payload['inbox']!r}")
         try:

@@ -23,9 +23,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.policy import Policy
 from email.utils import format_datetime
+from typing import Protocol
 
 from core.errors import FrontdeskError, InvalidInput
-from core.settings import InboxSettings, Settings
 from inbox.messages import Attachment
 from inbox.threading import TICKET_TOKEN
 
@@ -109,12 +109,21 @@ def domain_of(address: str) -> str:
     return validate_address(address).split("@")[1]
 
 
-def inbox_settings(settings: Settings, slug: str) -> InboxSettings | None:
-    """The configuration of inbox `slug`, or None."""
-    return next((conf for conf in settings.inboxes if conf.slug == slug), None)
+class SendingInbox(Protocol):
+    """What an inbox sends as (an `inbox.directory.InboxChannel`, or the configuration's
+    `InboxSettings`)."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def addresses(self) -> tuple[str, ...]: ...
+    @property
+    def from_name(self) -> str: ...
 
 
-def sender_identity(conf: InboxSettings) -> tuple[str, str]:
+def sender_identity(conf: SendingInbox) -> tuple[str, str]:
     """(address, display name) of mail from inbox `conf`: its first address, and its
     `from_name` or else its name. Undeliverable when it has no address."""
     if not conf.addresses:

@@ -36,6 +36,7 @@ from core.db import insert_committed, insert_rows, transaction
 from core.jobs import enqueue_after_commit, registry
 from core.settings import Settings
 from inbox import service as inbox
+from inbox.directory import ChannelDirectory, current_directory
 from inbox.messages import InboundMessage
 from inbox.models import Message
 
@@ -119,10 +120,6 @@ def _job_id(raw_ids: Sequence[int]) -> str:
     return f"email:{raw_ids[0]}+{len(raw_ids)}"
 
 
-def _own_addresses(settings: Settings) -> set[str]:
-    return {address for inbox_conf in settings.inboxes for address in inbox_conf.addresses}
-
-
 def forged_references(message: InboundMessage, secret: str) -> list[str]:
     """The ids the message answers that look like ours but carry a bad signature."""
     refs = [message.in_reply_to, *message.references] if message.in_reply_to else [
@@ -130,7 +127,8 @@ def forged_references(message: InboundMessage, secret: str) -> list[str]:
     return [ref for ref in dict.fromkeys(refs) if is_ours(secret, ref) is False]
 
 
-def route(parsed: ParsedEmail, settings: Settings) -> InboundMessage:
+def route(parsed: ParsedEmail, settings: Settings, directory: ChannelDirectory
+          ) -> InboundMessage:
     """The message to ingest: a forged reference to one of our Message-IDs threads
     nowhere, mail from our own addresses counts as automatic (a loop), our own addresses
     are no participants (they leave To/Cc), a DMARC failure reported by a trusted
@@ -142,11 +140,11 @@ def route(parsed: ParsedEmail, settings: Settings) -> InboundMessage:
         message = dataclasses.replace(
             message, in_reply_to=None if message.in_reply_to in forged else message.in_reply_to,
             references=tuple(ref for ref in message.references if ref not in forged))
-    if message.sender_email and message.sender_email in _own_addresses(settings):
+    if message.sender_email and message.sender_email.lower() in directory.own_addresses:
         message = dataclasses.replace(message, automatic=True)
-    if any(settings.inbox_for_address(a) for a in (*message.to, *message.cc)):
+    if any(directory.owns(a) for a in (*message.to, *message.cc)):
         message = dataclasses.replace(
-            message, to=_others(settings, message.to), cc=_others(settings, message.cc))
+            message, to=_others(directory, message.to), cc=_others(directory, message.cc))
     if dmarc_failed(parsed.authentication_results, settings.security.trusted_authserv_ids):
         message = dataclasses.replace(message, unverified_sender=True)
     if parsed.is_bounce and parsed.bounced_message_id and not message.in_reply_to:
@@ -154,9 +152,9 @@ def route(parsed: ParsedEmail, settings: Settings) -> InboundMessage:
     return message
 
 
-def _others(settings: Settings, addresses: Sequence[str]) -> tuple[str, ...]:
+def _others(directory: ChannelDirectory, addresses: Sequence[str]) -> tuple[str, ...]:
     """`addresses` but the inboxes' own (catch-all domains included)."""
-    return tuple(a for a in addresses if settings.inbox_for_address(a) is None)
+    return tuple(a for a in addresses if not directory.owns(a))
 
 
 async def _distinct_ids(session: AsyncSession, raw_sessions: async_sessionmaker[AsyncSession],
@@ -452,15 +450,16 @@ async def _ingest(session: AsyncSession, runtime: Any,
     the message that bounced, an acknowledgment may be queued. Returns the raw rows'
     marks (`processed`), for once this is committed."""
     settings = runtime.settings
+    directory = current_directory(runtime)
     parsed = [pending.parsed for pending in batch if pending.parsed is not None]
     messages = await _distinct_ids(session, runtime.raw_sessions,
-                                   [route(p, settings) for p in parsed],
+                                   [route(p, settings, directory) for p in parsed],
                                    [pending.sha256 for pending in batch])
     results = await inbox.ingest_many(session, messages)
     finished = []
     for pending, mail, message, result in zip(batch, parsed, messages, results, strict=True):
         await _record_bounce(session, mail)
-        await maybe_acknowledge(session, settings, message, result,
+        await maybe_acknowledge(session, settings, directory, message, result,
                                 mailing_list=mail.mailing_list)
         pending.conversation_id = result.conversation_id
         finished.append(_finished(

@@ -23,7 +23,6 @@ from connectors.email.compose import (
     Undeliverable,
     compose_notice,
     domain_of,
-    inbox_settings,
     sender_identity,
 )
 from connectors.email.ids import make_message_id
@@ -34,6 +33,7 @@ from core import clock
 from core.db import transaction
 from core.outbox import Outcome
 from core.settings import Settings
+from inbox.directory import ChannelDirectory, current_directory
 from inbox.models import Conversation, Inbox
 from notifications.models import Notification
 from notifications.service import MAIL_KIND, describe
@@ -66,13 +66,13 @@ class NotificationMail:
         if loaded is None:
             return Outcome("failed", "the notification or its conversation no longer exists")
         try:
-            mail = compose_notice(self._notice(loaded))
+            mail = compose_notice(self._notice(loaded, current_directory(ctx["runtime"])))
         except (InvalidAddress, Undeliverable, ValueError) as exc:
             return Outcome("failed", str(exc))
         return await self.relay.send(mail, sender="", recipient=loaded.to_address)
 
-    def _notice(self, loaded: _Loaded) -> Notice:
-        conf = inbox_settings(self.settings, loaded.inbox_slug)
+    def _notice(self, loaded: _Loaded, directory: ChannelDirectory) -> Notice:
+        conf = directory.inbox(loaded.inbox_slug)
         if conf is None:
             raise Undeliverable(f"inbox {loaded.inbox_slug!r} is not configured")
         from_address, from_name = sender_identity(conf)

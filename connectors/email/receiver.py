@@ -16,6 +16,14 @@ SMTP receiver (`connectors.email.smtp_in`, unchanged) in a spawned child process
 - The receiver also tells the server, over the same pipe, when mail starts waiting to be
   committed and when none is left, so that processing gives way to the receiver (its
   cores) as it does in-process (`runtime.extras["smtp_in.commits"]`).
+- The receiver learns which inbox owns which address from the server: its directory
+  (`inbox.directory`) at start, then each new one over a second pipe, server to receiver,
+  as soon as the server has reloaded it (`core.settings_version`). Why not let it reload
+  by itself? Its only engine is on the raw store, which on a SQLite file is another
+  database than the one the inboxes live in; a second engine, a watcher and a poll in
+  the receiver would do again what the server does already. The pipe keeps the receiver
+  what it is (no reads of the main database in the path of an SMTP session) and a new
+  address is taken as soon as the server knows it.
 - The receiver ends with the server however that ends (`core.lifeline`). If it dies on its
   own, the server logs it and starts another one a second later; one that keeps dying
   young (a database it cannot open, say) is restarted ever later, a minute apart at most.
@@ -32,6 +40,7 @@ import multiprocessing
 import os
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -46,6 +55,7 @@ from core.lifeline import follow, lifeline
 from core.logs import configure_logging
 from core.settings import Settings
 from core.throttle import Throttle, open_throttle
+from inbox.directory import CHANNELS, ChannelDirectory, Channels, current_directory
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +111,8 @@ class ReceiverRuntime:
 
 
 def _receive(settings: Settings, listener: socket.socket, jobs: Connection,
-             parent_end: Connection, server_pid: int) -> None:
+             parent_end: Connection, server_pid: int, directory: ChannelDirectory,
+             directories: Connection) -> None:
     """The receiver process: serve SMTP on `listener` until SIGTERM."""
     follow(parent_end)
     # Ctrl-C in a terminal reaches the whole process group; the server stops the receiver
@@ -111,13 +122,25 @@ def _receive(settings: Settings, listener: socket.socket, jobs: Connection,
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency of uvicorn[standard]
-        asyncio.run(_serve(settings, listener, jobs, server_pid))
+        asyncio.run(_serve(settings, listener, jobs, server_pid, directory, directories))
     else:
-        uvloop.run(_serve(settings, listener, jobs, server_pid))
+        uvloop.run(_serve(settings, listener, jobs, server_pid, directory, directories))
+
+
+def _follow_directories(pipe: Connection, channels: Channels) -> None:
+    """Take the newest directory the server sent (called when the pipe is readable)."""
+    try:
+        while pipe.poll():
+            directory = pipe.recv()
+            if isinstance(directory, ChannelDirectory):
+                channels.replace(directory)
+    except (EOFError, OSError):  # the server is gone; the lifeline ends this process
+        asyncio.get_running_loop().remove_reader(pipe.fileno())
 
 
 async def _serve(settings: Settings, listener: socket.socket, jobs: Connection,
-                 server_pid: int) -> None:
+                 server_pid: int, directory: ChannelDirectory,
+                 directories: Connection) -> None:
     from connectors.email.smtp_in import start_smtp, stop_smtp
 
     stopping = asyncio.Event()
@@ -130,8 +153,11 @@ async def _serve(settings: Settings, listener: socket.socket, jobs: Connection,
     sessions = async_sessionmaker(engine, expire_on_commit=False,
                                   info={"jobs": queue, "cache": {}})
     throttle = open_throttle(settings, engine)
+    channels = Channels(directory)
+    loop.add_reader(directories.fileno(), _follow_directories, directories, channels)
     try:
-        server = await start_smtp(ReceiverRuntime(settings, sessions, throttle),
+        server = await start_smtp(ReceiverRuntime(settings, sessions, throttle,
+                                                  extras={CHANNELS: channels}),
                                   listener=listener, on_quiet=queue.tell_quiet,
                                   fault_kills=(server_pid,))
         await stopping.wait()
@@ -197,12 +223,15 @@ class Receiver:
         """Whether the receiver has mail waiting to be committed, as it tells."""
         self.process: SpawnProcess | None = None
         self._jobs: Connection | None = None
+        self._directories: Connection | None = None
         self._lifeline: Connection | None = None
         self._stopping = False
         self._enqueues: set[asyncio.Task[None]] = set()
         self._restart: asyncio.TimerHandle | None = None
         self._started_at = 0.0
         self._early_deaths = 0
+        self.stop_following: Callable[[], None] = lambda: None
+        """Stops sending it new directories (set by `start_receiver`)."""
 
     @property
     def port(self) -> int:
@@ -212,19 +241,32 @@ class Receiver:
         """Spawn a receiver process on the listening socket."""
         loop = asyncio.get_running_loop()
         jobs_in, jobs_out = self.context.Pipe(duplex=False)
+        directories_in, directories_out = self.context.Pipe(duplex=False)
         child_end, self._lifeline = lifeline(self.context)
         process = self.context.Process(
             target=_receive, name="frontdesk-smtp", daemon=True,
             args=(self.runtime.settings, self.listener, jobs_out, child_end,
-                  os.getpid()))
+                  os.getpid(), current_directory(self.runtime), directories_in))
         process.start()
         jobs_out.close()
+        directories_in.close()
         child_end.close()
-        self.process, self._jobs = process, jobs_in
+        self.process, self._jobs, self._directories = process, jobs_in, directories_out
         self._started_at = loop.time()
         loop.add_reader(jobs_in.fileno(), self._forward_jobs)
         loop.add_reader(process.sentinel, self._ended)
         log.info("inbound SMTP receiver started (pid %d) on port %d", process.pid, self.port)
+
+    def send_directory(self, directory: ChannelDirectory) -> None:
+        """Hand the receiver a new directory (it takes it before its next command). A
+        receiver that is gone gets the current one when it is started again."""
+        if self._directories is None:
+            return
+        try:
+            self._directories.send(directory)
+        except (BrokenPipeError, EOFError, OSError):
+            log.warning("could not send the new channel directory to the SMTP receiver; "
+                        "its next start takes it")
 
     def _forward_jobs(self) -> None:
         """Enqueue on the server's queue every job the receiver sent; note what it told
@@ -284,6 +326,9 @@ class Receiver:
             asyncio.get_running_loop().remove_reader(self._jobs.fileno())
             self._jobs.close()
             self._jobs = None
+        if self._directories is not None:
+            self._directories.close()
+            self._directories = None
         if self._lifeline is not None:
             self._lifeline.close()
             self._lifeline = None
@@ -332,9 +377,13 @@ async def start_receiver(runtime: Any, *, port: int | None = None,
 
     runtime.extras[RECEIVER_COMMITS] = receiver.commits
     receiver.start()
+    channels = runtime.extras.get(CHANNELS)
+    if isinstance(channels, Channels):
+        receiver.stop_following = channels.listen(receiver.send_directory)
     return receiver
 
 
 async def stop_receiver(receiver: Receiver) -> None:
     """Stop the receiver (see Receiver.stop)."""
+    receiver.stop_following()
     await receiver.stop()

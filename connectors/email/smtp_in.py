@@ -60,6 +60,7 @@ from connectors.email.inbound import commit_raw, kick_raw, raw_row
 from connectors.email.throttle import ClientLimits
 from core.metrics import count_rejected
 from core.settings import Settings, SmtpInSettings
+from inbox.directory import CHANNELS, ChannelDirectory, Channels
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +104,12 @@ class AcceptedMail:
     raw: bytes
 
 
-def deliveries_for(settings: Settings, recipients: Sequence[str]) -> tuple[Delivery, ...]:
+def deliveries_for(directory: ChannelDirectory, recipients: Sequence[str]
+                   ) -> tuple[Delivery, ...]:
     """Group accepted recipients by the inbox that owns them, in first-seen order."""
     by_inbox: dict[str, list[str]] = {}
     for address in recipients:
-        inbox = settings.inbox_for_address(address)
+        inbox = directory.inbox_for_address(address)
         if inbox is not None:
             by_inbox.setdefault(inbox.slug, []).append(address)
     return tuple(Delivery(slug, tuple(rcpts)) for slug, rcpts in by_inbox.items())
@@ -278,9 +280,11 @@ class InboundHandler:
     """aiosmtpd handler hooks: check the envelope, then store before answering."""
 
     def __init__(self, settings: Settings, committer: GroupCommit, *,
-                 limits: ClientLimits | None = None,
+                 channels: Channels | None = None, limits: ClientLimits | None = None,
                  fault_point: str | None = None, fault_kills: tuple[int, ...] = ()):
         self.settings = settings
+        self.channels = channels or Channels(ChannelDirectory.from_settings(settings))
+        """Which inbox owns an address, read afresh at each RCPT (replaced on a reload)."""
         self.committer = committer
         self.limits = limits
         self.fault_point = fault_point
@@ -305,7 +309,7 @@ class InboundHandler:
         if not well_formed(address):
             rejected("malformed_address", session.peer)
             return BAD_RECIPIENT
-        if self.settings.inbox_for_address(address) is None:
+        if not self.channels.current.owns(address):
             rejected("unknown_recipient", session.peer, mail_from=envelope.mail_from,
                      recipient=address)
             return UNKNOWN_RECIPIENT
@@ -319,7 +323,8 @@ class InboundHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         mail = AcceptedMail(mail_from=envelope.mail_from or "",
-                            deliveries=deliveries_for(self.settings, envelope.rcpt_tos), raw=raw)
+                            deliveries=deliveries_for(self.channels.current, envelope.rcpt_tos),
+                            raw=raw)
         _fault(self.fault_point, "smtp-before-commit", self.fault_kills)
         try:
             ids = await self.committer.store(mail)
@@ -504,8 +509,10 @@ async def start_smtp(runtime: Any, *, port: int | None = None,
     """Serve SMTP in the running event loop: on `listener` (a bound, listening socket)
     when given, else on `[smtp_in]` host and port (or `port`). `runtime` needs only
     `settings`, `raw_sessions` (the raw store, where accepted mail is committed),
-    `throttle` (per client limits) and `extras`. `on_quiet` and `fault_kills`: see GroupCommit and
-    InboundHandler (for a receiver in a process of its own)."""
+    `throttle` (per client limits) and `extras`, where `extras[CHANNELS]` is the directory
+    it keeps current (without one, the configuration file's). `on_quiet` and
+    `fault_kills`: see GroupCommit and InboundHandler (for a receiver in a process of its
+    own)."""
     settings: Settings = runtime.settings
     config = settings.smtp_in
     fault_point = os.environ.get(FAULT_POINT_VARIABLE) or None
@@ -522,8 +529,8 @@ async def start_smtp(runtime: Any, *, port: int | None = None,
     committer = GroupCommit(runtime.raw_sessions, on_quiet=on_quiet)
     runtime.extras[RECEIVER_COMMITS] = committer
     limits = ClientLimits(runtime.throttle, config, socket.gethostname())
-    handler = InboundHandler(settings, committer, limits=limits, fault_point=fault_point,
-                             fault_kills=fault_kills)
+    handler = InboundHandler(settings, committer, channels=runtime.extras.get(CHANNELS),
+                             limits=limits, fault_point=fault_point, fault_kills=fault_kills)
     server = SmtpServer(committer=committer, handler=handler)
     loop = asyncio.get_running_loop()
     options: dict[str, Any] = {

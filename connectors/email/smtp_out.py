@@ -42,7 +42,6 @@ from connectors.email.compose import (
     Undeliverable,
     compose,
     domain_of,
-    inbox_settings,
     sender_identity,
     validate_address,
 )
@@ -56,6 +55,7 @@ from core.secrets import SecretBox
 from core.settings import Settings, SmtpOutSettings
 from inbox import service as inbox
 from inbox.attachments import AttachmentStore
+from inbox.directory import channels_in
 from inbox.messages import Attachment
 from inbox.models import Inbox, Message, MessageAttachment
 from tickets.service import ticket_for_conversation
@@ -229,7 +229,7 @@ class EmailSender:
         async with transaction(sessions) as session:
             row = await session.get(Message, message.message_id)
             slug = await session.scalar(select(Inbox.slug).where(Inbox.id == message.inbox_id))
-            conf = inbox_settings(self.settings, slug or "")
+            conf = channels_in(session.info).current.inbox(slug or "")
             if row is None or conf is None:
                 raise Undeliverable("the message or its inbox no longer exists")
             from_address, from_name = sender_identity(conf)

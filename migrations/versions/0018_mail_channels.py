@@ -5,7 +5,7 @@ configuration file, which now seeds this table); `outgoing_relays`: the global r
 relays of single inboxes. Passwords are sealed (`core.secrets`), never in the clear.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 import core.db
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

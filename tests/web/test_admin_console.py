@@ -50,3 +50,41 @@ async def test_an_admin_reads_the_audit_log_and_an_agent_finds_no_console(runtim
         answer = await agent.goto(f"http://{base}/admin/audit")
         assert answer is not None and answer.status == 404
         await agent.get_by_role("heading", name="Not found").wait_for()
+
+
+async def test_an_admin_writes_canned_replies_and_the_log_keeps_each_change(runtime, tmp_path):
+    await add_user(runtime, "ada@example.com", "admin", "Ada Admin")
+    async with serving(runtime) as base, chromium() as browser:
+        page = await logged_in_page(browser, base, "ada@example.com")
+        await page.goto(f"http://{base}/admin")
+        await page.get_by_role("link", name="Canned replies").first.click()
+        await page.get_by_role("heading", name="Canned replies").wait_for()
+        new = page.get_by_role("region", name="New canned reply")
+        await new.get_by_label("Name").fill("Refund sent")
+        await new.get_by_label("Text").fill("Hi {{contact.first_name}}, the refund is on its way.")
+        await new.get_by_role("button", name="Add canned reply").click()
+        await page.get_by_role("status").filter(has_text="'Refund sent' added").wait_for()
+
+        await new.get_by_label("Name").fill("Refund sent")
+        await new.get_by_label("Text").fill("Again")
+        await new.get_by_role("button", name="Add canned reply").click()
+        await page.get_by_role("alert").filter(has_text="exists").wait_for()
+        assert await new.get_by_label("Text").input_value() == "Again"
+
+        card = page.get_by_role("region", name="Refund sent")
+        await card.get_by_label("Name").fill("Refund issued")
+        await card.get_by_role("button", name="Save Refund sent").click()
+        await page.get_by_role("status").filter(has_text="'Refund issued' saved").wait_for()
+        await screenshots(page, tmp_path, "admin-canned-replies")
+
+        await page.get_by_role("region", name="Refund issued").get_by_role(
+            "button", name="Delete Refund issued").click()
+        await page.get_by_role("status").filter(has_text="deleted").wait_for()
+        await page.get_by_text("No canned replies yet.").wait_for()
+
+        await page.goto(f"http://{base}/admin/audit")
+        summaries = await page.locator(".audit-log tbody tr").all_inner_texts()
+        assert [s.split("\t")[2] for s in summaries] == [
+            "snippet.deleted Canned reply 'Refund issued' deleted",
+            "snippet.updated Canned reply 'Refund issued' changed",
+            "snippet.created Canned reply 'Refund sent' created"]

@@ -26,7 +26,6 @@ from connectors.email import diagnose, mailboxes, relays
 from connectors.email.compose import (
     InvalidAddress,
     Undeliverable,
-    inbox_settings,
     sender_identity,
     validate_address,
 )
@@ -39,6 +38,7 @@ from core.errors import InvalidInput, NotFound
 from core.runtime import Runtime
 from core.secrets import SecretBox
 from core.settings import SLUG
+from inbox.directory import current_directory
 from inbox.models import Inbox
 from web.api.common import JSON, CurrentAdmin, IdPath, RequestModel, RuntimeDep, Text, page
 
@@ -313,8 +313,8 @@ async def remove_relay(runtime: Runtime, actor: User, slug: str | None) -> None:
 
 def _default_sender(runtime: Runtime, slug: str | None) -> str:
     """The inbox's sending address (for the global relay: the first inbox with one)."""
-    inboxes = runtime.settings.inboxes
-    candidates = [inbox_settings(runtime.settings, slug)] if slug else list(inboxes)
+    directory = current_directory(runtime)
+    candidates = [directory.inbox(slug)] if slug else list(directory.inboxes)
     for conf in candidates:
         if conf is None:
             continue

@@ -21,6 +21,7 @@ from connectors.ingest import accept_then
 from core import clock
 from core.db import transaction
 from core.outbox import OutboxItem
+from inbox.directory import current_directory
 from inbox.models import Conversation
 from inbox.service import IngestResult
 from tests.connectors.email import test_smtp_out as relaying
@@ -59,10 +60,11 @@ def raw_email(*, sender: str = "Anna Berg <anna@example.org>",
 async def receive(runtime, raw: bytes, inbox: str = "support") -> IngestResult:
     """Parse, route and ingest `raw` with the acknowledgment decided in the same transaction."""
     parsed = parse_email(raw, inbox=inbox)
-    message = inbound.route(parsed, runtime.settings)
+    directory = current_directory(runtime)
+    message = inbound.route(parsed, runtime.settings, directory)
 
     async def finish(session, result: IngestResult) -> None:
-        await autoack.maybe_acknowledge(session, runtime.settings, message, result,
+        await autoack.maybe_acknowledge(session, runtime.settings, directory, message, result,
                                         mailing_list=parsed.mailing_list)
 
     result, _ = await accept_then(runtime.sessions, message, finish)

@@ -14,7 +14,8 @@ from connectors.email.parse import (
     parse_email,
 )
 from core.errors import ConfigError
-from core.settings import settings_from_dict
+from core.settings import Settings, settings_from_dict
+from inbox.directory import ChannelDirectory
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -90,6 +91,12 @@ def settings(trusted: list[str]):
     }, env={})
 
 
+def configured(trusted: list[str]) -> tuple[Settings, ChannelDirectory]:
+    """The settings and the directory they seed."""
+    conf = settings(trusted)
+    return conf, ChannelDirectory.from_settings(conf)
+
+
 @pytest.mark.parametrize("headers, trusted, unverified", [
     (("Authentication-Results: mx.example.com; dmarc=fail header.from=example.org",),
      ["mx.example.com"], True),
@@ -102,12 +109,12 @@ def settings(trusted: list[str]):
     ((), ["mx.example.com"], False),
 ])
 def test_routing_marks_a_sender_a_trusted_service_found_forged(headers, trusted, unverified):
-    message = route(parse_email(raw(*headers), inbox="support"), settings(trusted))
+    message = route(parse_email(raw(*headers), inbox="support"), *configured(trusted))
     assert message.unverified_sender is unverified
 
 
 def test_routing_leaves_our_own_addresses_out_of_the_participants():
-    message = route(parse_email(raw(), inbox="support"), settings([]))
+    message = route(parse_email(raw(), inbox="support"), *configured([]))
     assert (message.to, message.cc) == (("bob@example.org",), ("carol@example.org",))
 
 

@@ -29,6 +29,8 @@ class AdminSection:
 
 
 ADMIN_SECTIONS: tuple[AdminSection, ...] = (
+    AdminSection("canned-replies", "Canned replies", "/admin/canned-replies",
+                 "The answers agents insert with a click, with placeholders."),
     AdminSection("audit", "Audit log", "/admin/audit",
                  "Who changed what in the console, and when."),
     AdminSection("mail", "Outgoing mail", "/admin/mail",
