@@ -43,7 +43,11 @@ async def test_an_admin_connects_an_imap_mailbox_and_its_mail_arrives(
     account.append(mail("imap-journey@example.org", subject="Invoice 42 is wrong"))
     async with serving(runtime) as base, chromium() as browser:
         page = await logged_in_page(browser, base, "ada@example.com")
-        await page.goto(f"http://{base}/admin/inboxes/support/mail")
+        await page.goto(f"http://{base}/admin")
+        await page.get_by_role("navigation", name="Admin console").get_by_role(
+            "link", name="Outgoing mail").click()
+        await page.get_by_role("row").filter(has_text="Support").get_by_role(
+            "link", name="Support").click()
         await page.get_by_role("heading", name="Email mailboxes (IMAP)").wait_for()
         await screenshots(page, tmp_path, "inbox-mail-empty")
         await page.get_by_role("link", name="Add mailbox").click()
@@ -143,6 +147,9 @@ async def test_test_connection_and_save_work_as_full_page_posts(client, runtime,
     listed = await client.get(saved.headers["location"])
     assert "Mailbox desk added" in listed.text and account.username in listed.text
     assert account.password not in listed.text
+    overview = await client.get("/admin/mail")
+    assert overview.text.count("<h1>") == 1 and "<h1>Outgoing mail</h1>" in overview.text
+    assert '<a href="/admin/inboxes/support/mail">Support</a>' in overview.text
 
 
 async def test_an_agent_finds_no_mail_pages(client, runtime):

@@ -12,6 +12,7 @@ by htmx to swap only the result (`admin/mail_test_result.html`).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +26,7 @@ from core.db import transaction
 from core.errors import InvalidInput, UserError
 from core.runtime import Runtime
 from core.settings import SLUG
+from inbox.directory import current_directory
 from web.api import admin_mail as api
 from web.api.common import IdPath, RuntimeDep
 from web.pages.admin.common import CurrentAdminPage, render_admin
@@ -283,8 +285,13 @@ async def _mail_page(request: Request, caller: PageCaller, runtime: Runtime, *,
                      report: diagnose.Diagnosis | None = None, notice: str | None = None,
                      to: str = "", status_code: int = 200) -> Response:
     overview = await api.relays_overview(runtime)
+    async with transaction(runtime.sessions) as session:
+        counts = Counter(slug for _, slug in await mailboxes.list_mailboxes(session))
+    own = {r["inbox"]: r for r in overview["inboxes"]}
+    inboxes = [{"slug": i.slug, "name": i.name, "mailboxes": counts[i.slug],
+                "relay": own.get(i.slug)} for i in current_directory(runtime).inboxes]
     return render_admin(request, "admin/mail.html", caller, RELAY_SECTION, {
-        "relay": overview["global"], "inbox_relays": overview["inboxes"],
+        "relay": overview["global"], "inboxes": inboxes,
         "file_relay": overview["file"], "notice": notice, "error": error,
         "error_field": getattr(error, "field", None), "report": report, "to": to,
         "filled": _filled(form, _relay_defaults(overview["global"])),
