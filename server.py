@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.api import (
         admin,
         admin_forms,
+        admin_mail,
         attachments,
         audit,
         conversations,
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import saved_views as saved_view_pages
     from web.pages.admin import forms as admin_form_pages
     from web.pages.admin import home as admin_pages
+    from web.pages.admin import mail as admin_mail_pages
     from web.pages.admin import people as people_pages
     from web.pages.admin import sla as sla_pages
     from web.pages.admin import snippets as snippet_pages
@@ -228,7 +230,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    webhooks.router, audit.router, admin_pages.router,
                    snippet_pages.router, invites.router, people_pages.router,
                    team_pages.router, sla_pages.router, admin_forms.router,
-                   admin_form_pages.router, admin_webhook_pages.router):
+                   admin_form_pages.router, admin_webhook_pages.router, admin_mail.router,
+                   admin_mail_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

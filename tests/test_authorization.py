@@ -34,7 +34,7 @@ from accounts.service import update_user
 from connectors.email.inbound import store_raw
 from core.db import transaction
 from inbox.messages import Attachment, InboundMessage
-from inbox.models import Message
+from inbox.models import Inbox, Message
 from inbox.service import ingest, record_delivery
 from tests.support import PASSWORD, add_to_inbox, add_user, run_jobs
 from tickets.service import ticket_for_conversation
@@ -330,6 +330,48 @@ async def _delete_form(w: World, caller: str) -> Request:
     return Request("DELETE", f"/api/admin/forms/{slug}")
 
 
+async def _mailbox(w: World) -> int:
+    """A new IMAP mailbox of `support` on a loopback port nothing listens on."""
+    from connectors.email import mailboxes
+    from core.secrets import SecretBox
+
+    async with transaction(w.runtime.sessions) as session:
+        inbox_id = await session.scalar(select(Inbox.id).where(Inbox.slug == "support"))
+        row = await mailboxes.create_mailbox(
+            session, name=unique("mb-"), inbox_id=inbox_id, actor=None,
+            values=mailboxes.MailboxValues(host="127.0.0.1", port=9, security="none",
+                                           username="desk"),
+            password="x", box=SecretBox(w.runtime.settings.secret_key))
+    return row.id
+
+
+def _on_mailbox(method: str, suffix: str = "",
+                body: Any = None) -> Callable[[World, str], Awaitable[Request]]:
+    async def build(w: World, _: str) -> Request:
+        return Request(method, f"/api/admin/mailboxes/{await _mailbox(w)}{suffix}", body)
+    return build
+
+
+async def _new_mailbox(w: World, _: str) -> Request:
+    return Request("POST", "/api/admin/mailboxes", {
+        "name": unique("mb-"), "inbox": "support", "host": "127.0.0.1", "port": 9,
+        "security": "none", "username": "desk", "password": "x"})
+
+
+RELAY = {"host": "127.0.0.1", "port": 9, "security": "none"}
+
+
+def _relay_set(method: str, url: str, body: Any = None
+               ) -> Callable[[World, str], Awaitable[Request]]:
+    """A request on a relay that is set first (through the admin's own PUT)."""
+    async def build(w: World, _: str) -> Request:
+        put_url = url.removesuffix("/test")
+        answer = await w.client.put(put_url, headers=w.headers["admin"], json=RELAY)
+        assert answer.status_code == 200, answer.text
+        return Request(method, url, body)
+    return build
+
+
 CONTACT_FORM = {"name": "Anna Berg", "email": "anna@example.org", "subject": "Printer",
                 "message": "It smokes."}
 
@@ -421,6 +463,32 @@ TABLE: dict[tuple[str, str], Row] = {
     ("PATCH", "/api/admin/forms/{slug}"): Row(
         "admin", _static("PATCH", "/api/admin/forms/contact", {"intro": "Hello"})),
     ("DELETE", "/api/admin/forms/{slug}"): Row("admin", _delete_form, ok=204),
+    ("GET", "/api/admin/mailboxes"): Row("admin", _static("GET", "/api/admin/mailboxes")),
+    ("POST", "/api/admin/mailboxes"): Row("admin", _new_mailbox, ok=201),
+    ("POST", "/api/admin/mailboxes/test"): Row("admin", _static(
+        "POST", "/api/admin/mailboxes/test", {"host": "127.0.0.1", "port": 9,
+                                               "security": "none", "username": "desk",
+                                               "password": "x"})),
+    ("GET", "/api/admin/mailboxes/{mailbox_id}"): Row("admin", _on_mailbox("GET")),
+    ("PATCH", "/api/admin/mailboxes/{mailbox_id}"): Row(
+        "admin", _on_mailbox("PATCH", body={"enabled": False})),
+    ("DELETE", "/api/admin/mailboxes/{mailbox_id}"): Row("admin", _on_mailbox("DELETE"),
+                                                         ok=204),
+    ("POST", "/api/admin/mailboxes/{mailbox_id}/test"): Row("admin",
+                                                            _on_mailbox("POST", "/test")),
+    ("GET", "/api/admin/relays"): Row("admin", _static("GET", "/api/admin/relays")),
+    ("PUT", "/api/admin/relays/global"): Row("admin", _static(
+        "PUT", "/api/admin/relays/global", RELAY)),
+    ("DELETE", "/api/admin/relays/global"): Row(
+        "admin", _relay_set("DELETE", "/api/admin/relays/global"), ok=204),
+    ("POST", "/api/admin/relays/global/test"): Row("admin", _relay_set(
+        "POST", "/api/admin/relays/global/test", {"to": "admin@example.org"})),
+    ("PUT", "/api/admin/relays/inboxes/{slug}"): Row("admin", _static(
+        "PUT", "/api/admin/relays/inboxes/support", RELAY)),
+    ("DELETE", "/api/admin/relays/inboxes/{slug}"): Row(
+        "admin", _relay_set("DELETE", "/api/admin/relays/inboxes/support"), ok=204),
+    ("POST", "/api/admin/relays/inboxes/{slug}/test"): Row("admin", _relay_set(
+        "POST", "/api/admin/relays/inboxes/support/test", {"to": "admin@example.org"})),
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
+import logging
 import socket
 import ssl
 from collections.abc import Callable, Sequence
@@ -29,6 +30,8 @@ from imap_tools.errors import ImapToolsError, MailboxLoginError
 from connectors.email.mailboxes import MailboxValues
 from connectors.email.relays import RelayValues
 from connectors.email.tls import client_context
+
+log = logging.getLogger(__name__)
 
 TOTAL_SECONDS = 20.0
 STEP_SECONDS = 10.0
@@ -212,6 +215,9 @@ async def _bounded(report: Diagnosis, work: Callable[[], object], next_step: Cal
         pass
     except TimeoutError:
         report.add(next_step(), "failed", f"no answer within {total:g} seconds in all")
+    except Exception as exc:  # a test reports what happened; it never fails the request
+        log.warning("connection test: unexpected error", exc_info=exc)
+        report.add(next_step(), "failed", f"unexpected error: {type(exc).__name__}: {exc}")
 
 
 # ----------------------------------------------------------------- IMAP
@@ -256,6 +262,10 @@ def _imap_login_and_folder(mailbox: BaseMailBox, values: MailboxValues, password
         mailbox.login(values.username, password, initial_folder=None)
     except (MailboxLoginError, imaplib.IMAP4.error) as exc:
         report.add("login", "failed", explain_imap_login(exc))
+        return
+    except UnicodeEncodeError:
+        report.add("login", "failed", "the user name or password has letters an IMAP login "
+                                      "cannot carry (only ASCII)")
         return
     report.add("login", "ok", f"logged in as {values.username}")
     try:

@@ -25,6 +25,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.models import User
+from audit.service import changed_only, record_change
 from connectors.email.models import ImapCursor, ImapMailbox, ImapPoll
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
@@ -200,10 +202,19 @@ def snapshot(row: ImapMailbox, slug: str) -> dict[str, Any]:
             (f"(from {row.password_env})" if row.password_env else "(none)")}
 
 
+async def _slug(session: AsyncSession, inbox_id: int) -> str:
+    slug = await session.scalar(select(Inbox.slug).where(Inbox.id == inbox_id))
+    if slug is None:
+        raise InvalidInput(f"no inbox {inbox_id}", field="inbox")
+    return slug
+
+
 async def create_mailbox(session: AsyncSession, *, name: str, inbox_id: int,
-                         values: MailboxValues, password: str, box: SecretBox) -> ImapMailbox:
-    """Add a mailbox with a sealed password; InvalidInput for a value that cannot be used,
-    Conflict when the name is taken."""
+                         values: MailboxValues, password: str, box: SecretBox,
+                         actor: User | None) -> ImapMailbox:
+    """Add a mailbox with a sealed password (audited); InvalidInput for a value that cannot
+    be used, Conflict when the name is taken."""
+    slug = await _slug(session, inbox_id)
     check_name(name)
     values = check_values(values)
     if not password:
@@ -216,14 +227,20 @@ async def create_mailbox(session: AsyncSession, *, name: str, inbox_id: int,
                       **{n: getattr(values, n) for n in VALUE_FIELDS})
     session.add(row)
     await session.flush()
+    await record_change(session, actor=actor, action="mailbox.created",
+                        subject_type="mailbox", subject_id=row.id,
+                        summary=f"IMAP mailbox {name} ({values.username}@{values.host}) "
+                                f"added to inbox {slug}", after=snapshot(row, slug))
     return row
 
 
 async def update_mailbox(session: AsyncSession, row: ImapMailbox, *, values: MailboxValues,
-                         password: str | None, box: SecretBox) -> bool:
-    """Set `values` (and a new sealed password unless `password` is empty); returns whether
-    anything changed."""
+                         password: str | None, box: SecretBox, actor: User | None) -> bool:
+    """Set `values` (and a new sealed password unless `password` is empty), audited;
+    returns whether anything changed."""
     values = check_values(values)
+    slug = await _slug(session, row.inbox_id)
+    before = snapshot(row, slug)
     changed = values != values_of(row)
     for name in VALUE_FIELDS:
         setattr(row, name, getattr(values, name))
@@ -232,11 +249,23 @@ async def update_mailbox(session: AsyncSession, row: ImapMailbox, *, values: Mai
     if changed:
         row.updated_at = clock.now()
         await session.flush()
+        old, new = changed_only(before, snapshot(row, slug))
+        if password:
+            old["password"], new["password"] = before["password"], "(changed)"
+        await record_change(session, actor=actor, action="mailbox.updated",
+                            subject_type="mailbox", subject_id=row.id,
+                            summary=f"IMAP mailbox {row.name} changed", before=old, after=new)
     return changed
 
 
-async def delete_mailbox(session: AsyncSession, row: ImapMailbox) -> None:
-    """Remove a mailbox and where its import stood (the mail it imported stays)."""
+async def delete_mailbox(session: AsyncSession, row: ImapMailbox, *,
+                         actor: User | None) -> None:
+    """Remove a mailbox and where its import stood (the mail it imported stays); audited."""
+    slug = await _slug(session, row.inbox_id)
+    await record_change(session, actor=actor, action="mailbox.deleted",
+                        subject_type="mailbox", subject_id=row.id,
+                        summary=f"IMAP mailbox {row.name} removed from inbox {slug}",
+                        before=snapshot(row, slug))
     await session.execute(delete(ImapCursor).where(ImapCursor.mailbox == row.name))
     await session.execute(delete(ImapPoll).where(ImapPoll.mailbox == row.name))
     await session.delete(row)
@@ -262,5 +291,11 @@ async def seed_mailboxes(session: AsyncSession, configured: Sequence[ImapSetting
             poll_seconds=conf.poll_seconds, after_import=conf.after_import,
             move_to=conf.move_to, enabled=True, created_at=now, updated_at=now))
         added += 1
-    await session.flush()
+        await session.flush()
+        row = await session.scalar(select(ImapMailbox).where(ImapMailbox.name == conf.name))
+        assert row is not None
+        await record_change(session, actor=None, action="mailbox.created",
+                            subject_type="mailbox", subject_id=row.id,
+                            summary=f"IMAP mailbox {conf.name} seeded from the configuration "
+                                    "file", after=snapshot(row, conf.inbox))
     return added

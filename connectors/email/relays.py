@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.models import User
+from audit.service import changed_only, record_change
 from connectors.email.models import GLOBAL_RELAY, OutgoingRelay
 from core import clock
 from core.errors import InvalidInput, NotFound
@@ -163,13 +165,20 @@ async def choose(session: AsyncSession, inbox_id: int | None, fallback: SmtpOutS
 # ----------------------------------------------------------------------------- writing
 
 
+def _where(inbox_slug: str | None) -> str:
+    return "the global relay" if inbox_slug is None else f"the relay of inbox {inbox_slug}"
+
+
 async def set_relay(session: AsyncSession, inbox_id: int | None, values: RelayValues, *,
-                    password: str | None, box: SecretBox) -> tuple[OutgoingRelay, bool]:
-    """Create or change the global relay (None) or inbox `inbox_id`'s. An empty `password`
-    keeps the one stored; no user name drops it. Returns (the row, whether it is new)."""
+                    password: str | None, box: SecretBox, actor: User | None,
+                    inbox_slug: str | None = None) -> tuple[OutgoingRelay, bool]:
+    """Create or change the global relay (None) or inbox `inbox_id`'s (audited). An empty
+    `password` keeps the one stored; no user name drops it. Returns (the row, whether it
+    is new)."""
     values = check_values(values)
     row, now = await get_relay(session, inbox_id), clock.now()
     created = row is None
+    before = None if row is None else snapshot(row)
     if row is None:
         row = OutgoingRelay(scope=scope_of(inbox_id), inbox_id=inbox_id, created_at=now,
                             password_sealed=None)
@@ -182,14 +191,32 @@ async def set_relay(session: AsyncSession, inbox_id: int | None, values: RelayVa
         row.password_sealed = None
     row.updated_at = now
     await session.flush()
+    after = snapshot(row)
+    if before is None:
+        await record_change(session, actor=actor, action="relay.created", subject_type="relay",
+                            subject_id=row.scope, summary=f"{_where(inbox_slug)} set to "
+                            f"{values.host}:{values.port}".capitalize(), after=after)
+        return row, created
+    old, new = changed_only(before, after)
+    if password:
+        old["password"], new["password"] = before["password"], "(changed)"
+    if new:
+        await record_change(session, actor=actor, action="relay.updated", subject_type="relay",
+                            subject_id=row.scope, summary=f"{_where(inbox_slug)} changed"
+                            .capitalize(), before=old, after=new)
     return row, created
 
 
-async def remove_relay(session: AsyncSession, inbox_id: int | None) -> OutgoingRelay:
-    """Remove the global relay (None) or inbox `inbox_id`'s; NotFound when none is set."""
+async def remove_relay(session: AsyncSession, inbox_id: int | None, *, actor: User | None,
+                       inbox_slug: str | None = None) -> OutgoingRelay:
+    """Remove the global relay (None) or inbox `inbox_id`'s (audited); NotFound when none
+    is set."""
     row = await get_relay(session, inbox_id)
     if row is None:
         raise NotFound("no relay is set here")
+    await record_change(session, actor=actor, action="relay.deleted", subject_type="relay",
+                        subject_id=row.scope, summary=f"{_where(inbox_slug)} removed"
+                        .capitalize(), before=snapshot(row))
     await session.delete(row)
     await session.flush()
     return row

@@ -21,7 +21,11 @@ from tests.connectors.email.dovecot import (  # noqa: F401
     free_port,
     imap_account,
 )
-from tests.connectors.email.test_smtp_out import RecordingRelay, running_relay
+from tests.connectors.email.test_smtp_out import (  # noqa: F401
+    RecordingRelay,
+    relay_certificate,
+    running_relay,
+)
 
 
 def _cert_error(code: int, message: str) -> ssl.SSLCertVerificationError:
@@ -115,6 +119,13 @@ async def test_a_wrong_password_is_refused_and_said_so(dovecot, account):
     assert not report.ok and report.messages is None
     assert report.steps[-1] == diagnose.Step(
         "login", "failed", "the server refused the user name or password")
+
+
+async def test_a_password_imap_cannot_carry_is_said_so(dovecot, account):
+    report = await probe_mailbox(imap_values(dovecot, account), "pässwörd")
+    assert report.steps[-1] == diagnose.Step(
+        "login", "failed", "the user name or password has letters an IMAP login cannot "
+                           "carry (only ASCII)")
 
 
 async def test_a_missing_folder_names_the_folders_there_are(dovecot, account):
@@ -230,3 +241,25 @@ async def test_a_relay_on_a_closed_port_is_refused():
                                sender="help@example.com", recipient="admin@example.org")
     assert report.steps[-1] == diagnose.Step("tcp", "failed",
                                              f"connection refused on port {port}")
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted", "self-signed"])
+async def test_a_relay_test_checks_the_relays_certificate(relay_certificate, security,  # noqa: F811
+                                                        trusted):
+    ca_file, server_context = relay_certificate
+    port, handler = free_port(), RecordingRelay()
+    values = RelayValues(host="127.0.0.1", port=port, security=security,
+                         ca_file=ca_file if trusted else "")
+    options = ({"tls_context": server_context, "require_starttls": True}
+               if security == "starttls" else {"ssl_context": server_context})
+    with running_relay(port, handler, **options):
+        report = await probe_relay(values, None, sender="help@example.com",
+                                   recipient="admin@example.org")
+    if trusted:
+        assert report.ok, report.steps
+        assert ("tls", "ok") in steps(report) and len(handler.accepted) == 1
+    else:
+        assert report.steps[-1] == diagnose.Step(
+            "tls", "failed", "the certificate is not trusted: self-signed")
+        assert handler.accepted == []

@@ -45,6 +45,8 @@ ADMIN_SECTIONS: tuple[AdminSection, ...] = (
                  "Public web forms: their fields, inbox, rate limit and embed snippet."),
     AdminSection("webhooks", "Webhooks", "/admin/webhooks",
                  "Tell other systems of events, signed; see each delivery and replay it."),
+    AdminSection("mail", "Outgoing mail", "/admin/mail",
+                 "The global relay replies leave through, and a test message."),
 )
 
 
