@@ -44,6 +44,7 @@ def load_jobs() -> None:
     """Import every module that registers jobs (a worker needs them before it starts)."""
     import connectors.email.imap  # noqa: F401
     import connectors.email.inbound  # noqa: F401
+    import connectors.slack.events  # noqa: F401
     import core.outbox  # noqa: F401
     import sla.jobs  # noqa: F401
 
@@ -53,6 +54,7 @@ def install(runtime: Runtime) -> None:
     handlers, jobs. Tickets subscribe before sla, so clocks see tickets that exist."""
     from connectors.email import smtp_out
     from connectors.outbound import ReplyDelivery
+    from connectors.slack import send as slack_send
     from inbox import service as inbox_service
     from inbox.attachments import AttachmentStore
     from inbox.channels import install_channels
@@ -79,6 +81,7 @@ def install(runtime: Runtime) -> None:
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
     runtime.provide("conversations_of_tickets", conversations_of_tickets)
     runtime.provide("limits", runtime.settings.limits)
+    slack_send.install(runtime)
 
 
 async def prepare_database(runtime: Runtime) -> None:
@@ -135,10 +138,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                smtp_listener: socket.socket | None = None) -> FastAPI:
     """The ASGI app. With `runtime` the caller owns it; otherwise the app starts its own
     (its SMTP receiver on `smtp_listener` when that is bound already)."""
+    from connectors.slack import web as slack_events
     from web import docs
     from web import metrics as metrics_route
     from web.api import (
         admin,
+        admin_slack,
         attachments,
         audit,
         conversations,
@@ -165,6 +170,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
     from web.pages.admin import home as admin_pages
+    from web.pages.admin import slack as slack_pages
     from web.pages.admin import snippets as snippet_pages
     from web.pages.common import LoginRequired, to_login
 
@@ -206,7 +212,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    conversation_pages.router, saved_view_pages.router, snippets.router,
                    notifications.router, notification_pages.router, metrics_route.router,
                    webhooks.router, audit.router, admin_pages.router,
-                   snippet_pages.router):
+                   snippet_pages.router,
+                   slack_events.router, admin_slack.router, slack_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -33,6 +33,8 @@ ADMIN_SECTIONS: tuple[AdminSection, ...] = (
                  "The answers agents insert with a click, with placeholders."),
     AdminSection("audit", "Audit log", "/admin/audit",
                  "Who changed what in the console, and when."),
+    AdminSection("slack", "Slack", "/admin/slack",
+                 "Connect a Slack workspace and pick the channels customers write in."),
 )
 
 
