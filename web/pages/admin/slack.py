@@ -46,10 +46,13 @@ async def _page(request: Request, caller: PageCaller, runtime: RuntimeDep, *,
             channels = [{**c, "connected": True, "is_member": False}
                         for c in status["channels"]]
     failed, _ = await slack.events_with_status(runtime, "failed", limit=50)
+    public = runtime.settings.http.public_url.rstrip("/")
+    events_url = f"{public}/slack/events" if public else None
     return render_admin(request, "admin/slack.html", caller, "slack", {
         "status": status, "inboxes": inboxes, "channels": channels,
         "channels_error": channels_error, "failed": failed, "notice": notice,
-        "error": error, "failed_form": failed_form, "draft": draft or {}},
+        "error": error, "failed_form": failed_form, "draft": draft or {},
+        "events_url": events_url},
         status_code=error.status if error else 200)
 
 
