@@ -101,6 +101,15 @@ async def prepare_database(runtime: Runtime) -> None:
                              poll_seconds=runtime.settings.database.settings_poll_seconds)
     runtime.closing.append(watcher.close)
     await start_channels(runtime, watcher)
+    await prepare_mail_channels(runtime)
+
+
+async def prepare_mail_channels(runtime: Runtime) -> None:
+    """Seed the IMAP mailboxes of the configuration file the database does not have yet."""
+    from connectors.email.mailboxes import seed_mailboxes
+
+    async with transaction(runtime.sessions) as session:
+        await seed_mailboxes(session, runtime.settings.imap)
 
 
 async def start_runtime(settings: Settings, **kwargs: Any) -> Runtime:

@@ -5,7 +5,7 @@
 event id, with what processing made of it; `slack_users`: users.info answers, kept a while.
 
 Revision ID: 0022
-Revises: 0017
+Revises: 0018
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 import core.db
 
 revision = "0022"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
