@@ -87,6 +87,7 @@ def install(runtime: Runtime) -> None:
 async def prepare_database(runtime: Runtime) -> None:
     """Seed what the configuration and the defaults need (inboxes, default pipeline), then
     load the settings kept in the database and keep them current (`core.settings_version`)."""
+    from connectors.slack import socket as slack_socket
     from core.live import make_hub
     from core.settings_version import VersionWatcher
     from inbox.channels import seed_inboxes, start_channels
@@ -101,6 +102,7 @@ async def prepare_database(runtime: Runtime) -> None:
                              poll_seconds=runtime.settings.database.settings_poll_seconds)
     runtime.closing.append(watcher.close)
     await start_channels(runtime, watcher)
+    await slack_socket.start(runtime)
     await prepare_mail_channels(runtime)
 
 

@@ -327,6 +327,9 @@ class SlackSettings(_Section):
     user_cache_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 86400
     """How long a Slack user's name and email (users.info) are kept before asked again."""
     timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 30
+    socket_mode: bool = False
+    """Take events over Socket Mode (for installs without a public URL): this process keeps
+    a websocket to Slack open while the workspace has an app-level token."""
 
     @field_validator("api_url")
     @classmethod

@@ -41,11 +41,13 @@ def _translate(exc: api.SlackError, field: str) -> UserError:
 
 
 async def connect_workspace(runtime: Runtime, actor: User, *, bot_token: str,
-                            signing_secret: str, inbox: str) -> dict[str, Any]:
+                            signing_secret: str, inbox: str,
+                            app_token: str = "") -> dict[str, Any]:
     """Check the bot token with auth.test, then connect (or update) the workspace; its
     public view."""
     token = ws.check_token(bot_token)
     ws.check_signing_secret(signing_secret)
+    ws.check_app_token(app_token)
     async with transaction(runtime.sessions) as session:
         await ws.inbox_id_of(session, inbox)  # what can be checked here is, before Slack
     try:
@@ -54,7 +56,8 @@ async def connect_workspace(runtime: Runtime, actor: User, *, bot_token: str,
         raise _translate(exc, "bot_token") from None
     async with transaction(runtime.sessions) as session:
         await ws.connect(session, runtime.settings.secret_key, actor=actor, identity=identity,
-                         bot_token=token, signing_secret=signing_secret, inbox=inbox)
+                         bot_token=token, signing_secret=signing_secret, inbox=inbox,
+                         app_token=app_token)
         return await ws.public_view(session)
 
 

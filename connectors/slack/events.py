@@ -111,6 +111,24 @@ async def accept(sessions: async_sessionmaker[AsyncSession], secret_key: str, bo
     return await _store(sessions, workspace.id, outer, decoded)
 
 
+async def store_callback(sessions: async_sessionmaker[AsyncSession], payload: Any
+                         ) -> Accepted:
+    """Store an `event_callback` that arrived authenticated another way (over Socket Mode,
+    whose connection the app-level token opened), as `accept` stores one; BadEvent for a
+    payload that is none or names another workspace, an empty Accepted for other types."""
+    try:
+        outer = parse.envelope(payload)
+    except ValueError as exc:
+        raise BadEvent(f"not an Events API payload: {exc}"[:300]) from None
+    if outer.type != "event_callback":
+        return Accepted()
+    async with transaction(sessions) as session:
+        workspace = await get_workspace(session)
+    if workspace is None or outer.team_id != workspace.team_id:
+        raise BadEvent(f"unknown team {outer.team_id}", code="unknown_team")
+    return await _store(sessions, workspace.id, outer, payload)
+
+
 async def _store(sessions: async_sessionmaker[AsyncSession], workspace_id: int,
                  outer: parse.Envelope, body: dict[str, Any]) -> Accepted:
     now = clock.now()

@@ -32,6 +32,8 @@ class SlackWorkspace(Base):
     """Sealed (`SecretBox.seal`); never shown again."""
     signing_secret: Mapped[str] = mapped_column(Text)
     """Sealed (`SecretBox.seal`); never shown again."""
+    app_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The app-level token (`xapp-`) for Socket Mode, sealed; None without Socket Mode."""
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))
     channels: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     """The connected channels, `{"id": ..., "name": ...}` each."""

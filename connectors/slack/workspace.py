@@ -33,6 +33,7 @@ PURPOSE = "slack"
 MAX_CHANNELS = 100
 BOT_TOKEN = re.compile(r"^xoxb-[A-Za-z0-9-]{8,250}$")
 SIGNING_SECRET = re.compile(r"^[A-Za-z0-9]{16,128}$")
+APP_TOKEN = re.compile(r"^xapp-[A-Za-z0-9-]{8,250}$")
 
 
 def box(secret_key: str) -> SecretBox:
@@ -57,6 +58,16 @@ def check_signing_secret(signing_secret: str) -> str:
     return secret
 
 
+def check_app_token(app_token: str) -> str | None:
+    """An app-level token as typed, trimmed (None for none); InvalidInput naming
+    `app_token` when it is no `xapp-` token."""
+    token = app_token.strip()
+    if token and not APP_TOKEN.match(token):
+        raise InvalidInput("the app-level token starts with xapp- (Basic Information, "
+                           "App-Level Tokens, scope connections:write)", field="app_token")
+    return token or None
+
+
 async def get_workspace(session: AsyncSession) -> SlackWorkspace | None:
     """The connected workspace, or None."""
     found: SlackWorkspace | None = await session.scalar(
@@ -74,12 +85,13 @@ async def inbox_id_of(session: AsyncSession, slug: str) -> int:
 
 async def connect(session: AsyncSession, secret_key: str, *, actor: User | None,
                   identity: Identity, bot_token: str, signing_secret: str,
-                  inbox: str) -> SlackWorkspace:
+                  inbox: str, app_token: str = "") -> SlackWorkspace:
     """Connect the workspace `identity` names (what auth.test answered for `bot_token`),
     or update the connected one's secrets and inbox. Conflict when another workspace is
     connected (disconnect it first); InvalidInput naming the field for a bad inbox or
-    secret."""
+    secret. An `app_token` turns Socket Mode on for the workspace; none turns it off."""
     token, secret = check_token(bot_token), check_signing_secret(signing_secret)
+    app = check_app_token(app_token)
     inbox_id = await inbox_id_of(session, inbox)
     sealer, now = box(secret_key), clock.now()
     current = await get_workspace(session)
@@ -95,17 +107,24 @@ async def connect(session: AsyncSession, secret_key: str, *, actor: User | None,
         old_inbox = await session.get(Inbox, current.inbox_id)
         action, summary = "slack.updated", "updated"
         before = {"inbox": old_inbox.slug if old_inbox else None,
-                  "bot_token": "(set)", "signing_secret": "(set)"}
+                  "bot_token": "(set)", "signing_secret": "(set)",
+                  "app_token": "(set)" if current.app_token else None}
     token_changed = _changed(sealer, current.bot_token, token)
     secret_changed = _changed(sealer, current.signing_secret, secret)
     current.team_name, current.bot_user_id = identity.team_name[:200], identity.bot_user_id
     current.bot_id, current.inbox_id, current.updated_at = identity.bot_id, inbox_id, now
     current.bot_token, current.signing_secret = sealer.seal(token), sealer.seal(secret)
+    app_changed = (current.app_token is None) != (app is None) or (
+        app is not None and current.app_token is not None
+        and _changed(sealer, current.app_token, app))
+    current.app_token = sealer.seal(app) if app else None
     await session.flush()
     after = {"team": identity.team_id, "team_name": identity.team_name,
              "bot_user": identity.bot_user_id, "inbox": inbox.strip(),
              "bot_token": "(changed)" if before and token_changed else "(set)",
-             "signing_secret": "(changed)" if before and secret_changed else "(set)"}
+             "signing_secret": "(changed)" if before and secret_changed else "(set)",
+             "app_token": None if app is None
+             else "(changed)" if before and app_changed else "(set)"}
     await record_change(session, actor=actor, action=action, subject_type="slack",
                         subject_id=identity.team_id,
                         summary=f"{summary} the Slack workspace "
@@ -170,6 +189,7 @@ class Credentials:
     signing_secret: str
     inbox_id: int
     facts: Facts
+    app_token: str | None = None
 
 
 def credentials(workspace: SlackWorkspace, secret_key: str) -> Credentials:
@@ -179,7 +199,8 @@ def credentials(workspace: SlackWorkspace, secret_key: str) -> Credentials:
         workspace.team_id, sealer.open(workspace.bot_token),
         sealer.open(workspace.signing_secret), workspace.inbox_id,
         Facts(workspace.team_id, workspace.bot_user_id, workspace.bot_id,
-              frozenset(c["id"] for c in workspace.channels or [])))
+              frozenset(c["id"] for c in workspace.channels or [])),
+        sealer.open(workspace.app_token) if workspace.app_token else None)
 
 
 async def public_view(session: AsyncSession) -> dict[str, Any]:
@@ -195,6 +216,7 @@ async def public_view(session: AsyncSession) -> dict[str, Any]:
             "team_name": workspace.team_name, "bot_user_id": workspace.bot_user_id,
             "inbox": inbox.slug if inbox else None,
             "channels": list(workspace.channels or []),
+            "socket_mode": workspace.app_token is not None,
             "connected_at": workspace.connected_at.isoformat(),
             "updated_at": workspace.updated_at.isoformat(),
             "last_event_at": workspace.last_event_at.isoformat()

@@ -1,6 +1,6 @@
 """slack: the connected workspace, the events it sent, the users it named
 
-`slack_workspaces`: team, bot, sealed token and signing secret, the inbox and channels;
+`slack_workspaces`: team, bot, sealed tokens and signing secret, the inbox and channels;
 `slack_events`: every signed event committed before it is answered, unique on Slack's
 event id, with what processing made of it; `slack_users`: users.info answers, kept a while.
 
@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("bot_id", sa.String(length=32), nullable=False),
         sa.Column("bot_token", sa.Text(), nullable=False),
         sa.Column("signing_secret", sa.Text(), nullable=False),
+        sa.Column("app_token", sa.Text(), nullable=True),
         sa.Column("inbox_id", sa.Integer(), nullable=False),
         sa.Column("channels", sa.JSON(), nullable=False),
         sa.Column("connected_at", core.db.UTCDateTime(timezone=True), nullable=False),

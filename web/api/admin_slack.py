@@ -34,6 +34,8 @@ class Connection(RequestModel):
     bot_token: Secret
     signing_secret: Secret
     inbox: Annotated[Text, Field(min_length=1, max_length=64)]
+    app_token: Annotated[Text, Field(max_length=300)] = ""
+    """An app-level token (`xapp-`) to take events over Socket Mode; empty: none."""
 
 
 class Channels(RequestModel):
@@ -54,7 +56,8 @@ async def connect_slack(body: Connection, admin: CurrentAdmin, runtime: RuntimeD
     `bot_token` when Slack refuses it, 502 when Slack cannot be reached), or update the
     connected one's secrets and inbox; 409 when another workspace is connected."""
     return await slack.connect_workspace(runtime, admin, bot_token=body.bot_token,
-                                         signing_secret=body.signing_secret, inbox=body.inbox)
+                                         signing_secret=body.signing_secret, inbox=body.inbox,
+                                         app_token=body.app_token)
 
 
 @router.delete("/api/admin/slack", status_code=204)

@@ -17,6 +17,7 @@ from aiohttp import web
 TEAM, TEAM_NAME, BOT_USER, BOT_ID = "T0ACME01", "Acme", "UBOT0001", "BBOT0001"
 TOKEN = "xoxb-1111-2222-acmetesttoken"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+APP_TOKEN = "xapp-1-A0APP001-3333-acmeapptoken"
 
 
 @dataclass
@@ -49,6 +50,10 @@ class SlackDouble:
     failing: set[str] = field(default_factory=set)
     """Methods answered `ok: false` with `fatal_error`."""
     url: str = ""
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    """Socket Mode connections open now (apps.connections.open, then /link)."""
+    acks: list[dict[str, Any]] = field(default_factory=list)
+    """What Socket Mode clients sent back (acknowledgements), in order."""
     _runner: web.AppRunner | None = None
     _posts: int = 0
 
@@ -64,6 +69,7 @@ class SlackDouble:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/files/{name}", self._file)
+        app.router.add_get("/link", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -89,6 +95,11 @@ class SlackDouble:
             params = dict(await request.post())
         call = Call(method, params, token)
         self.calls.append(call)
+        if method == "apps.connections.open":
+            if token != APP_TOKEN:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            return web.json_response({"ok": True, "url": self.base.replace("http", "ws")
+                                      + "/link"})
         if token != TOKEN:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if method in self.failing:
@@ -156,3 +167,21 @@ class SlackDouble:
         if content is None:
             return web.Response(status=404)
         return web.Response(body=content, content_type="application/octet-stream")
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self.sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": len(self.sockets),
+                                "connection_info": {"app_id": "A0APP001"}})
+        try:
+            async for frame in socket:
+                if frame.type == web.WSMsgType.TEXT:
+                    self.acks.append(json.loads(frame.data))
+        finally:
+            self.sockets.remove(socket)
+        return socket
+
+    async def push(self, envelope: dict[str, Any]) -> None:
+        """Send a Socket Mode envelope to the (first) connected client."""
+        await self.sockets[0].send_json(envelope)

@@ -70,12 +70,14 @@ async def slack_page(request: Request, caller: CurrentAdminPage, runtime: Runtim
 @router.post(HOME + "/connect")
 async def connect(request: Request, caller: CurrentAdminPage, runtime: RuntimeDep,
                   bot_token: SecretField = "", signing_secret: SecretField = "",
-                  inbox: Annotated[str, Form(max_length=64)] = "") -> Response:
+                  inbox: Annotated[str, Form(max_length=64)] = "",
+                  app_token: SecretField = "") -> Response:
     """Connect (or update) the workspace; a refusal shows the form again with the reason
     (the secrets are not put back in it)."""
     try:
         view = await slack.connect_workspace(runtime, caller.user, bot_token=bot_token,
-                                             signing_secret=signing_secret, inbox=inbox)
+                                             signing_secret=signing_secret, inbox=inbox,
+                                             app_token=app_token)
     except UserError as exc:
         return await _page(request, caller, runtime, error=exc, failed_form="connect",
                            draft={"inbox": inbox})
