@@ -237,13 +237,14 @@ _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
 def plain_text(mrkdwn: str) -> str:
     """Slack's message text as plain text: `<url|label>` becomes `label (url)`, a bare
-    `<url>` the url, mentions stay as Slack writes them (`@U123`), entities unescaped."""
+    `<url>` the url, mentions stay as Slack writes them (`@U123`), entities unescaped, NUL
+    characters (which no text column holds) dropped."""
     def link(match: re.Match[str]) -> str:
         target, label = match.group(1), match.group(2)
         if target.startswith(("@", "#", "!")):
             return label or target
         return f"{label} ({target})" if label and label != target else target
-    return html.unescape(_LINK.sub(link, mrkdwn))
+    return html.unescape(_LINK.sub(link, mrkdwn)).replace("\x00", "")
 
 
 def subject_of(text: str, files: tuple[File, ...] = ()) -> str:

@@ -24,6 +24,7 @@ def msg(**fields: object) -> dict:
     (msg(thread_ts="1.0"), "T1", Post("T1", "C1", "1.1", "1.0", "U1", "hi")),
     (msg(text="a &lt;b&gt; <https://x.example|site> <@U9>"), "T1",
      Post("T1", "C1", "1.1", "1.1", "U1", "a <b> site (https://x.example) @U9")),
+    (msg(text="a\x00b"), "T1", Post("T1", "C1", "1.1", "1.1", "U1", "ab")),
     (msg(), "T2", Ignore("another workspace")),
     (msg(channel="C2"), "T1", Ignore("the channel is not connected")),
     (msg(bot_id="B7"), "T1", Ignore("a bot's message")),
