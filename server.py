@@ -44,6 +44,7 @@ def load_jobs() -> None:
     """Import every module that registers jobs (a worker needs them before it starts)."""
     import connectors.email.imap  # noqa: F401
     import connectors.email.inbound  # noqa: F401
+    import connectors.slack.events  # noqa: F401
     import core.outbox  # noqa: F401
     import sla.jobs  # noqa: F401
 
@@ -53,6 +54,7 @@ def install(runtime: Runtime) -> None:
     handlers, jobs. Tickets subscribe before sla, so clocks see tickets that exist."""
     from connectors.email import smtp_out
     from connectors.outbound import ReplyDelivery
+    from connectors.slack import send as slack_send
     from inbox import service as inbox_service
     from inbox.attachments import AttachmentStore
     from inbox.channels import install_channels
@@ -80,6 +82,7 @@ def install(runtime: Runtime) -> None:
     runtime.provide("conversations_of_tickets", conversations_of_tickets)
     runtime.provide("limits", runtime.settings.limits)
     import connectors.forms.models  # noqa: F401  (its table is known before the first query)
+    slack_send.install(runtime)
 
 
 async def prepare_database(runtime: Runtime) -> None:
@@ -87,6 +90,7 @@ async def prepare_database(runtime: Runtime) -> None:
     forms the database does not know yet), then load the settings kept in the database and
     keep them current (`core.settings_version`)."""
     from connectors.forms.service import seed_forms
+    from connectors.slack import socket as slack_socket
     from core.live import make_hub
     from core.settings_version import VersionWatcher
     from inbox.channels import seed_inboxes, start_channels
@@ -102,6 +106,7 @@ async def prepare_database(runtime: Runtime) -> None:
                              poll_seconds=runtime.settings.database.settings_poll_seconds)
     runtime.closing.append(watcher.close)
     await start_channels(runtime, watcher)
+    await slack_socket.start(runtime)
     await prepare_mail_channels(runtime)
 
 
@@ -148,12 +153,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                smtp_listener: socket.socket | None = None) -> FastAPI:
     """The ASGI app. With `runtime` the caller owns it; otherwise the app starts its own
     (its SMTP receiver on `smtp_listener` when that is bound already)."""
+    from connectors.slack import web as slack_events
     from web import docs
     from web import metrics as metrics_route
     from web.api import (
         admin,
         admin_forms,
         admin_mail,
+        admin_slack,
         attachments,
         audit,
         conversations,
@@ -185,6 +192,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages.admin import mail as admin_mail_pages
     from web.pages.admin import people as people_pages
     from web.pages.admin import sla as sla_pages
+    from web.pages.admin import slack as slack_pages
     from web.pages.admin import snippets as snippet_pages
     from web.pages.admin import teams as team_pages
     from web.pages.admin import webhooks as admin_webhook_pages
@@ -231,7 +239,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    snippet_pages.router, invites.router, people_pages.router,
                    team_pages.router, sla_pages.router, admin_forms.router,
                    admin_form_pages.router, admin_webhook_pages.router, admin_mail.router,
-                   admin_mail_pages.router):
+                   admin_mail_pages.router, slack_events.router, admin_slack.router,
+                   slack_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -319,6 +319,26 @@ class FormSettings(_Section):
         return self
 
 
+class SlackSettings(_Section):
+    api_url: str = "https://slack.com/api/"
+    """The Slack Web API the connector calls (a test double on loopback in the tests)."""
+    max_event_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 512 * 1024
+    """Largest Events API request body taken; a larger one is answered 413 unread."""
+    user_cache_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 86400
+    """How long a Slack user's name and email (users.info) are kept before asked again."""
+    timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 30
+    socket_mode: bool = False
+    """Take events over Socket Mode (for installs without a public URL): this process keeps
+    a websocket to Slack open while the workspace has an app-level token."""
+
+    @field_validator("api_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// or http://")
+        return url if url.endswith("/") else url + "/"
+
+
 class Settings(_Section):
     secret_key: Annotated[str, Field(min_length=MIN_SECRET_LENGTH)]
     data_dir: str = DEFAULT_DATA_DIR
@@ -336,6 +356,7 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     inboxes: tuple[InboxSettings, ...] = (InboxSettings(slug="support", name="Support"),)
     forms: tuple[FormSettings, ...] = ()
+    slack: SlackSettings = SlackSettings()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Settings:

@@ -646,3 +646,24 @@ async def add_message_meta(session: AsyncSession, message_id: int, key: str,
         raise NotFound(f"no message with id {message_id}")
     message.meta = {**(message.meta or {}), key: value}
     await session.flush()
+
+
+# ------------------------------------------------------------------ changed at the source
+
+
+async def amend_inbound(session: AsyncSession, message_id: int, *, text: str,
+                        note: dict[str, Any]) -> Message:
+    """Show that an inbound message was changed where it was written (a chat message
+    edited or deleted by its author): its text becomes `text`, cut to `[limits]
+    max_text_chars`, and `note` is kept in its meta beside when it was changed. NotFound
+    for a message that is not inbound."""
+    message = await session.get(Message, message_id)
+    if message is None or message.direction != "inbound":
+        raise NotFound(f"no inbound message {message_id}")
+    limits: Limits = session.info.get("limits") or Limits()
+    message.text = text[:limits.max_text_chars]
+    message.html = None
+    message.quoted_text_start = None
+    message.meta = {**(message.meta or {}), **note, "amended_at": clock.now().isoformat()}
+    await session.flush()
+    return message

@@ -492,6 +492,51 @@ TABLE: dict[tuple[str, str], Row] = {
 }
 
 
+# ---------------------------------------------------------------- Slack (no Slack reached)
+
+
+async def _slack_workspace(w: World, _: str) -> Request:
+    from connectors.slack import workspace
+    from connectors.slack.api import Identity
+
+    async with transaction(w.runtime.sessions) as session:
+        await workspace.connect(
+            session, w.runtime.settings.secret_key, actor=None,
+            identity=Identity("T0AUTH01", "Auth", "UBOT0001", "BBOT0001"),
+            bot_token="xoxb-1111-2222-authtesttoken",
+            signing_secret="8f742231b10e8888abcd99yyyzzz85a5", inbox="support")
+    return Request("DELETE", "/api/admin/slack")
+
+
+async def _failed_slack_event(w: World, _: str) -> Request:
+    from connectors.slack.models import SlackEvent
+    from core import clock
+
+    async with transaction(w.runtime.sessions) as session:
+        row = SlackEvent(event_id=unique("Ev"), team_id="T0AUTH01", event_type="message",
+                         body={}, received_at=clock.now(), status="failed", attempts=1)
+        session.add(row)
+        await session.flush()
+    return Request("POST", f"/api/admin/slack/events/{row.id}/retry")
+
+
+TABLE |= {
+    ("GET", "/api/admin/slack"): Row("admin", _static("GET", "/api/admin/slack")),
+    # Input that is checked before Slack is asked: a 422 for the admin.
+    ("PUT", "/api/admin/slack"): Row("admin", _static("PUT", "/api/admin/slack", {
+        "bot_token": "xoxb-1111-2222-authtesttoken",
+        "signing_secret": "8f742231b10e8888abcd99yyyzzz85a5", "inbox": "nowhere"}), ok=422),
+    ("DELETE", "/api/admin/slack"): Row("admin", _slack_workspace, ok=204),
+    ("GET", "/api/admin/slack/channels"): Row(
+        "admin", _static("GET", "/api/admin/slack/channels"), ok=404),
+    ("PUT", "/api/admin/slack/channels"): Row(
+        "admin", _static("PUT", "/api/admin/slack/channels", {"channels": ["#help"]}), ok=422),
+    ("GET", "/api/admin/slack/events"): Row("admin", _static("GET", "/api/admin/slack/events")),
+    ("POST", "/api/admin/slack/events/{event_id}/retry"): Row(
+        "admin", _failed_slack_event, ok=202),
+}
+
+
 def documented_routes() -> set[tuple[str, str]]:
     from tests.support import make_settings
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 import accounts.models  # noqa: F401
 import audit.models  # noqa: F401
 import connectors.email.models  # noqa: F401
+import connectors.slack.models  # noqa: F401
 import core.outbox  # noqa: F401
 import core.throttle  # noqa: F401
 import inbox.models  # noqa: F401

@@ -47,6 +47,8 @@ ADMIN_SECTIONS: tuple[AdminSection, ...] = (
                  "Tell other systems of events, signed; see each delivery and replay it."),
     AdminSection("mail", "Outgoing mail", "/admin/mail",
                  "The global relay replies leave through, and a test message."),
+    AdminSection("slack", "Slack", "/admin/slack",
+                 "Connect a Slack workspace and pick the channels customers write in."),
 )
 
 
