@@ -44,6 +44,7 @@ def load_jobs() -> None:
     """Import every module that registers jobs (a worker needs them before it starts)."""
     import connectors.email.imap  # noqa: F401
     import connectors.email.inbound  # noqa: F401
+    import connectors.webchat.send  # noqa: F401
     import core.outbox  # noqa: F401
     import sla.jobs  # noqa: F401
 
@@ -79,6 +80,8 @@ def install(runtime: Runtime) -> None:
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
     runtime.provide("conversations_of_tickets", conversations_of_tickets)
     runtime.provide("limits", runtime.settings.limits)
+    from connectors.webchat import send as webchat_send
+    webchat_send.install(runtime)
 
 
 async def prepare_database(runtime: Runtime) -> None:
@@ -148,6 +151,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web import metrics as metrics_route
     from web.api import (
         admin,
+        admin_chat,
         attachments,
         audit,
         conversations,
@@ -173,9 +177,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import inbox as inbox_pages
     from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
+    from web.pages.admin import chat as chat_pages
     from web.pages.admin import home as admin_pages
     from web.pages.admin import snippets as snippet_pages
     from web.pages.common import LoginRequired, to_login
+    from web.widget import routes as widget_routes
+    from web.widget import socket as widget_socket
 
     configured = runtime.settings if runtime is not None else settings
     if configured is None:
@@ -215,7 +222,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    conversation_pages.router, saved_view_pages.router, snippets.router,
                    notifications.router, notification_pages.router, metrics_route.router,
                    webhooks.router, audit.router, admin_pages.router,
-                   snippet_pages.router):
+                   snippet_pages.router, widget_routes.router, widget_socket.router,
+                   admin_chat.router, chat_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -401,6 +401,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/webhooks/deliveries/{delivery_id}/replay"): Row(
         "admin", _replay_delivery, ok=202),
     ("GET", "/api/admin/audit"): Row("admin", _static("GET", "/api/admin/audit")),
+    ("GET", "/api/admin/chat/{slug}"): Row("admin", _static("GET", "/api/admin/chat/support")),
+    ("PUT", "/api/admin/chat/{slug}"): Row("admin", _static("PUT", "/api/admin/chat/support", {
+        "enabled": True, "allowed_origins": ["https://shop.example.org"]})),
 }
 
 

@@ -33,6 +33,8 @@ ADMIN_SECTIONS: tuple[AdminSection, ...] = (
                  "The answers agents insert with a click, with placeholders."),
     AdminSection("audit", "Audit log", "/admin/audit",
                  "Who changed what in the console, and when."),
+    AdminSection("chat", "Chat widget", "/admin/chat",
+                 "The chat on your sites: where it runs, what it asks, office hours."),
 )
 
 
