@@ -72,3 +72,5 @@ class ChatMessage(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
     seq: Mapped[int] = mapped_column(Integer)
+    mailed: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A reply the visitor had not read in time, mailed to them (once)."""

@@ -87,7 +87,8 @@ async def unread_reply(ctx: dict[str, Any], message_id: int) -> None:
         visitor = await _visitor_of_message(session, message_id)
         if seq is None or visitor is None or not visitor.email or visitor.read_seq >= seq:
             return
-        await outbox.add(session, EMAIL_KIND, {"message_id": message_id})
+        if await service.claim_mailing(session, message_id):
+            await outbox.add(session, EMAIL_KIND, {"message_id": message_id})
 
 
 class EmailReply:
@@ -172,7 +173,7 @@ class TranscriptMail:
                 to_name=visitor.name, subject=f"Your chat with {conf.name}",
                 text=transcript_text(conf.name, messages),
                 message_id=make_message_id(self.settings.secret_key, domain_of(from_address),
-                                           f"t{conversation_id}.{upto}"),
+                                           f"t{conversation_id}-{upto}"),
                 date=clock.now()))
         except (InvalidAddress, Undeliverable, ValueError) as exc:
             return Outcome("failed", str(exc))

@@ -229,6 +229,16 @@ def client_id_of(external_id: str | None, visitor: str) -> str | None:
 # ---------------------------------------------------------------- the sequence
 
 
+async def claim_mailing(session: AsyncSession, message_id: int) -> bool:
+    """Mark reply `message_id` as mailed to its visitor; False when it was already (so a
+    repeated look at an unread reply mails it once)."""
+    claimed = await session.execute(
+        update(ChatMessage).where(ChatMessage.message_id == message_id,
+                                  ChatMessage.mailed.is_(False))
+        .values(mailed=True).execution_options(synchronize_session=False))
+    return bool(getattr(claimed, "rowcount", 0))
+
+
 async def seq_of(session: AsyncSession, message_id: int) -> int | None:
     """The sequence number of message `message_id` in its chat (None: not numbered)."""
     seq: int | None = await session.scalar(
@@ -307,5 +317,5 @@ async def _number(session: AsyncSession, conversation_id: int, inbox_id: int, vi
                                .where(ChatVisitor.conversation_id == conversation_id)
                                .execution_options(populate_existing=True))
     session.add(ChatMessage(message_id=message_id, conversation_id=conversation_id,
-                            seq=int(seq or 0)))
+                            seq=int(seq or 0), mailed=False))
     await session.flush()

@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("message_id", sa.Integer(), nullable=False),
         sa.Column("conversation_id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("mailed", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["message_id"], ["messages.id"],
                                 name=op.f("fk_chat_messages_message_id_messages")),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"],
