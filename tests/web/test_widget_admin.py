@@ -21,7 +21,7 @@ async def test_admins_read_and_set_the_chat_with_its_snippet(client, admin) -> N
     _, headers = admin
     before = (await client.get("/api/admin/chat/support", headers=headers)).json()
     assert before["enabled"] is False and before["allowed_origins"] == []
-    assert before["snippet"] == ('<script src="https://help.example.com/widget.js" '
+    assert before["snippet"] == ('<script src="http://testserver/widget.js" '
                                  'data-inbox="support" async></script>')
     saved = await client.put("/api/admin/chat/support", headers=headers, json=GOOD)
     assert saved.status_code == 200, saved.text

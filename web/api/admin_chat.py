@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,8 +31,10 @@ class ChatBody(RequestModel):
     email_after_minutes: Annotated[int, Field(ge=1, le=service.MAX_EMAIL_AFTER)] = 10
 
 
-def chat_json(inbox: Inbox, values: service.ChatValues, public_url: str) -> JSON:
-    """An inbox's chat settings as the API and the page show them."""
+def chat_json(inbox: Inbox, values: service.ChatValues, request: Request) -> JSON:
+    """An inbox's chat settings as the API and the page show them; the snippet names this
+    server by `[http] public_url`, else by the address the request came to."""
+    public_url = request.app.state.runtime.settings.http.public_url or str(request.base_url)
     return {"inbox": inbox.slug, "name": inbox.name, **values.as_json(),
             "snippet": embed_snippet(public_url, inbox.slug)}
 
@@ -44,15 +46,17 @@ async def chat_of(session: AsyncSession, slug: str) -> tuple[Inbox, service.Chat
 
 
 @router.get("/api/admin/chat/{slug}")
-async def get_chat(slug: Slug, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
+async def get_chat(slug: Slug, request: Request, admin: CurrentAdmin,
+                   runtime: RuntimeDep) -> JSON:
     """The chat widget settings of inbox `slug` and its embed snippet (admins)."""
     async with transaction(runtime.sessions) as session:
         inbox, values = await chat_of(session, slug)
-    return chat_json(inbox, values, runtime.settings.http.public_url)
+    return chat_json(inbox, values, request)
 
 
 @router.put("/api/admin/chat/{slug}")
-async def put_chat(slug: Slug, body: ChatBody, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
+async def put_chat(slug: Slug, body: ChatBody, request: Request, admin: CurrentAdmin,
+                   runtime: RuntimeDep) -> JSON:
     """Set the chat widget of inbox `slug` (admins); 422 naming the field of a bad value.
     The change is in the audit log."""
     async with transaction(runtime.sessions) as session:
@@ -66,4 +70,4 @@ async def put_chat(slug: Slug, body: ChatBody, admin: CurrentAdmin, runtime: Run
                                                  transcript=body.transcript,
                                                  greeting=body.greeting,
                                                  email_after_minutes=body.email_after_minutes))
-    return chat_json(inbox, values, runtime.settings.http.public_url)
+    return chat_json(inbox, values, request)

@@ -40,7 +40,7 @@
     ".msg.visitor .who { text-align: right; }",
     ".msg.pending { opacity: .6; }",
     ".note { align-self: center; font-size: 13px; color: #57606a; text-align: center; }",
-    ".status { min-height: 20px; padding: 0 14px; font-size: 13px; color: #57606a; background: #f6f8fa; }",
+    ".status { margin: 0; min-height: 20px; padding: 0 14px; font-size: 13px; color: #57606a; background: #f6f8fa; }",
     "form { display: grid; gap: 6px; padding: 10px 14px; border-top: 1px solid #d0d7de; background: #fff; }",
     "label { font-weight: 600; font-size: 13px; }",
     "input, textarea { font: inherit; color: inherit; padding: 6px 8px; border: 1px solid #8c959f; border-radius: 6px; width: 100%; }",
@@ -145,7 +145,7 @@
   function bubble(author, name, text, isPending) {
     var item = el("li", { "class": "msg " + author + (isPending ? " pending" : "") });
     item.appendChild(el("span", { "class": "who" }, name));
-    item.appendChild(document.createTextNode(text));
+    item.appendChild(el("span", { "class": "text" }, text));
     log.appendChild(item);
     scrollDown();
     return item;

@@ -33,7 +33,7 @@ async def _page(request: Request, caller: PageCaller, runtime: RuntimeDep, slug:
         if slug is not None and (chosen is None or chosen.slug != slug):
             await get_inbox(session, slug)  # NotFound: a 404 page
         values = await service.get_settings(session, chosen.id) if chosen else None
-    chat = (chat_json(chosen, values, runtime.settings.http.public_url)
+    chat = (chat_json(chosen, values, request)
             if chosen is not None and values is not None else None)
     if chat is not None and draft:
         chat = {**chat, **draft}
