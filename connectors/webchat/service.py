@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -301,21 +301,24 @@ class ChatSequencer:
 
 async def _number(session: AsyncSession, conversation_id: int, inbox_id: int, visitor: str,
                   message_id: int) -> None:
-    """Give message `message_id` the next number of its chat (the counter's row stays
-    locked until commit, so two transactions number in the order they commit)."""
+    """Give message `message_id` the next number of its chat. The counter's row stays
+    locked until commit, so two transactions number in the order they commit; the first
+    message of a chat ties the visitor's row to its conversation (or makes the row)."""
     bumped = await session.execute(
-        update(ChatVisitor).where(ChatVisitor.conversation_id == conversation_id)
-        .values(last_seq=ChatVisitor.last_seq + 1)
+        update(ChatVisitor)
+        .where(or_(ChatVisitor.conversation_id == conversation_id,
+                   and_(ChatVisitor.inbox_id == inbox_id, ChatVisitor.visitor == visitor,
+                        ChatVisitor.conversation_id.is_(None))))
+        .values(last_seq=ChatVisitor.last_seq + 1, conversation_id=conversation_id)
         .execution_options(synchronize_session=False))
-    if not getattr(bumped, "rowcount", 0):
-        row = await ensure_visitor(session, inbox_id, visitor)
-        await session.execute(
-            update(ChatVisitor).where(ChatVisitor.id == row.id)
-            .values(last_seq=ChatVisitor.last_seq + 1, conversation_id=conversation_id)
-            .execution_options(synchronize_session=False))
-    seq = await session.scalar(select(ChatVisitor.last_seq)
-                               .where(ChatVisitor.conversation_id == conversation_id)
-                               .execution_options(populate_existing=True))
-    session.add(ChatMessage(message_id=message_id, conversation_id=conversation_id,
-                            seq=int(seq or 0), mailed=False))
-    await session.flush()
+    if getattr(bumped, "rowcount", 0):
+        seq = int(await session.scalar(
+            select(ChatVisitor.last_seq).where(ChatVisitor.conversation_id == conversation_id)
+            .execution_options(populate_existing=True)) or 0)
+    else:
+        now, seq = clock.now(), 1
+        await session.execute(insert(ChatVisitor.__table__).values(
+            inbox_id=inbox_id, visitor=visitor, conversation_id=conversation_id, last_seq=seq,
+            read_seq=0, created_at=now, last_seen_at=now))
+    await session.execute(insert(ChatMessage.__table__).values(
+        message_id=message_id, conversation_id=conversation_id, seq=seq, mailed=False))

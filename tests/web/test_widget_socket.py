@@ -317,3 +317,19 @@ async def test_details_required_before_the_first_message(base, runtime) -> None:
         visitor = await session.scalar(select(ChatVisitor))
         assert visitor is not None and visitor.email == "ann@example.org"
     await chat.socket.close()
+
+
+@pytest.mark.parametrize(("stored", "counted"), [
+    ([None, None], True),                                   # nothing counted yet
+    ([{"bucket": 0, "current": 1, "previous": 0}, None], True),
+    ([{"bucket": 0, "current": 2, "previous": 0}, None], False),  # the first is full
+    ([None, {"bucket": 0, "current": 5, "previous": 0}], False),  # the second is full
+    ([{"shape": "old"}, None], True),                       # a value of another shape
+])
+def test_a_hit_is_counted_in_every_window_or_in_none(stored, counted) -> None:
+    windows = [widget_socket.Window(2, 60), widget_socket.Window(5, 3600)]
+    wait, values = widget_socket.hits_within(windows, 30.0, stored)
+    assert (values is not None) is counted and (wait == 0) is counted
+    if values is not None:
+        assert [v["current"] for v in values] == [
+            (s or {}).get("current", 0) + 1 if s and "bucket" in s else 1 for s in stored]

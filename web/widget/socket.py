@@ -43,9 +43,11 @@ from connectors.webchat.protocol import (
 )
 from core import clock
 from core.db import transaction
+from core.errors import SystemFault
 from core.live import LiveEvent, Subscription, announce
 from core.runtime import Runtime
-from core.windows import Window, whole_seconds
+from core.throttle import Value, counter_key, dump, load
+from core.windows import Window, WindowCount, count_at, whole_seconds, window_wait, with_hit
 from inbox.models import Inbox
 from inbox.service import IngestResult
 from sla.service import calendar_for, current_policy
@@ -76,6 +78,20 @@ class _Chat:
     slug: str
     name: str
     values: service.ChatValues
+
+
+def hits_within(windows: list[Window], now: float, values: list[Value | None]
+                ) -> tuple[float, list[Value | None] | None]:
+    """One hit against each of `windows` (their stored counts `values`, at `now`): when
+    every window has room, (0, the counts with the hit); else (seconds to wait, None:
+    nothing counted)."""
+    counts = [count_at(load(WindowCount, value), now, window)
+              for value, window in zip(values, windows, strict=True)]
+    wait = max((window_wait(count, now, window)
+                for count, window in zip(counts, windows, strict=True)), default=0.0)
+    if wait:
+        return wait, None
+    return 0.0, [dump(with_hit(count)) for count in counts]
 
 
 async def _chat_of(runtime: Runtime, slug: str) -> _Chat | None:
@@ -229,20 +245,30 @@ class _Visitor:
         return await self.catch_up()
 
     async def _limited(self) -> float:
-        """Seconds to wait before this message may be taken (0: take it now)."""
-        limits, throttle = LIMITS, self.runtime.throttle
-        checks = [("chat-address", self.address,
+        """Seconds to wait before this message may be taken (0: take it now). Every limit
+        is checked and counted in one change of the shared counters."""
+        limits = LIMITS
+        checks = [(counter_key("chat-address", self.address),
                    Window(limits.messages_per_minute_per_address, 60)),
-                  ("chat-visitor", self.visitor,
+                  (counter_key("chat-visitor", self.visitor),
                    Window(limits.messages_per_minute_per_visitor, 60))]
         if self.protocol.conversation is None:
-            checks.append(("chat-new", self.address,
+            checks.append((counter_key("chat-new", self.address),
                            Window(limits.new_chats_per_hour_per_address, 3600)))
-        for kind, subject, window in checks:
-            wait = await throttle.hit(kind, subject, window)
-            if wait:
-                return wait
-        return 0.0
+        windows = [window for _, window in checks]
+        wait = 0.0
+
+        def decide(now: float, values: list[Value | None]) -> list[Value | None] | None:
+            nonlocal wait
+            wait, counted = hits_within(windows, now, values)
+            return counted
+
+        try:
+            await self.runtime.throttle.change([key for key, _ in checks],
+                                               [2 * w.seconds for w in windows], decide)
+        except SystemFault:
+            return 0.0  # the counters are out of reach: let visitors through
+        return wait
 
     async def _store(self, action: Store) -> bool:
         if self.chat.values.ask_details == "yes" and not (self.name and self.email):
