@@ -18,7 +18,9 @@ server process's resident set after all sockets opened minus after the first WAR
 divided by the sockets in between.
 
 Printed: p50/p95/p99 of each round trip with the ratio of p99 to the 100 ms limit, and
-the memory per idle socket.
+the memory per idle socket; for comparison, the time from a visitor's message to its ack
+(the commit of the new chat) and the agent's reply request alone (the inbox's reply path,
+which the socket cannot be faster than), and the machine's load.
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ async def clients(address: str, cookie: str, token: str) -> None:
     listener = asyncio.create_task(hear_agent())
     to_agent: list[float] = []
     to_visitor: list[float] = []
+    to_ack: list[float] = []
+    to_answer: list[float] = []
     api = httpx.AsyncClient(base_url=f"http://{address}",
                             headers={"Authorization": f"Bearer {token}"})
     for n in range(WARMUP + SAMPLES):
@@ -122,6 +126,7 @@ async def clients(address: str, cookie: str, token: str) -> None:
         welcome = await _frame_until(widget, "welcome")
         conversation_id = welcome["conversation"]
         await _frame_until(widget, "ack", client_id=f"m{n}")
+        acked = time.monotonic()
         while conversation_id not in seen:
             arrived.clear()
             await arrived.wait()
@@ -129,18 +134,22 @@ async def clients(address: str, cookie: str, token: str) -> None:
         answer = await api.post(f"/api/conversations/{conversation_id}/messages",
                                 json={"kind": "reply", "text": f"Order {n} ships today."})
         answer.raise_for_status()
+        answered = time.monotonic()
         await _frame_until(widget, "message", author="agent")
         got = time.monotonic()
         if n >= WARMUP:
             to_agent.append((seen[conversation_id] - sent) * 1000)
             to_visitor.append((got - replied) * 1000)
+            to_ack.append((acked - sent) * 1000)
+            to_answer.append((answered - replied) * 1000)
         await asyncio.sleep(GAP_SECONDS)
     listener.cancel()
     await api.aclose()
     await agent.close()
     for start in range(0, SOCKETS, 100):
         await asyncio.gather(*(w.close() for w in widgets[start:start + 100]))
-    print(json.dumps({"to_agent": to_agent, "to_visitor": to_visitor}), flush=True)
+    print(json.dumps({"to_agent": to_agent, "to_visitor": to_visitor, "to_ack": to_ack,
+                      "to_answer": to_answer}), flush=True)
 
 
 # ---- the server process: uvicorn, the data, the measurements
@@ -249,6 +258,10 @@ async def measure(runtime: Any, address: str) -> int:
           "SQLite + in-process hub and jobs, 2 processes")
     p99_in = report("visitor -> agent", results["to_agent"])
     p99_out = report("agent -> visitor", results["to_visitor"])
+    print("  of which (for comparison, the same samples):")
+    report("  message -> ack", results["to_ack"])
+    report("  reply request", results["to_answer"])
+    print(f"  load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"memory per idle socket: {per_socket / 1024:.1f} KiB (server resident set)")
     worst = max(p99_in, p99_out)
     verdict = "within" if worst <= LIMIT_MS else "OVER"

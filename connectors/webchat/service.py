@@ -200,6 +200,15 @@ async def save_details(session: AsyncSession, inbox_id: int, visitor: str,
     return row
 
 
+async def chat_continues(session: AsyncSession, conversation_id: int, inbox_id: int) -> bool:
+    """Whether a visitor's conversation can go on: it exists, is not in the trash and is
+    still in the inbox whose widget they use (else the visitor starts a new chat)."""
+    found = await session.scalar(select(Conversation.id).where(
+        Conversation.id == conversation_id, Conversation.inbox_id == inbox_id,
+        Conversation.deleted_at.is_(None)))
+    return found is not None
+
+
 async def mark_read(session: AsyncSession, conversation_id: int, seq: int) -> None:
     """The visitor has seen the conversation's messages up to `seq`."""
     await session.execute(update(ChatVisitor)

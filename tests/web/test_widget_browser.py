@@ -26,6 +26,7 @@ from inbox.models import Conversation, Message
 from sla.service import save_policy
 from tests.support import CHROMIUM, run_jobs, unused_port
 from tests.web.site import chromium, logged_in_page, screenshots, serving
+from tests.web.test_accessibility import AXE, FAILING_IMPACTS
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")]
@@ -119,7 +120,7 @@ async def shown(visitor, texts: list[str]) -> None:
     log = visitor.get_by_role("log", name="Messages")
     for text in texts:
         await log.get_by_text(text, exact=True).wait_for()
-    messages = log.locator("li.msg .text")
+    messages = log.locator(".msg .text")
     got = [(await messages.nth(i).text_content() or "") for i in range(await messages.count())]
     assert got == texts
 
@@ -268,3 +269,41 @@ async def test_admins_set_the_widget_on_its_page(runtime, admin, base, tmp_path)
         values = await service.get_settings(session, 1)
     assert values.allowed_origins == ("https://www.example.org", "https://shop.example.org")
     assert values.ask_details == "yes" and values.greeting == "Hello! How can we help?"
+
+
+async def violations(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """axe-core's serious and critical violations (targets in a shadow root are lists)."""
+    await page.add_script_tag(path=str(AXE))
+    results = await page.evaluate("axe.run()")
+    assert results["passes"], "axe-core checked nothing on the page"
+    return [f"{v['id']} ({v['impact']}): {v['help']} at "
+            + ", ".join(str(node["target"]) for node in v["nodes"][:5])
+            for v in results["violations"] if v["impact"] in FAILING_IMPACTS]
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_the_open_widget_and_its_admin_page_pass_axe(runtime, admin, base, shop,
+                                                           width) -> None:
+    async with chromium() as browser:
+        # (the context bypasses CSP only so that axe-core can be injected)
+        context = await browser.new_context(viewport={"width": width, "height": 900},
+                                            bypass_csp=True)
+        visitor = await context.new_page()
+        await visitor.goto(shop)
+        await visitor.get_by_role("button", name="Chat with us").click()
+        await visitor.get_by_role("dialog", name="Support").wait_for()
+        assert await violations(visitor) == []
+        await visitor.keyboard.press("Escape")  # closes, the focus back on the launcher
+        assert await visitor.get_by_role("dialog").count() == 0
+        assert await visitor.evaluate(
+            "document.querySelector('[data-frontdesk-chat]').shadowRoot.activeElement"
+            ".className") == "launcher"
+        page = await logged_in_page(browser, base, "admin@example.com", width=width)
+        page_context = page.context
+        await page.goto(f"http://{base}/admin/chat")
+        await page.close()
+        axe_page = await (await browser.new_context(
+            viewport={"width": width, "height": 900}, bypass_csp=True,
+            storage_state=await page_context.storage_state())).new_page()
+        await axe_page.goto(f"http://{base}/admin/chat")
+        assert await violations(axe_page) == []

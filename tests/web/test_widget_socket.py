@@ -224,6 +224,23 @@ async def test_typing_both_ways_agent_joined_and_closed(base, runtime, agent) ->
     await chat.socket.close()
 
 
+async def test_a_visitor_whose_chat_was_trashed_starts_a_new_one(base, runtime,
+                                                                  agent) -> None:
+    chat = await widget(base)
+    await chat.send(type="details", name="Vi", email="vi@example.org")
+    await chat.until("welcome")
+    await chat.say("first chat")
+    token, old = chat.welcome["token"], chat.welcome["conversation"]
+    await chat.socket.close()
+    async with transaction(runtime.sessions) as session:
+        await inbox.delete_conversation(session, old, actor_id=agent[0], cause="agent")
+    back = await widget(base, token=token, last_seq=1)
+    assert back.welcome["conversation"] is None and back.welcome["email"] == "vi@example.org"
+    assert (await back.say("second chat"))["seq"] == 1
+    assert back.welcome["conversation"] not in (None, old)
+    await back.socket.close()
+
+
 @pytest.mark.parametrize(("frame", "code"), [
     (b"\x01\x02", 1003),
     ("{not json", 1007),

@@ -39,7 +39,7 @@
     ".msg.visitor { align-self: flex-end; background: #e7f0fb; }",
     ".msg.visitor .who { text-align: right; }",
     ".msg.pending { opacity: .6; }",
-    ".note { align-self: center; font-size: 13px; color: #57606a; text-align: center; }",
+    ".note { margin: 0; align-self: center; font-size: 13px; color: #57606a; text-align: center; }",
     ".status { margin: 0; min-height: 20px; padding: 0 14px; font-size: 13px; color: #57606a; background: #f6f8fa; }",
     "form { display: grid; gap: 6px; padding: 10px 14px; border-top: 1px solid #d0d7de; background: #fff; }",
     "label { font-weight: 600; font-size: 13px; }",
@@ -94,7 +94,7 @@
   var closeButton = el("button", { type: "button", "aria-label": "Close chat" }, "×");
   header.appendChild(title);
   header.appendChild(closeButton);
-  var log = el("ol", { "class": "log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
+  var log = el("div", { "class": "log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
   var status = el("p", { "class": "status", role: "status" });
 
   // details: name and email (before or during the chat)
@@ -137,13 +137,13 @@
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
   function note(text) {
-    var item = el("li", { "class": "note" }, text);
+    var item = el("p", { "class": "note" }, text);
     log.appendChild(item);
     scrollDown();
   }
 
   function bubble(author, name, text, isPending) {
-    var item = el("li", { "class": "msg " + author + (isPending ? " pending" : "") });
+    var item = el("div", { "class": "msg " + author + (isPending ? " pending" : "") });
     item.appendChild(el("span", { "class": "who" }, name));
     item.appendChild(el("span", { "class": "text" }, text));
     log.appendChild(item);

@@ -24,6 +24,7 @@ from typing import cast
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocketState
 
@@ -43,7 +44,7 @@ from connectors.webchat.protocol import (
 )
 from core import clock
 from core.db import transaction
-from core.errors import SystemFault
+from core.errors import SystemFault, UserError
 from core.live import LiveEvent, Subscription, announce
 from core.runtime import Runtime
 from core.throttle import Value, counter_key, dump, load
@@ -233,9 +234,16 @@ class _Visitor:
             self.visitor, conversation = session_of.visitor, session_of.conversation
             async with transaction(self.runtime.sessions) as session:
                 row = await service.find_visitor(session, self.chat.inbox_id, self.visitor)
-            if row is not None:
-                conversation = row.conversation_id
-                self.name, self.email = row.name, row.email
+                if row is not None:
+                    conversation = row.conversation_id
+                    self.name, self.email = row.name, row.email
+                if conversation is not None and not await service.chat_continues(
+                        session, conversation, self.chat.inbox_id):
+                    # Trashed or moved away: a new chat, with what the visitor told us.
+                    self.visitor, conversation = tokens.new_visitor(), None
+                    if self.name or self.email:
+                        await service.save_details(session, self.chat.inbox_id, self.visitor,
+                                                   self.name, self.email)
         self.protocol.conversation = conversation
         self.subscription = self.runtime.live.subscribe(self.accepts)
         self.wake.set()
@@ -288,7 +296,13 @@ class _Visitor:
                     "visitor": visitor, "conversation_id": result.conversation_id}))
             return await service.seq_of(session, result.message_id) or 0
 
-        result, seq = await accept_then(self.runtime.sessions, message, follow_up)
+        try:
+            result, seq = await accept_then(self.runtime.sessions, message, follow_up)
+        except (IntegrityError, UserError) as exc:
+            log.warning("a chat message was not stored: %s", exc)
+            return await self.send([Send({"type": "error", "code": "not_stored",
+                                          "message": "your message was not sent; reconnect "
+                                                     "and try again"})])
         if self.protocol.conversation != result.conversation_id:
             self.protocol.conversation = result.conversation_id
             if not await self.send(self.protocol.renewed(await self._welcome())):
