@@ -71,7 +71,8 @@ async def _open_widget(address: str) -> Any:
     from websockets.asyncio.client import connect
 
     socket = await connect(f"ws://{address}/chat/socket?inbox=support",
-                           additional_headers={"Origin": SITE}, max_queue=None)
+                           additional_headers={"Origin": SITE}, max_queue=None,
+                           open_timeout=120)
     await socket.send(json.dumps({"type": "hello", "token": None, "last_seq": 0}))
     assert json.loads(await socket.recv())["type"] == "welcome"
     return socket
@@ -93,9 +94,9 @@ async def clients(address: str, cookie: str, token: str) -> None:
     warm = min(WARM_SOCKETS, SOCKETS)
     loop = asyncio.get_running_loop()
     for count in (warm, SOCKETS - warm):
-        for start in range(0, count, 100):
+        for start in range(0, count, 50):
             widgets += await asyncio.gather(*(_open_widget(address)
-                                              for _ in range(start, min(count, start + 100))))
+                                              for _ in range(start, min(count, start + 50))))
         print("opened", flush=True)
         await loop.run_in_executor(None, sys.stdin.readline)  # measured: go on
     agent = await connect(f"ws://{address}/live", additional_headers={

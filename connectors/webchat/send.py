@@ -161,8 +161,15 @@ class TranscriptMail:
             if visitor is None or conversation is None or not visitor.email:
                 return Outcome("failed", "the chat or its visitor's address is gone")
             inbox = await session.get(Inbox, conversation.inbox_id)
-            messages = [m for m in await service.messages_after(
-                session, conversation_id, 0, visitor) if m.seq <= upto]
+            messages: list[Any] = []
+            after = 0
+            while True:
+                page = await service.messages_after(session, conversation_id, after,
+                                                    visitor.visitor, visitor.name)
+                messages += [m for m in page if m.seq <= upto]
+                if len(page) < service.HISTORY_PAGE or page[-1].seq >= upto:
+                    break
+                after = page[-1].seq
         conf = current_directory(ctx["runtime"]).inbox(inbox.slug if inbox else "")
         if conf is None:
             return Outcome("failed", "the chat's inbox is gone")

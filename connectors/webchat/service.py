@@ -16,6 +16,7 @@ A chat conversation's `thread_key` is its visitor key; its messages' `external_i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -42,6 +43,7 @@ MAX_ORIGINS = 50
 MAX_GREETING = 2_000
 MAX_EMAIL_AFTER = 7 * 24 * 60
 HISTORY_PAGE = 200
+_NETLOC = re.compile(r"([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?")
 
 
 # ---------------------------------------------------------------- settings (pure)
@@ -69,8 +71,13 @@ def clean_origin(text: str) -> str:
     """`text` as an Origin: scheme://host[:port], lower-case, http or https, no path.
     InvalidInput naming `allowed_origins` when it is none."""
     value = text.strip().rstrip("/").lower()
-    parts = urlsplit(value)
-    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        raise InvalidInput(f"not a site address: {text.strip()!r}",
+                           field="allowed_origins") from None
+    if (parts.scheme not in ("http", "https") or not _NETLOC.fullmatch(parts.netloc)
+            or not parts.hostname or parts.path
             or parts.query or parts.fragment or parts.username or parts.password):
         raise InvalidInput(f"not a site address (like https://www.example.com): "
                            f"{text.strip()!r}", field="allowed_origins")
@@ -78,7 +85,8 @@ def clean_origin(text: str) -> str:
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
         raise InvalidInput(f"bad port in {text.strip()!r}", field="allowed_origins") from None
-    return f"{parts.scheme}://{parts.netloc}"
+    default = {"http": ":80", "https": ":443"}[parts.scheme]
+    return f"{parts.scheme}://{parts.netloc.removesuffix(default)}"  # as browsers send it
 
 
 def clean_settings(values: ChatValues) -> ChatValues:
@@ -265,9 +273,9 @@ async def newest_seq(session: AsyncSession, conversation_id: int | None) -> int:
 
 
 async def messages_after(session: AsyncSession, conversation_id: int, after_seq: int,
-                         visitor: ChatVisitor | None) -> list[protocol.ChatMessage]:
-    """The messages the visitor sees numbered after `after_seq` (at most HISTORY_PAGE),
-    in order."""
+                         visitor: str, visitor_name: str | None) -> list[protocol.ChatMessage]:
+    """The messages the visitor (key `visitor`) sees numbered after `after_seq` (at most
+    HISTORY_PAGE), in order; theirs under `visitor_name` ("You" without one)."""
     rows = await session.execute(
         select(ChatMessage.seq, Message.direction, Message.text, Message.created_at,
                Message.external_id, User.name)
@@ -275,12 +283,11 @@ async def messages_after(session: AsyncSession, conversation_id: int, after_seq:
         .outerjoin(User, and_(User.id == Message.author_id))
         .where(ChatMessage.conversation_id == conversation_id, ChatMessage.seq > after_seq)
         .order_by(ChatMessage.seq).limit(HISTORY_PAGE))
-    key = visitor.visitor if visitor else ""
-    you = (visitor.name if visitor else None) or "You"
+    you = visitor_name or "You"
     return [protocol.ChatMessage(
         seq=seq, author="visitor" if direction == "inbound" else "agent",
         name=you if direction == "inbound" else (author or "Support"), text=text,
-        at=created_at, client_id=client_id_of(external_id, key))
+        at=created_at, client_id=client_id_of(external_id, visitor))
         for seq, direction, text, created_at, external_id, author in rows]
 
 

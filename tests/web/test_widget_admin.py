@@ -53,6 +53,9 @@ async def test_a_change_is_in_the_audit_log_and_saving_it_again_is_not(client, a
     ({"allowed_origins": ["https://shop.example.org/path"]}, "allowed_origins"),
     ({"allowed_origins": ["ftp://shop.example.org"]}, "allowed_origins"),
     ({"allowed_origins": ["https://shop.example.org:99999"]}, "allowed_origins"),
+    ({"allowed_origins": ["http://[::1"]}, "allowed_origins"),
+    ({"allowed_origins": ["http://a shop.example.org"]}, "allowed_origins"),
+    ({"allowed_origins": ["https://user@shop.example.org"]}, "allowed_origins"),
     ({"allowed_origins": []}, "allowed_origins"),  # chat on, nowhere to run
     ({"ask_details": "maybe"}, "ask_details"),
     ({"email_after_minutes": 0}, "email_after_minutes"),

@@ -204,6 +204,10 @@
   function handle(frame) {
     if (frame.type === "welcome") {
       var first = !welcome;
+      if (welcome && welcome.conversation && frame.conversation !== welcome.conversation) {
+        seen = {};  // a new chat (the old one is gone): its numbers start again
+        lastSeq = 0;
+      }
       welcome = frame;
       save({ token: frame.token });
       title.textContent = frame.name || "Chat";
@@ -253,7 +257,7 @@
       socket = null;
       if (event.code === 4403) { stopped = true; launcher.hidden = true; panel.hidden = true; return; }
       var delay = Math.min(30000, 500 * Math.pow(2, attempts)) * (0.5 + Math.random() / 2);
-      if (event.code === 4401) { save({ token: null }); delay = 0; lastSeq = 0; }
+      if (event.code === 4401) { save({ token: null }); delay = 0; lastSeq = 0; seen = {}; welcome = null; }
       if (event.code === 4429) delay = Math.max(delay, 30000);
       attempts += 1;
       if (welcome) setStatus("Reconnecting…");

@@ -203,9 +203,8 @@ class _Visitor:
         async with self.outgoing:
             while True:
                 async with transaction(self.runtime.sessions) as session:
-                    row = await service.find_visitor(session, self.chat.inbox_id, self.visitor)
                     messages = await service.messages_after(
-                        session, conversation, self.protocol.sent_seq, row)
+                        session, conversation, self.protocol.sent_seq, self.visitor, self.name)
                 if not await self._send(self.protocol.deliver(messages)):
                     return False
                 if len(messages) < service.HISTORY_PAGE:

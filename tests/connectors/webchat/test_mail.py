@@ -101,7 +101,9 @@ async def test_an_unread_reply_is_mailed_once_and_the_answer_joins_the_chat(runt
     assert joined.conversation_id == conversation_id
     async with transaction(runtime.sessions) as session:
         visitor = await session.scalar(select(ChatVisitor))
-        shown = await service.messages_after(session, conversation_id, 0, visitor)
+        assert visitor is not None
+        shown = await service.messages_after(session, conversation_id, 0, visitor.visitor,
+                                             visitor.name)
     assert [(m.seq, m.author, m.text) for m in shown] == [
         (1, "visitor", "Is the blue one in stock?"), (2, "agent", "Yes, two left."),
         (3, "visitor", "Great, I will order it.")]
