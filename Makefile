@@ -40,7 +40,8 @@ test-only: dev
 	$(BIN)/pytest
 
 BENCHES := bench/sla_calendar.py bench/forms_ingest.py bench/email_ingest.py bench/sqlite_driver.py \
-           bench/live_fanout.py bench/inbox_pages.py bench/request_timer.py
+           bench/live_fanout.py bench/inbox_pages.py bench/request_timer.py \
+           bench/webchat.py
 
 bench: $(VENV)/.installed-bench
 	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python $$script || exit 1; done

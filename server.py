@@ -45,6 +45,7 @@ def load_jobs() -> None:
     import connectors.email.imap  # noqa: F401
     import connectors.email.inbound  # noqa: F401
     import connectors.slack.events  # noqa: F401
+    import connectors.webchat.send  # noqa: F401
     import core.outbox  # noqa: F401
     import sla.jobs  # noqa: F401
 
@@ -82,7 +83,9 @@ def install(runtime: Runtime) -> None:
     runtime.provide("conversations_of_tickets", conversations_of_tickets)
     runtime.provide("limits", runtime.settings.limits)
     import connectors.forms.models  # noqa: F401  (its table is known before the first query)
+    from connectors.webchat import send as webchat_send
     slack_send.install(runtime)
+    webchat_send.install(runtime)
 
 
 async def prepare_database(runtime: Runtime) -> None:
@@ -158,6 +161,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web import metrics as metrics_route
     from web.api import (
         admin,
+        admin_chat,
         admin_forms,
         admin_mail,
         admin_slack,
@@ -187,6 +191,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import inbox as inbox_pages
     from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
+    from web.pages.admin import chat as chat_pages
     from web.pages.admin import forms as admin_form_pages
     from web.pages.admin import home as admin_pages
     from web.pages.admin import mail as admin_mail_pages
@@ -197,6 +202,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages.admin import teams as team_pages
     from web.pages.admin import webhooks as admin_webhook_pages
     from web.pages.common import LoginRequired, to_login
+    from web.widget import routes as widget_routes
+    from web.widget import socket as widget_socket
 
     configured = runtime.settings if runtime is not None else settings
     if configured is None:
@@ -240,7 +247,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    team_pages.router, sla_pages.router, admin_forms.router,
                    admin_form_pages.router, admin_webhook_pages.router, admin_mail.router,
                    admin_mail_pages.router, slack_events.router, admin_slack.router,
-                   slack_pages.router):
+                   slack_pages.router, widget_routes.router, widget_socket.router,
+                   admin_chat.router, chat_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -72,3 +72,9 @@ class ReplyDelivery:
         status = {"sent": "sent", "failed": "failed", "retry": "retrying"}[outcome.result]
         await inbox.record_delivery(session, payload["message_id"], status,
                                     outcome.detail or None)
+
+
+async def load_outbound(ctx: dict[str, Any], message_id: int) -> OutboundMessage | None:
+    """Reply `message_id` as a channel needs it to send (None when it is gone): for a
+    channel that hands a reply on to another (a chat reply mailed to its visitor)."""
+    return await _load(ctx, message_id)

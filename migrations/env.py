@@ -12,6 +12,7 @@ import audit.models  # noqa: F401
 import connectors.email.models  # noqa: F401
 import connectors.forms.models  # noqa: F401
 import connectors.slack.models  # noqa: F401
+import connectors.webchat.models  # noqa: F401
 import core.outbox  # noqa: F401
 import core.settings_version  # noqa: F401
 import core.throttle  # noqa: F401

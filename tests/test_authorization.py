@@ -489,6 +489,9 @@ TABLE: dict[tuple[str, str], Row] = {
         "admin", _relay_set("DELETE", "/api/admin/relays/inboxes/support"), ok=204),
     ("POST", "/api/admin/relays/inboxes/{slug}/test"): Row("admin", _relay_set(
         "POST", "/api/admin/relays/inboxes/support/test", {"to": "admin@example.org"})),
+    ("GET", "/api/admin/chat/{slug}"): Row("admin", _static("GET", "/api/admin/chat/support")),
+    ("PUT", "/api/admin/chat/{slug}"): Row("admin", _static("PUT", "/api/admin/chat/support", {
+        "enabled": True, "allowed_origins": ["https://shop.example.org"]})),
 }
 
 

@@ -10,6 +10,8 @@ The browser of a signed-in user opens `/live` (a websocket; text frames of JSON 
       {"type": "presence", "conversation_id": N, "user_id": U, "name": S,
        "state": "viewing" | "replying" | "left"}       someone else's, for N
       {"type": "notification", ...}                      for this user only
+      {"type": "typing", "conversation_id": N, "name": S}
+                                                         a chat visitor is typing in N
       {"type": "reload"}                                 updates were missed (the browser
                                                          fell behind): fetch what it shows
       {"type": "pong"}                                   the answer to a ping

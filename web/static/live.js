@@ -207,7 +207,7 @@
     var parts = [];
     Object.keys(others).sort().forEach(function (id) {
       var who = others[id];
-      if (now - who.at > FORGET_MS) { delete others[id]; return; }
+      if (now - who.at > (who.state === "typing" ? 8000 : FORGET_MS)) { delete others[id]; return; }
       parts.push(who.name + " is " + who.state);
     });
     var text = parts.join(" · ");
@@ -277,6 +277,9 @@
       refreshBell();
     } else if (frame.type === "presence") {
       onPresence(frame);
+    } else if (frame.type === "typing") {  // a chat visitor is typing
+      onPresence({ conversation_id: frame.conversation_id, user_id: "visitor",
+                   name: frame.name || "The visitor", state: "typing" });
     } else if (frame.type === "reload") {
       scheduleRefresh();
       if (conversationId) checkForMessages();

@@ -49,6 +49,8 @@ ADMIN_SECTIONS: tuple[AdminSection, ...] = (
                  "The global relay replies leave through, and a test message."),
     AdminSection("slack", "Slack", "/admin/slack",
                  "Connect a Slack workspace and pick the channels customers write in."),
+    AdminSection("chat", "Chat widget", "/admin/chat",
+                 "The chat on your sites: where it runs, what it asks, office hours."),
 )
 
 
