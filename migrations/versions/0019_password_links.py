@@ -50,7 +50,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("invitation_pending")
+    # In place: a batch copy would drop `users`, which other tables' keys refer to.
+    op.drop_column("users", "invitation_pending")
     op.drop_index(op.f("ix_password_links_user_id"), table_name="password_links")
     op.drop_table("password_links")
