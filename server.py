@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web import metrics as metrics_route
     from web.api import (
         admin,
+        admin_inboxes,
         attachments,
         audit,
         conversations,
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
     from web.pages.admin import home as admin_pages
+    from web.pages.admin import inboxes as admin_inbox_pages
     from web.pages.common import LoginRequired, to_login
 
     configured = runtime.settings if runtime is not None else settings
@@ -204,7 +206,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    live_socket.router, auth_pages.router, inbox_pages.router,
                    conversation_pages.router, saved_view_pages.router, snippets.router,
                    notifications.router, notification_pages.router, metrics_route.router,
-                   webhooks.router, audit.router, admin_pages.router):
+                   webhooks.router, audit.router, admin_pages.router,
+                   admin_inboxes.router, admin_inbox_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

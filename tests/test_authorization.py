@@ -401,6 +401,14 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/webhooks/deliveries/{delivery_id}/replay"): Row(
         "admin", _replay_delivery, ok=202),
     ("GET", "/api/admin/audit"): Row("admin", _static("GET", "/api/admin/audit")),
+    ("GET", "/api/admin/inboxes"): Row("admin", _static("GET", "/api/admin/inboxes")),
+    ("POST", "/api/admin/inboxes"): Row("admin", _static("POST", "/api/admin/inboxes", {
+        "slug": "billing", "name": "Billing", "addresses": ["billing@example.com"]}), ok=201),
+    ("GET", "/api/admin/inboxes/{slug}"): Row("admin", _static("GET", "/api/admin/inboxes/sales")),
+    ("PATCH", "/api/admin/inboxes/{slug}"): Row(
+        "admin", _static("PATCH", "/api/admin/inboxes/sales", {"from_name": "Sales team"})),
+    ("DELETE", "/api/admin/inboxes/{slug}"): Row(
+        "admin", _static("DELETE", "/api/admin/inboxes/sales"), ok=204),
 }
 
 

@@ -31,6 +31,9 @@ class AdminSection:
 ADMIN_SECTIONS: tuple[AdminSection, ...] = (
     AdminSection("audit", "Audit log", "/admin/audit",
                  "Who changed what in the console, and when."),
+    AdminSection("inboxes", "Inboxes", "/admin/inboxes",
+                 "Addresses and catch-all domains, outgoing name, automatic "
+                 "acknowledgment, and who can see each inbox."),
 )
 
 
