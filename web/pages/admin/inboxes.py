@@ -29,7 +29,7 @@ Slug = Annotated[str, Path(min_length=1, max_length=64)]
 Line = Annotated[str, Form(max_length=200)]
 Lines = Annotated[str, Form(max_length=40_000)]
 Long = Annotated[str, Form(max_length=channels.MAX_ACK_TEXT + 100)]
-Ids = Annotated[list[str], Form(max_length=1000)]
+Ids = Annotated[list[str] | None, Form(max_length=1000)]
 
 
 @dataclass
@@ -60,7 +60,7 @@ def filled_from(inbox: Inbox, members: access.Members) -> Filled:
 
 
 def _lines(text: str) -> tuple[str, ...]:
-    """One entry a line (commas separate too); blank ones dropped."""
+    """One entry per line (commas separate too); blank ones dropped."""
     return tuple(item.strip() for line in text.splitlines() for item in line.split(",")
                  if item.strip())
 
@@ -182,8 +182,8 @@ async def update_inbox(request: Request, slug: Slug, caller: CurrentAdminPage,
 
 @router.post("/admin/inboxes/{slug}/members")
 async def set_members(request: Request, slug: Slug, caller: CurrentAdminPage,
-                      runtime: RuntimeDep, team_ids: Ids | None = None,
-                      user_ids: Ids | None = None) -> Response:
+                      runtime: RuntimeDep, team_ids: Ids = None,
+                      user_ids: Ids = None) -> Response:
     """Make the checked teams and people the inbox's members."""
     try:
         teams, users = _ids(team_ids or [], "team"), _ids(user_ids or [], "user")
