@@ -14,8 +14,8 @@ from sqlalchemy import select
 from connectors.email.receiver import start_receiver, stop_receiver
 from core.db import transaction
 from inbox.models import Conversation, Inbox
-from tests.support import CHROMIUM, add_user, run_jobs, submit_form
-from tests.web.site import chromium, logged_in_page, screenshots, serving
+from tests.support import CHROMIUM, PASSWORD, add_user, run_jobs, submit_form
+from tests.web.site import WIDTHS, chromium, logged_in_page, screenshots, serving
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")]
@@ -155,3 +155,27 @@ async def test_restricting_an_inbox_to_a_team_changes_what_an_agent_sees(
         await agent_page.get_by_role("main").wait_for()
         assert await agent_page.get_by_text("Printer on fire").count() == 0
 
+
+
+@pytest.mark.parametrize("width", WIDTHS.values())
+async def test_the_inbox_pages_pass_axe(runtime, admin, client, width):
+    from tests.web.test_accessibility import violations
+
+    _, boss = admin
+    await client.post("/api/teams", headers=boss, json={"name": "Printers", "member_ids": []})
+    await add_user(runtime, "dana@example.com", "agent", "Dana Agent")
+    async with serving(runtime) as base, chromium() as browser:
+        context = await browser.new_context(viewport={"width": width, "height": 900},
+                                            bypass_csp=True)
+        page = await context.new_page()
+        await page.goto(f"http://{base}/login")
+        await page.get_by_label("Email").fill("admin@example.com")
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Log in").click()
+        await page.wait_for_url(f"http://{base}/")
+        found = []
+        for path in ("/admin/inboxes", "/admin/inboxes/new", "/admin/inboxes/support"):
+            await page.goto(f"http://{base}{path}")
+            found += [f"{path}: {v}" for v in await violations(page)]
+        await context.close()
+    assert found == [], "\n".join(found)
