@@ -54,9 +54,9 @@ addresses = ["help@example.com"]
     return config
 
 
-def serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
+def serve(config: Path, log: Path, command: str = "serve") -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([str(BIN / "frontdesk"), "--config", str(config), "serve"],
+        return subprocess.Popen([str(BIN / "frontdesk"), "--config", str(config), command],
                                 stdout=out, stderr=out, env=process_env())
 
 
@@ -116,6 +116,9 @@ async def test_an_address_added_on_one_server_is_taken_by_the_other_without_a_re
         for name in ports:
             processes[name] = serve(configs[name], logs[name])
             await wait_ready(f"http://127.0.0.1:{ports[name][0]}", processes[name], logs[name])
+        if TEST_REDIS_URL:  # jobs (processing the mail) run on a worker then
+            logs["worker"] = tmp_path / "worker.log"
+            processes["worker"] = serve(configs["a"], logs["worker"], "worker")
         a_http, b_smtp = f"http://127.0.0.1:{ports['a'][0]}", ports["b"][1]
         assert await asyncio.to_thread(rcpt, b_smtp, "deals@example.com") == 550
 
