@@ -272,8 +272,13 @@ async def delete_inbox(session: AsyncSession, actor: User | None, slug: str) -> 
         raise Conflict(f"the inbox {slug!r} holds {count} conversation(s) and cannot be "
                        "deleted; remove its addresses to stop new mail", code="inbox_in_use")
     before = _audit_view(values_of(inbox))
-    await session.delete(inbox)
-    await session.flush()
+    try:
+        async with savepoint(session):
+            await session.delete(inbox)
+            await session.flush()
+    except IntegrityError:  # a conversation arrived since it was counted
+        raise Conflict(f"the inbox {slug!r} just received a conversation and cannot be "
+                       "deleted", code="inbox_in_use") from None
     await record_change(session, actor=actor, action="inbox.deleted", subject_type="inbox",
                         subject_id=slug, summary=f"deleted the inbox {inbox.name!r}",
                         before=before)
