@@ -243,3 +243,24 @@ async def _until(found, watcher) -> None:
     while not found():
         await watcher.refresh(channels.VERSION_NAME)
         await asyncio.sleep(0.05)
+
+
+async def test_mail_whose_every_address_went_away_after_rcpt_is_deferred(runtime, client,
+                                                                           admin):
+    """Removed between RCPT and DATA: 451, so the sender retries and hears 550; nothing is
+    stored for no inbox."""
+    _, boss = admin
+    await client.post("/api/admin/inboxes", headers=boss, json=NEW)
+    server = await start_smtp(runtime, port=0)
+    try:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=server.port)
+        await smtp.connect()
+        await smtp.mail("anna@customer.example")
+        assert (await smtp.rcpt("deals@example.com"))[0] == 250
+        await client.patch("/api/admin/inboxes/sales", headers=boss, json={"addresses": []})
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await smtp.data(b"Subject: late\r\n\r\nHello.\r\n")
+        assert refused.value.code == 451
+        smtp.close()
+    finally:
+        await stop_smtp(server)
