@@ -79,11 +79,14 @@ def install(runtime: Runtime) -> None:
     runtime.provide("attachments", AttachmentStore(runtime.settings.attachments.dir))
     runtime.provide("conversations_of_tickets", conversations_of_tickets)
     runtime.provide("limits", runtime.settings.limits)
+    import connectors.forms.models  # noqa: F401  (its table is known before the first query)
 
 
 async def prepare_database(runtime: Runtime) -> None:
-    """Seed what the configuration and the defaults need (inboxes, default pipeline), then
-    load the settings kept in the database and keep them current (`core.settings_version`)."""
+    """Seed what the configuration and the defaults need (inboxes, default pipeline, the
+    forms the database does not know yet), then load the settings kept in the database and
+    keep them current (`core.settings_version`)."""
+    from connectors.forms.service import seed_forms
     from core.live import make_hub
     from core.settings_version import VersionWatcher
     from inbox.channels import seed_inboxes, start_channels
@@ -92,12 +95,22 @@ async def prepare_database(runtime: Runtime) -> None:
     async with transaction(runtime.sessions) as session:
         await seed_inboxes(session, runtime.settings)
         await ensure_default_pipeline(session)
+        await seed_forms(session, runtime.settings.forms)
     jobs = runtime.settings.jobs
     watcher = VersionWatcher(runtime.sessions, make_hub(jobs.redis_url,
                                                         f"{jobs.queue_name}:settings"),
                              poll_seconds=runtime.settings.database.settings_poll_seconds)
     runtime.closing.append(watcher.close)
     await start_channels(runtime, watcher)
+    await prepare_mail_channels(runtime)
+
+
+async def prepare_mail_channels(runtime: Runtime) -> None:
+    """Seed the IMAP mailboxes of the configuration file the database does not have yet."""
+    from connectors.email.mailboxes import seed_mailboxes
+
+    async with transaction(runtime.sessions) as session:
+        await seed_mailboxes(session, runtime.settings.imap)
 
 
 async def start_runtime(settings: Settings, **kwargs: Any) -> Runtime:
@@ -139,11 +152,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web import metrics as metrics_route
     from web.api import (
         admin,
+        admin_forms,
         admin_inboxes,
         attachments,
         audit,
         conversations,
         inboxes,
+        invites,
         messages,
         notifications,
         people,
@@ -165,8 +180,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import inbox as inbox_pages
     from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
+    from web.pages.admin import forms as admin_form_pages
     from web.pages.admin import home as admin_pages
     from web.pages.admin import inboxes as admin_inbox_pages
+    from web.pages.admin import people as people_pages
+    from web.pages.admin import sla as sla_pages
+    from web.pages.admin import snippets as snippet_pages
+    from web.pages.admin import teams as team_pages
+    from web.pages.admin import webhooks as admin_webhook_pages
     from web.pages.common import LoginRequired, to_login
 
     configured = runtime.settings if runtime is not None else settings
@@ -207,6 +228,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    conversation_pages.router, saved_view_pages.router, snippets.router,
                    notifications.router, notification_pages.router, metrics_route.router,
                    webhooks.router, audit.router, admin_pages.router,
+                   snippet_pages.router, invites.router, people_pages.router,
+                   team_pages.router, sla_pages.router, admin_forms.router,
+                   admin_form_pages.router, admin_webhook_pages.router,
                    admin_inboxes.router, admin_inbox_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")

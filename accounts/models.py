@@ -26,6 +26,10 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     notify_by_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """The user's notifications are also mailed to them (off unless they ask)."""
+    invitation_pending: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                     server_default=false())
+    """Invited and not yet joined: no password, not active, until they set one from the
+    link in the invitation (`accounts.invites`)."""
 
     @property
     def is_admin(self) -> bool:
@@ -77,3 +81,28 @@ class LoginSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+LINK_PURPOSES = ("invite", "reset")
+
+
+class PasswordLink(Base):
+    """A one-time link to set a password: an invitation to join, or a reset. Only the
+    SHA-256 of its token is stored; the token itself is derived from the service's secret
+    key and `nonce` (`accounts.invites.link_token`), so the mail can be sent after commit
+    without the token ever being written down. It works once (`used_at`), until
+    `expires_at`, unless revoked (a newer link for the same user and purpose revokes it)."""
+
+    __tablename__ = "password_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

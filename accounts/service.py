@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.events import UserRenamed
-from accounts.models import ROLES, ApiToken, LoginSession, Team, TeamMember, User
+from accounts.models import ROLES, ApiToken, LoginSession, PasswordLink, Team, TeamMember, User
 from accounts.security import hash_token, new_token
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
@@ -134,10 +134,15 @@ async def revoke_api_token(session: AsyncSession, token_id: int, *, actor: User)
 
 
 async def _end_access(session: AsyncSession, user_id: int) -> None:
-    """End every login session of a user and revoke every token, at once."""
+    """End every login session of a user and revoke every token and password link, at
+    once."""
     await session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
     await session.execute(update(ApiToken).where(ApiToken.user_id == user_id,
                                                  ApiToken.revoked_at.is_(None))
+                          .values(revoked_at=clock.now()))
+    await session.execute(update(PasswordLink).where(PasswordLink.user_id == user_id,
+                                                     PasswordLink.used_at.is_(None),
+                                                     PasswordLink.revoked_at.is_(None))
                           .values(revoked_at=clock.now()))
 
 
@@ -203,6 +208,9 @@ async def update_user(session: AsyncSession, user_id: int, changes: dict[str, An
     changes = await _user_changes(session, user, changes)
     if changes.get("active") is False and user.id == actor.id:
         raise Conflict("you cannot deactivate yourself", field="active")
+    if "active" in changes and user.invitation_pending:
+        raise Conflict(f"{user.email} has not joined yet: resend or withdraw the invitation",
+                       field="active")
     await _keeps_an_admin(session, user, changes)
     if changes.get("active") is False and user.active:
         await _end_access(session, user.id)
@@ -262,8 +270,14 @@ async def _team_name(session: AsyncSession, name: str, *, other_than: int | None
 
 async def _set_team_members(session: AsyncSession, team_id: int,
                             member_ids: Sequence[int]) -> None:
-    for user_id in set(member_ids):
-        await get_active_user(session, user_id, field="member_ids")
+    """Make `member_ids` the team's members: active users, people invited who have not
+    joined yet, or members already (deactivated since); InvalidInput naming `member_ids`
+    for anyone else."""
+    current = set((await team_members(session, [team_id]))[team_id])
+    for user_id in set(member_ids) - current:
+        user = await session.get(User, user_id)
+        if user is None or not (user.active or user.invitation_pending):
+            raise InvalidInput(f"no active user with id {user_id}", field="member_ids")
     await session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
     session.add_all(TeamMember(team_id=team_id, user_id=uid) for uid in sorted(set(member_ids)))
     await session.flush()
@@ -355,3 +369,24 @@ async def set_notify_by_email(session: AsyncSession, user_id: int, on: bool) -> 
     user.notify_by_email = on
     await session.flush()
     return user
+
+
+async def everyone(session: AsyncSession) -> list[User]:
+    """Every user, active, invited or deactivated, by name."""
+    return list((await session.scalars(select(User).order_by(User.name, User.id))).all())
+
+
+async def every_team(session: AsyncSession) -> list[Team]:
+    """Every team, active or not, by name."""
+    return list((await session.scalars(select(Team).order_by(Team.name, Team.id))).all())
+
+
+async def teams_by_user(session: AsyncSession) -> dict[int, list[Team]]:
+    """user id -> the teams (active or not) they are a member of, by name."""
+    rows = await session.execute(
+        select(TeamMember.user_id, Team).join(Team, Team.id == TeamMember.team_id)
+        .order_by(Team.name, Team.id))
+    found: dict[int, list[Team]] = {}
+    for user_id, team in rows:
+        found.setdefault(user_id, []).append(team)
+    return found

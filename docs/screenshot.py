@@ -70,7 +70,7 @@ async def demo(runtime: Runtime) -> None:
     await add_to_inbox(runtime, "support", user_ids=tuple(agents.values()))
     async with transaction(runtime.sessions) as session:  # goals every ticket runs against
         await save_policy(session, {"goals": {"first_response": {"minutes": 30},
-                                              "close": {"minutes": 480}}}, actor_id=None)
+                                              "close": {"minutes": 480}}}, actor=None)
     # Oldest first, as time runs: the SLA clocks are planned from each moment in turn.
     for minutes, channel, name, email, company, subject, text, owner, priority in reversed(MAIL):
         message = InboundMessage(inbox="support", channel=channel, sender_email=email,

@@ -635,3 +635,14 @@ def install(bus: EventBus) -> None:
     """Subscribe the inbox to what other rooms report of values it keeps a copy of (a
     user's name, kept as the owner sort key of the conversations they own)."""
     bus.subscribe(UserRenamed, _on_user_renamed)
+
+
+async def add_message_meta(session: AsyncSession, message_id: int, key: str,
+                           value: Any) -> None:
+    """Keep `value` under `key` in the meta of the message `message_id` (a connector's
+    structured view of what arrived, e.g. a form's own fields); NotFound without it."""
+    message = await session.get(Message, message_id)
+    if message is None:
+        raise NotFound(f"no message with id {message_id}")
+    message.meta = {**(message.meta or {}), key: value}
+    await session.flush()

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.models import User
+from audit.service import changed_only, record_change
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
 from inbox.models import Snippet
@@ -43,24 +45,29 @@ async def get_snippet(session: AsyncSession, snippet_id: int) -> Snippet:
     return snippet
 
 
-async def create_snippet(session: AsyncSession, *, name: str, body: str) -> Snippet:
-    """A new snippet; InvalidInput naming the field for an empty or long one, Conflict
-    for a name taken."""
+async def create_snippet(session: AsyncSession, *, name: str, body: str,
+                         actor: User | None) -> Snippet:
+    """A new snippet, made by `actor` (audited); InvalidInput naming the field for an empty
+    or long one, Conflict for a name taken."""
     _checked(name, body)
     await _refuse_taken(session, name.strip(), None)
     now = clock.now()
     snippet = Snippet(name=name.strip(), body=body, created_at=now, updated_at=now)
     session.add(snippet)
     await session.flush()
+    await record_change(session, actor=actor, action="snippet.created", subject_type="snippet",
+                        subject_id=snippet.id, summary=f"Canned reply {snippet.name!r} created",
+                        after={"name": snippet.name, "body": snippet.body})
     return snippet
 
 
-async def update_snippet(session: AsyncSession, snippet_id: int,
-                         changes: dict[str, Any]) -> Snippet:
-    """Rename the snippet and/or change its body (`changes` holds `name`, `body`); the
-    same checks as `create_snippet`."""
+async def update_snippet(session: AsyncSession, snippet_id: int, changes: dict[str, Any], *,
+                         actor: User | None) -> Snippet:
+    """Rename the snippet and/or change its body (`changes` holds `name`, `body`), by
+    `actor` (audited); the same checks as `create_snippet`."""
     snippet = await get_snippet(session, snippet_id)
     _checked(changes.get("name"), changes.get("body"))
+    before = {"name": snippet.name, "body": snippet.body}
     if changes.get("name") is not None:
         await _refuse_taken(session, changes["name"].strip(), snippet.id)
         snippet.name = changes["name"].strip()
@@ -68,10 +75,22 @@ async def update_snippet(session: AsyncSession, snippet_id: int,
         snippet.body = changes["body"]
     snippet.updated_at = clock.now()
     await session.flush()
+    old, new = changed_only(before, {"name": snippet.name, "body": snippet.body})
+    if new:
+        await record_change(session, actor=actor, action="snippet.updated",
+                            subject_type="snippet", subject_id=snippet.id,
+                            summary=f"Canned reply {snippet.name!r} changed", before=old,
+                            after=new)
     return snippet
 
 
-async def delete_snippet(session: AsyncSession, snippet_id: int) -> None:
-    """Remove the snippet for good (replies it filled keep their text)."""
-    await session.delete(await get_snippet(session, snippet_id))
+async def delete_snippet(session: AsyncSession, snippet_id: int, *,
+                         actor: User | None) -> None:
+    """Remove the snippet for good (replies it filled keep their text), by `actor`
+    (audited)."""
+    snippet = await get_snippet(session, snippet_id)
+    await session.delete(snippet)
     await session.flush()
+    await record_change(session, actor=actor, action="snippet.deleted", subject_type="snippet",
+                        subject_id=snippet_id, summary=f"Canned reply {snippet.name!r} deleted",
+                        before={"name": snippet.name, "body": snippet.body})

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 import accounts.models  # noqa: F401  (registers tables)
 import audit.models  # noqa: F401
 import connectors.email.models  # noqa: F401
+import connectors.forms.models  # noqa: F401
 import core.outbox  # noqa: F401
 import core.settings_version  # noqa: F401
 import core.throttle  # noqa: F401

@@ -19,15 +19,17 @@ Holiday tables are finite: dates outside ``years`` get no public holidays.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from functools import lru_cache
 
 import holidays as holiday_tables
+from holidays.registry import COUNTRIES
 
 from sla.calendar import WorkingCalendar
 
-__all__ = ["DEFAULT_YEARS", "calendar_from_config", "country_holidays"]
+__all__ = ["DEFAULT_YEARS", "calendar_from_config", "countries", "country_holidays"]
 
 DEFAULT_YEARS = range(2000, 2100)
 
@@ -58,6 +60,15 @@ def _country_holidays(
             f"unknown holiday country {country!r} or subdivision {subdivision!r}: {exc}"
         ) from None
     return frozenset(table.keys())
+
+
+@lru_cache(maxsize=1)
+def countries() -> tuple[tuple[str, str], ...]:
+    """(ISO 3166-1 alpha-2 code, English name) of every country with a holiday calendar,
+    by name."""
+    named = {entry[1]: re.sub(r"(?<=[a-z])(?=[A-Z])", " ", entry[0])
+             for entry in COUNTRIES.values()}
+    return tuple(sorted(named.items(), key=lambda item: item[1]))
 
 
 def calendar_from_config(

@@ -6,7 +6,7 @@
                      "hours": {"mon": [["09:00", "17:00"]], ...},
                      "holidays": ["2026-12-24"], "holiday_country": "SE"}],
       "paused_statuses": ["waiting_on_contact"],
-      "property": null | "priority" | "team" | "channel" | "pipeline",
+      "property": null | "priority" | "team" | "inbox" | "channel" | "pipeline",
       "goals": {"first_response": {"minutes": 60, "due_soon_minutes": 15},
                 "next_response": null, "close": {"minutes": 2880}},
       "values": {"urgent": {...goals...}, "low": null}
@@ -29,7 +29,7 @@ from sla.calendar import WorkingCalendar
 from sla.holidays import calendar_from_config
 
 KINDS = ("first_response", "next_response", "close")
-PROPERTIES = ("priority", "team", "channel", "pipeline")
+PROPERTIES = ("priority", "team", "inbox", "channel", "pipeline")
 YEAR_MINUTES = 366 * 24 * 60
 
 
@@ -45,8 +45,19 @@ Day = Annotated[date, Field(strict=False)]
 
 
 class Goal(_Strict):
-    minutes: Annotated[int, Field(ge=1, le=YEAR_MINUTES)]
-    due_soon_minutes: Annotated[int, Field(ge=0, le=YEAR_MINUTES)] = 0
+    """One goal: how long the clock may run, and when it starts to warn."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"minutes": 60, "due_soon_minutes": 15}]})
+
+    minutes: Annotated[int, Field(
+        ge=1, le=YEAR_MINUTES,
+        description="The goal: minutes the clock may run (working minutes in "
+                    "`working_hours` mode, elapsed minutes in `always` mode).")]
+    due_soon_minutes: Annotated[int, Field(
+        ge=0, le=YEAR_MINUTES,
+        description="How many of those minutes before the deadline the ticket is "
+                    "'due soon' (0: no warning). Less than `minutes`.")] = 0
 
     @model_validator(mode="after")
     def _warning_before_goal(self) -> Goal:
@@ -64,9 +75,18 @@ class Goal(_Strict):
 
 
 class Goals(_Strict):
-    first_response: Goal | None = None
-    next_response: Goal | None = None
-    close: Goal | None = None
+    """The goals of a set of tickets; a goal left out (or null) is not tracked."""
+
+    first_response: Goal | None = Field(
+        default=None,
+        description="From the ticket's opening to the first agent reply.")
+    next_response: Goal | None = Field(
+        default=None,
+        description="From a customer message that follows an agent reply to the next "
+                    "agent reply.")
+    close: Goal | None = Field(
+        default=None,
+        description="From the ticket's opening to its close (a reopen resumes it).")
 
     def get(self, kind: str) -> Goal | None:
         goal: Goal | None = getattr(self, kind)
@@ -74,12 +94,33 @@ class Goals(_Strict):
 
 
 class CalendarSpec(_Strict):
-    team_id: Annotated[int, Field(ge=1)] | None = None
-    timezone: Annotated[str, Field(min_length=1, max_length=64)]
-    hours: dict[str, list[HourPair]]
-    holidays: Annotated[list[Day], Field(max_length=1000)] = []
-    holiday_country: Annotated[str, Field(min_length=2, max_length=3)] | None = None
-    holiday_subdivision: Annotated[str, Field(max_length=10)] | None = None
+    """Working hours in one time zone, with holidays."""
+
+    team_id: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="The team whose tickets run on this calendar; null for the default "
+                    "calendar (one per policy, needed in `working_hours` mode).")
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        description="An IANA time zone name (`Europe/Stockholm`); working hours are wall-clock "
+                    "times in it, daylight saving time included.",
+        examples=["Europe/Stockholm"])
+    hours: dict[str, list[HourPair]] = Field(
+        description="Working periods per weekday (`mon` ... `sun`): `[from, to]` pairs of "
+                    "`HH:MM` times, `to` may be `24:00`; several periods a day (a lunch break "
+                    "between them), not overlapping. A weekday left out has no working time.",
+        examples=[{"mon": [["09:00", "12:00"], ["13:00", "17:00"]], "sat": []}])
+    holidays: Annotated[list[Day], Field(max_length=1000)] = Field(
+        default=[],
+        description="Extra days off (`YYYY-MM-DD`), on top of the country's.",
+        examples=[["2026-12-24"]])
+    holiday_country: Annotated[str, Field(min_length=2, max_length=3)] | None = Field(
+        default=None,
+        description="ISO 3166-1 country code whose public holidays are days off "
+                    "(from the `holidays` package), or null.", examples=["SE"])
+    holiday_subdivision: Annotated[str, Field(max_length=10)] | None = Field(
+        default=None,
+        description="A subdivision code of that country (`CA` for California in "
+                    "`US`), or null.")
 
     @model_validator(mode="after")
     def _builds(self) -> CalendarSpec:
@@ -94,13 +135,53 @@ class CalendarSpec(_Strict):
             years=range(2000, 2100))
 
 
+EXAMPLE: dict[str, Any] = {
+    "mode": "working_hours",
+    "calendars": [{"team_id": None, "timezone": "Europe/Stockholm",
+                   "hours": {day: [["09:00", "12:00"], ["13:00", "17:00"]]
+                             for day in ("mon", "tue", "wed", "thu", "fri")},
+                   "holidays": ["2026-12-24"], "holiday_country": "SE",
+                   "holiday_subdivision": None}],
+    "paused_statuses": ["waiting_on_contact"],
+    "property": "priority",
+    "goals": {"first_response": {"minutes": 240, "due_soon_minutes": 60},
+              "next_response": {"minutes": 480, "due_soon_minutes": 60},
+              "close": {"minutes": 2400, "due_soon_minutes": 0}},
+    "values": {"urgent": {"first_response": {"minutes": 30, "due_soon_minutes": 10},
+                          "next_response": None, "close": None},
+               "low": None},
+}
+"""A complete settings document (the OpenAPI example and the README's)."""
+
+
 class SlaPolicy(_Strict):
-    mode: Literal["working_hours", "always"] = "always"
-    calendars: Annotated[list[CalendarSpec], Field(max_length=200)] = []
-    paused_statuses: Annotated[list[str], Field(max_length=50)] = ["waiting_on_contact"]
-    property: Literal["priority", "team", "channel", "pipeline"] | None = None
-    goals: Goals = Goals()
-    values: dict[Annotated[str, Field(max_length=64)], Goals | None] = {}
+    """The SLA settings document; a new version replaces the whole document."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
+
+    mode: Literal["working_hours", "always"] = Field(
+        default="always",
+        description="`always`: clocks run 24/7; `working_hours`: clocks run only "
+                    "in the working hours of the ticket's calendar.")
+    calendars: Annotated[list[CalendarSpec], Field(max_length=200)] = Field(
+        default=[],
+        description="The default calendar (`team_id` null) and any team's own calendar.")
+    paused_statuses: Annotated[list[str], Field(max_length=50)] = Field(
+        default=["waiting_on_contact"],
+        description="Ticket statuses that pause every running clock; leaving them resumes.")
+    property: Literal["priority", "team", "inbox", "channel", "pipeline"] | None = Field(
+        default=None,
+        description="Null: `goals` apply to every ticket. Otherwise the ticket "
+                    "property whose values may have their own goals in `values`.")
+    goals: Goals = Field(
+        default=Goals(),
+        description="The goals of every ticket (with `property`: of every value not listed "
+                    "in `values`).")
+    values: dict[Annotated[str, Field(max_length=64)], Goals | None] = Field(
+        default={},
+        description="Goals per value of `property`: a priority (`urgent`), a team id "
+                    "(`\"3\"`), an inbox slug (`support`), a channel (`email`) or a "
+                    "pipeline id; null means no SLA for that value.")
 
     @model_validator(mode="after")
     def _consistent(self) -> SlaPolicy:
@@ -121,8 +202,8 @@ class SlaPolicy(_Strict):
                    for goals in (self.goals, *self.values.values()))
 
     def goals_for(self, ticket: dict[str, Any]) -> Goals | None:
-        """The goals for a ticket with these properties (`priority`, `team`, `channel`,
-        `pipeline`), or None when it has no SLA."""
+        """The goals for a ticket with these properties (`priority`, `team`, `inbox`,
+        `channel`, `pipeline`), or None when it has no SLA."""
         if self.property is None:
             return self.goals
         value = ticket.get(self.property)
@@ -136,3 +217,10 @@ def calendar_spec_for(policy: SlaPolicy, team_id: int | None) -> CalendarSpec | 
         return None
     by_team = {c.team_id: c for c in policy.calendars}
     return by_team.get(team_id) or by_team.get(None)
+
+
+def default_zone_name(policy: SlaPolicy) -> str:
+    """The time zone of the default calendar (whatever the mode), or "UTC" without one:
+    where reports count days and weeks and where the editor shows deadlines."""
+    default = next((c for c in policy.calendars if c.team_id is None), None)
+    return default.timezone if default is not None else "UTC"

@@ -4,21 +4,35 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.models import Team
 from core.db import UTCDateTime
+from core.errors import InvalidInput
 from inbox.access import Scope
-from inbox.models import NO_DEADLINE, Conversation
+from inbox.models import CHANNELS, NO_DEADLINE, Conversation, Inbox
 from sla import clock as clocks
 from sla.models import SlaClock
+from sla.policy import SlaPolicy, default_zone_name
+from sla.reports import (
+    NO_TEAM,
+    ClockFact,
+    WeeklyReport,
+    parse_bound,
+    summarize,
+    weeks_between,
+)
 from sla.service import calendar_for, current_policy, to_clock
-from tickets.models import Ticket, TicketConversation
+from tickets.models import Pipeline, PipelineStatus, Ticket, TicketConversation
 from tickets.queries import in_scope as ticket_in_scope
+from tickets.state import PRIORITIES
 
 FAR_FUTURE = NO_DEADLINE
 """Where a ticket without a running deadline sorts: after every real one, and still inside
@@ -131,3 +145,87 @@ def status_filter(status: str | None, now: datetime) -> tuple[ColumnElement[bool
     return () if status is None else (status_condition(status, now),)
 
 
+
+
+def report_zone(policy: SlaPolicy) -> ZoneInfo:
+    """The time zone reports count days and weeks in: the default calendar's (whatever the
+    mode), or UTC when the settings have none."""
+    return ZoneInfo(default_zone_name(policy))
+
+
+async def current_report_zone(session: AsyncSession) -> ZoneInfo:
+    """`report_zone` of the settings in force."""
+    _, policy = await current_policy(session)
+    return report_zone(policy)
+
+
+async def weekly_report(session: AsyncSession, start: datetime, end: datetime, now: datetime,
+                        *, scope: Scope) -> WeeklyReport:
+    """Attainment per goal per week, per team, and breaches by team, for the clocks of
+    tickets in `scope` started in [start, end); weeks in the report's time zone."""
+    zone = await current_report_zone(session)
+    rows = (await session.execute(
+        select(SlaClock, Team.name).join(Ticket, Ticket.id == SlaClock.ticket_id)
+        .outerjoin(Team, Team.id == Ticket.team_id)
+        .where(SlaClock.started_at >= start, SlaClock.started_at < end,
+               Ticket.deleted_at.is_(None), ticket_in_scope(scope))
+        .order_by(SlaClock.id))).all()
+    facts = [ClockFact(goal=row.kind, started_at=row.started_at, team=team or NO_TEAM,
+                       stopped_at=row.stopped_at, met_late=row.met_late, due_at=row.due_at,
+                       working_minutes=row.consumed_us / 60_000_000)
+             for row, team in rows]
+    return summarize(facts, weeks_between(start, end, zone), zone, now)
+
+
+MAX_WEEKS = 106
+"""The longest period a weekly report covers (two years and a little)."""
+
+
+async def report_period(session: AsyncSession, start: str, end: str, *,
+                        max_weeks: int | None = None) -> tuple[datetime, datetime]:
+    """[from, to) of a report from its texts (`sla.reports.parse_bound`, dates in the
+    report's zone), at most `max_weeks` weeks long when given; InvalidInput names the bound
+    at fault."""
+    zone = await current_report_zone(session)
+    bounds = []
+    for name, text, is_end in (("from", start, False), ("to", end, True)):
+        try:
+            bounds.append(parse_bound(text, zone, end=is_end))
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field=name) from None
+    if bounds[1] <= bounds[0]:
+        raise InvalidInput("'to' must be after 'from'", field="to")
+    if max_weeks is not None and bounds[1] - bounds[0] > timedelta(weeks=max_weeks):
+        raise InvalidInput(f"a weekly report covers at most {max_weeks} weeks", field="to")
+    return bounds[0], bounds[1]
+
+
+@dataclass(frozen=True)
+class EditorChoices:
+    """What the SLA editor offers: open statuses to pause on, and the values of each
+    property goals may go by, as (value, label)."""
+
+    statuses: list[tuple[str, str]]
+    values: dict[str, list[tuple[str, str]]]
+
+
+async def editor_choices(session: AsyncSession) -> EditorChoices:
+    """The statuses (not closed ones) of every pipeline, and every priority, team, inbox,
+    channel and pipeline."""
+    statuses: dict[str, str] = {}
+    for key, label in (await session.execute(
+            select(PipelineStatus.key, PipelineStatus.label)
+            .where(PipelineStatus.is_closed.is_(False))
+            .order_by(PipelineStatus.pipeline_id, PipelineStatus.position))).all():
+        statuses.setdefault(key, label)
+    teams = (await session.execute(select(Team.id, Team.name).where(Team.active.is_(True))
+                                   .order_by(Team.name))).all()
+    inboxes = (await session.execute(select(Inbox.slug, Inbox.name).order_by(Inbox.name))).all()
+    pipelines = (await session.execute(select(Pipeline.id, Pipeline.name)
+                                       .order_by(Pipeline.name))).all()
+    return EditorChoices(list(statuses.items()), {
+        "priority": [(p, p.title()) for p in reversed(PRIORITIES)],
+        "team": [(str(i), name) for i, name in teams],
+        "inbox": [(slug, name) for slug, name in inboxes],
+        "channel": [(c, c.title()) for c in CHANNELS],
+        "pipeline": [(str(i), name) for i, name in pipelines]})

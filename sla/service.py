@@ -11,8 +11,9 @@ schedules the due-soon and breach notices for their exact instants (see `sla.job
 - close: starts when the ticket opens; met when it closes; a reopen resumes it. Closing
   pauses the response clocks.
 - statuses in `paused_statuses` pause every running clock; leaving them resumes.
-- changing priority, team, channel or pipeline re-plans the ticket's clocks; saving new
-  settings re-plans every open ticket (the `sla.replan_all` job).
+- changing priority, team, channel or pipeline re-plans the ticket's clocks, and so does
+  moving its conversation to another inbox when goals go by inbox; saving new settings
+  re-plans every open ticket (the `sla.replan_all` job).
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.models import User
+from audit.service import changed_only, record_change
 from core import clock as wall
 from core.db import after_commit
 from core.errors import InvalidInput
 from core.events import EventBus
 from core.jobs import enqueue_after_commit
 from inbox import service as inbox
-from inbox.events import MessageAdded
-from inbox.models import Message
+from inbox.events import ConversationMoved, MessageAdded
+from inbox.models import Conversation, Inbox, Message
 from sla import clock as clocks
 from sla.calendar import WorkingCalendar
 from sla.models import SlaClock, SlaNotice, SlaPolicyVersion
@@ -73,20 +76,33 @@ async def current_policy(session: AsyncSession) -> tuple[int, SlaPolicy]:
 
 
 async def save_policy(session: AsyncSession, document: dict[str, Any],
-                      actor_id: int | None) -> tuple[int, SlaPolicy]:
-    """Validate and store a new version (InvalidInput names the field); schedules the
-    re-plan of every open ticket after commit."""
-    try:
-        policy = SlaPolicy.model_validate(document)
-    except ValueError as exc:
-        raise _invalid(exc) from None
+                      actor: User | None) -> tuple[int, SlaPolicy]:
+    """Validate and store a new version (InvalidInput names the field), with an audit entry
+    of what changed; schedules the re-plan of every open ticket after commit."""
+    policy = validate_policy(document)
+    old_version, old_policy = await current_policy(session)
     row = SlaPolicyVersion(document=policy.model_dump(mode="json"), created_at=wall.now(),
-                           created_by=actor_id)
+                           created_by=actor.id if actor is not None else None)
     session.add(row)
     await session.flush()
+    before, after = changed_only(old_policy.model_dump(mode="json"), row.document)
+    await record_change(
+        session, actor=actor, action="sla.settings_saved", subject_type="sla_settings",
+        subject_id=row.id, before=before, after=after,
+        summary=f"SLA settings version {row.id} replaced version {old_version}"
+        + ("" if before or after else " (no change)"))
     session.info[IN_FORCE] = row.id, policy
     enqueue_after_commit(session, "sla.replan_all", row.id, job_id=f"sla-replan:{row.id}")
     return row.id, policy
+
+
+def validate_policy(document: dict[str, Any]) -> SlaPolicy:
+    """The policy a settings document describes; InvalidInput names the first field at
+    fault (a dotted path such as `goals.first_response.minutes`)."""
+    try:
+        return SlaPolicy.model_validate(document)
+    except ValueError as exc:
+        raise _invalid(exc) from None
 
 
 def _invalid(exc: ValueError) -> InvalidInput:
@@ -113,9 +129,20 @@ def calendar_for(session: AsyncSession, version: int, policy: SlaPolicy,
     return calendar
 
 
-def ticket_properties(ticket: Ticket) -> dict[str, Any]:
-    return {"priority": ticket.priority, "team": ticket.team_id,
-            "channel": ticket.source_channel, "pipeline": ticket.pipeline_id}
+async def ticket_properties(session: AsyncSession, ticket: Ticket,
+                            policy: SlaPolicy) -> dict[str, Any]:
+    """The properties goals may go by; `inbox` (the slug of the inbox of the ticket's first
+    conversation) is looked up only when the policy goes by inbox."""
+    properties: dict[str, Any] = {
+        "priority": ticket.priority, "team": ticket.team_id,
+        "channel": ticket.source_channel, "pipeline": ticket.pipeline_id, "inbox": None}
+    if policy.property == "inbox":
+        properties["inbox"] = await session.scalar(
+            select(Inbox.slug).join(Conversation, Conversation.inbox_id == Inbox.id)
+            .join(TicketConversation, TicketConversation.conversation_id == Conversation.id)
+            .where(TicketConversation.ticket_id == ticket.id)
+            .order_by(Conversation.id).limit(1))
+    return properties
 
 
 # ------------------------------------------------------------------ rows <-> values
@@ -179,6 +206,7 @@ class SlaTracker:
         bus.subscribe(MessageAdded, self.on_message_added)
         bus.subscribe(TicketChanged, self.on_ticket_changed)
         bus.subscribe(TicketsMerged, self.on_tickets_merged)
+        bus.subscribe(ConversationMoved, self.on_conversation_moved)
 
     async def on_tickets_created(self, session: AsyncSession,
                                  events: list[TicketCreated]) -> None:
@@ -213,6 +241,15 @@ class SlaTracker:
         if "status" in e.changes:
             await _status_moved(session, ticket, *e.changes["status"])
         if PROPERTY_FIELDS.keys() & e.changes.keys():
+            await replan_ticket(session, ticket)
+
+    async def on_conversation_moved(self, session: AsyncSession, e: ConversationMoved) -> None:
+        # Goals by inbox follow the conversation into its new inbox.
+        _, policy = await current_policy(session)
+        if policy.property != "inbox":
+            return
+        ticket = await tickets.ticket_for_conversation(session, e.conversation_id)
+        if ticket is not None and ticket.deleted_at is None:
             await replan_ticket(session, ticket)
 
     async def on_tickets_merged(self, session: AsyncSession, e: TicketsMerged) -> None:
@@ -303,7 +340,7 @@ async def replan_ticket(session: AsyncSession, ticket: Ticket,
     `new`: the ticket was created in this transaction, so it has no clocks yet; its new
     clocks are left for the caller to flush."""
     policy, cal = await _context(session, ticket)
-    goals = policy.goals_for(ticket_properties(ticket))
+    goals = policy.goals_for(await ticket_properties(session, ticket, policy))
     now = wall.now()
     rows = {} if new else {row.kind: row for row in await _open_rows(session, ticket.id)}
     for kind in KINDS:

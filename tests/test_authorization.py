@@ -317,6 +317,19 @@ async def _replay_delivery(w: World, _: str) -> Request:
     return Request("POST", f"/api/webhooks/deliveries/{await _webhook_delivery(w)}/replay")
 
 
+async def _new_form(w: World, _: str) -> Request:
+    return Request("POST", "/api/admin/forms", {"slug": unique("form-"), "title": "Form",
+                                                "inbox": "support"})
+
+
+async def _delete_form(w: World, caller: str) -> Request:
+    slug = unique("gone-")
+    created = await w.client.post("/api/admin/forms", headers=w.headers["admin"], json={
+        "slug": slug, "title": "Form", "inbox": "support"})
+    assert created.status_code == 201, created.text
+    return Request("DELETE", f"/api/admin/forms/{slug}")
+
+
 CONTACT_FORM = {"name": "Anna Berg", "email": "anna@example.org", "subject": "Printer",
                 "message": "It smokes."}
 
@@ -401,6 +414,13 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/webhooks/deliveries/{delivery_id}/replay"): Row(
         "admin", _replay_delivery, ok=202),
     ("GET", "/api/admin/audit"): Row("admin", _static("GET", "/api/admin/audit")),
+    # forms admin
+    ("GET", "/api/admin/forms"): Row("admin", _static("GET", "/api/admin/forms")),
+    ("POST", "/api/admin/forms"): Row("admin", _new_form, ok=201),
+    ("GET", "/api/admin/forms/{slug}"): Row("admin", _static("GET", "/api/admin/forms/contact")),
+    ("PATCH", "/api/admin/forms/{slug}"): Row(
+        "admin", _static("PATCH", "/api/admin/forms/contact", {"intro": "Hello"})),
+    ("DELETE", "/api/admin/forms/{slug}"): Row("admin", _delete_form, ok=204),
     ("GET", "/api/admin/inboxes"): Row("admin", _static("GET", "/api/admin/inboxes")),
     ("POST", "/api/admin/inboxes"): Row("admin", _static("POST", "/api/admin/inboxes", {
         "slug": "billing", "name": "Billing", "addresses": ["billing@example.com"]}), ok=201),
@@ -481,3 +501,59 @@ async def test_route_answers_each_caller_as_its_row_says(world: World, route):
         assert response.status_code == expected(row, caller), (caller, response.text)
         if row.kind == "listed" and response.status_code == 200:
             assert found_in(response.json(), request.needle) == (caller != "agent_out"), caller
+
+
+# People: invitations and password resets.
+
+
+async def _invited(w: World) -> int:
+    response = await w.client.post("/api/invites", headers=w.headers["admin"], json={
+        "email": f"{unique('inv')}@example.com", "name": "Invited"})
+    assert response.status_code == 201, response.text
+    return response.json()["user"]["id"]
+
+
+def _on_invite(method: str, suffix: str = "") -> Callable[[World, str], Awaitable[Request]]:
+    async def build(w: World, _: str) -> Request:
+        return Request(method, f"/api/invites/{await _invited(w)}{suffix}")
+    return build
+
+
+async def _new_invite(w: World, _: str) -> Request:
+    return Request("POST", "/api/invites", {"email": f"{unique('inv')}@example.com",
+                                            "name": "Invited"})
+
+
+async def _reset_password(w: World, _: str) -> Request:
+    return Request("POST", f"/api/users/{await w.new_user()}/password-reset")
+
+
+TABLE.update({
+    ("GET", "/api/invites"): Row("admin", _static("GET", "/api/invites")),
+    ("POST", "/api/invites"): Row("admin", _new_invite, ok=201),
+    ("POST", "/api/invites/{user_id}/resend"): Row("admin", _on_invite("POST", "/resend")),
+    ("DELETE", "/api/invites/{user_id}"): Row("admin", _on_invite("DELETE"), ok=204),
+    ("POST", "/api/users/{user_id}/password-reset"): Row("admin", _reset_password, ok=202),
+})
+
+
+# ------------------------------------------------------------------ SLA reports (weekly, CSV)
+
+
+def _weekly_report(path: str, *, listed: bool) -> Callable[[World, str], Awaitable[Request]]:
+    async def build(w: World, caller: str) -> Request:
+        request = await _sla_report(w, caller)  # an answered thread: a first response met
+        from core import clock
+
+        today = clock.now().date()
+        url = f"{path}?from={today.replace(day=1).isoformat()}&to={today.isoformat()}"
+        return Request("GET", url, needle=("met", 1) if listed else request.needle)
+    return build
+
+
+TABLE.update({
+    ("GET", "/api/sla/report/weekly"): Row("listed",
+                                           _weekly_report("/api/sla/report/weekly", listed=True)),
+    ("GET", "/api/sla/report.csv"): Row("signed",
+                                        _weekly_report("/api/sla/report.csv", listed=False)),
+})

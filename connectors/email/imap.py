@@ -1,6 +1,7 @@
-"""IMAP import: each configured `[[imap]]` mailbox is polled; new mail is committed, then flagged.
+"""IMAP import: each enabled mailbox (`connectors.email.mailboxes`) is polled; new mail is
+committed, then flagged.
 
-    poll_all (job "email.imap_poll", every POLL_TICK_SECONDS)
+    poll_all (job "email.imap_poll", every POLL_TICK_SECONDS; reads the mailboxes afresh)
       -> for each mailbox whose poll_seconds have passed and that nobody polls, a turn
          (ImapPoll, in the database: one poll of a mailbox at a time across all processes)
            ImapSession.open        thread: connect, log in, SELECT the folder -> UIDVALIDITY
@@ -39,7 +40,6 @@ import functools
 import hashlib
 import imaplib
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -54,6 +54,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors.email import mailboxes
 from connectors.email.inbound import store_raw
 from connectors.email.models import ImapCursor, ImapPoll, RawEmail
 from connectors.email.tls import client_context
@@ -61,6 +62,7 @@ from core import clock
 from core.db import transaction
 from core.errors import SystemFault
 from core.jobs import registry
+from core.secrets import SecretBox
 from core.settings import ImapSettings
 
 log = logging.getLogger(__name__)
@@ -567,42 +569,63 @@ class _Import:
 # ---------------------------------------------------------------- jobs
 
 
-def _mailbox(runtime: Any, name: str) -> ImapSettings | None:
-    return next((m for m in runtime.settings.imap if m.name == name), None)
+@dataclass(frozen=True)
+class _Target:
+    """A mailbox to poll as its row reads now, and its password (or why it has none)."""
+
+    conf: ImapSettings
+    password: mailboxes.Password
+
+
+def _box(runtime: Any) -> SecretBox:
+    box: SecretBox = runtime.extras.setdefault("mail_secrets",
+                                               SecretBox(runtime.settings.secret_key))
+    return box
+
+
+async def _targets(runtime: Any, name: str | None = None) -> list[_Target]:
+    """The enabled mailboxes (or the one named `name`, enabled or not), read afresh."""
+    async with transaction(runtime.sessions) as session:
+        if name is None:
+            rows = await mailboxes.enabled_mailboxes(session)
+        else:
+            found = await mailboxes.mailbox_named(session, name)
+            rows = [] if found is None else [found]
+    return [_Target(mailboxes.conf_of(row, slug), mailboxes.password_of(row, _box(runtime)))
+            for row, slug in rows if name is None or row.enabled]
 
 
 async def poll(ctx: dict[str, Any], name: str) -> PollReport | None:
-    """Job: import what is new in the `[[imap]]` mailbox `name` now, unless a poll of it is
+    """Job: import what is new in the enabled mailbox `name` now, unless a poll of it is
     under way (in any process). Returns what it did, or None when the mailbox could not be
-    polled (unknown, polled elsewhere, no password, the server failed or refused us); that
-    is logged with the mailbox's name and never raised."""
+    polled (unknown or disabled, polled elsewhere, no password, the server failed or refused
+    us); that is logged with the mailbox's name and never raised."""
     runtime = ctx["runtime"]
-    conf = _mailbox(runtime, name)
-    if conf is None:
-        log.error("IMAP mailbox %s: no [[imap]] mailbox of that name", name)
+    targets = await _targets(runtime, name)
+    if not targets:
+        log.error("IMAP mailbox %s: no enabled mailbox of that name", name)
         return None
     state = _state(runtime, name)
     if state.lock.locked() or not await _take_turn(runtime.sessions, name, None):
         log.info("IMAP mailbox %s: a poll is under way already", name)
         return None
-    return await _poll_turn(runtime, conf, state)
+    return await _poll_turn(runtime, targets[0], state)
 
 
-async def _poll_turn(runtime: Any, conf: ImapSettings, state: _MailboxState
+async def _poll_turn(runtime: Any, target: _Target, state: _MailboxState
                      ) -> PollReport | None:
-    """Poll `conf`'s mailbox on the turn taken for it, and end the turn."""
+    """Poll `target`'s mailbox on the turn taken for it, and end the turn."""
+    conf = target.conf
     name = conf.name
     try:
         async with state.lock:
-            password = os.environ.get(conf.password_env, "")
-            if not password:
-                log.error("IMAP mailbox %s: environment variable %s (password_env) is not set",
-                          name, conf.password_env)
+            if target.password.text is None:
+                log.error("IMAP mailbox %s: %s", name, target.password.problem)
                 return None
             try:
                 report = await _Import(runtime.sessions, runtime.raw_sessions, conf, state,
                                        runtime.settings.limits.max_message_bytes
-                                       ).run(password)
+                                       ).run(target.password.text)
             except ImapError as exc:
                 log.warning("IMAP mailbox %s (%s:%s): %s", name, conf.host, conf.port, exc)
                 return None
@@ -615,20 +638,21 @@ async def _poll_turn(runtime: Any, conf: ImapSettings, state: _MailboxState
 
 
 async def poll_all(ctx: dict[str, Any]) -> int:
-    """Periodic job: poll every mailbox whose `poll_seconds` have passed since its last
-    poll by any process, and that no process polls now; returns how many were polled."""
+    """Periodic job: poll every enabled mailbox (as the database has it now) whose
+    `poll_seconds` have passed since its last poll by any process, and that no process
+    polls now; returns how many were polled."""
     runtime = ctx["runtime"]
     due = []
-    for conf in runtime.settings.imap:
-        state = _state(runtime, conf.name)
-        if not state.lock.locked() and await _take_turn(runtime.sessions, conf.name,
-                                                        conf.poll_seconds):
-            due.append((conf, state))
-    results = await asyncio.gather(*(_poll_turn(runtime, conf, state) for conf, state in due),
-                                   return_exceptions=True)
-    for (conf, _), result in zip(due, results, strict=True):
+    for target in await _targets(runtime):
+        state = _state(runtime, target.conf.name)
+        if not state.lock.locked() and await _take_turn(runtime.sessions, target.conf.name,
+                                                        target.conf.poll_seconds):
+            due.append((target, state))
+    results = await asyncio.gather(*(_poll_turn(runtime, target, state)
+                                     for target, state in due), return_exceptions=True)
+    for (target, _), result in zip(due, results, strict=True):
         if isinstance(result, BaseException):
-            log.error("IMAP mailbox %s: poll failed", conf.name, exc_info=result)
+            log.error("IMAP mailbox %s: poll failed", target.conf.name, exc_info=result)
     return len(due)
 
 

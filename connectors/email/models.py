@@ -4,6 +4,10 @@ Every email is committed here (raw bytes and envelope) before the sender gets it
 or the IMAP server gets its flag. Parsing and threading happen later in a job; mail that
 fails them stays here as `failed` or `quarantined` with the reason, for an admin to retry.
 
+`ImapMailbox` and `OutgoingRelay` are the mail channels admins manage (in the main
+database; `connectors.email.mailboxes` and `connectors.email.relays` are their only writers).
+Their passwords are sealed by `core.secrets`, never stored in the clear.
+
 `RawEmail` lives in the raw store (`core.db.raw_store_url`: beside a SQLite file, a file of
 its own), reached through `runtime.raw_sessions`; the other tables are in the main database.
 """
@@ -16,6 +20,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
     Integer,
     LargeBinary,
     String,
@@ -90,3 +97,56 @@ class AutoAcknowledgment(Base):
     inbox: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(254))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ImapMailbox(Base):
+    """An IMAP mailbox whose mail goes into an inbox. Its password is either sealed here
+    (`password_sealed`, set in the console) or read from the environment variable
+    `password_env` names (a mailbox seeded from `[[imap]]` in the configuration file)."""
+
+    __tablename__ = "imap_mailboxes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    """Its key in the import cursors and in the raw mail's source keys; never changes."""
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"),
+                                          index=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    security: Mapped[str] = mapped_column(String(16))
+    ca_file: Mapped[str] = mapped_column(String(1024), default="")
+    username: Mapped[str] = mapped_column(String(255))
+    password_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    password_env: Mapped[str] = mapped_column(String(255), default="")
+    folder: Mapped[str] = mapped_column(String(255), default="INBOX")
+    poll_seconds: Mapped[float] = mapped_column(Float, default=60.0)
+    after_import: Mapped[str] = mapped_column(String(16), default="seen")
+    move_to: Mapped[str] = mapped_column(String(255), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+GLOBAL_RELAY = "global"
+
+
+class OutgoingRelay(Base):
+    """An SMTP relay replies leave through: the global one (`scope` "global") or one
+    inbox's (`scope` "inbox:<id>", and `inbox_id`)."""
+
+    __tablename__ = "outgoing_relays"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32), unique=True)
+    inbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inboxes.id", ondelete="CASCADE"), nullable=True, unique=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    security: Mapped[str] = mapped_column(String(16))
+    ca_file: Mapped[str] = mapped_column(String(1024), default="")
+    username: Mapped[str] = mapped_column(String(255), default="")
+    password_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    from_address: Mapped[str] = mapped_column(String(254), default="")
+    """Sender address of mail through this relay instead of the inbox's own; empty: the inbox's."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -28,7 +28,7 @@ from connectors.email.compose import (
 from connectors.email.ids import make_message_id
 
 if TYPE_CHECKING:
-    from connectors.email.smtp_out import Relay
+    from connectors.email.autoack import Transport
 from core import clock
 from core.db import transaction
 from core.outbox import Outcome
@@ -57,7 +57,7 @@ class _Loaded:
 class NotificationMail:
     """Outbox handler: mail one notification to its user through `relay`."""
 
-    def __init__(self, settings: Settings, relay: Relay):
+    def __init__(self, settings: Settings, relay: Transport):
         self.settings = settings
         self.relay = relay
 

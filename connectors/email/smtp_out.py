@@ -1,4 +1,5 @@
-"""Send agent replies as email through the `[smtp_out]` relay.
+"""Send agent replies as email through the inbox's relay (`connectors.email.relays`: the
+inbox's own, else the global one, else `[smtp_out]` of the configuration file).
 
 `EmailSender` is the `Sender` of the `email` and `form` channels (form contacts gave their
 address). For one reply it:
@@ -7,13 +8,15 @@ address). For one reply it:
 2. signs a Message-ID for the reply and commits it on the message *before* sending, so a
    retry sends the same Message-ID and receivers can tell a repeat from a new message;
 3. builds the mail (`compose`) with the thread's ids and the ticket token, and
-4. hands it to the relay with aiosmtplib.
+4. hands it to the relay chosen for the inbox at that moment, with aiosmtplib (a relay
+   with a sender address of its own sends from that address).
 
 Outcomes: a reply the relay accepted is `sent`; `retry` when the relay could not be reached,
 timed out, answered 4xx, or refused the session itself (greeting, EHLO, STARTTLS, login:
 ours to fix, the reply is fine); `failed` with the relay's own answer when it refused the
 message with 5xx. `install(runtime)` registers the sender and the auto-acknowledgment
-outbox handler.
+outbox handler. Automatic acknowledgments and notification mail leave through the
+global relay (else `[smtp_out]`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors import outbound
-from connectors.email import autoack, notices
+from connectors.email import account_mail, autoack, notices, relays
 from connectors.email.compose import (
     Draft,
     InvalidAddress,
@@ -48,6 +51,7 @@ from connectors.outbound import OutboundMessage
 from core import clock, outbox
 from core.db import transaction
 from core.outbox import Outcome
+from core.secrets import SecretBox
 from core.settings import Settings, SmtpOutSettings
 from inbox import service as inbox
 from inbox.attachments import AttachmentStore
@@ -89,11 +93,14 @@ def outcome_for(exc: BaseException, relay: str) -> Outcome:
 
 
 class Relay:
-    """The `[smtp_out]` relay: one connection per message."""
+    """One relay: one connection per message. With a `problem` (its password cannot be
+    had) every send is retried with that reason, without connecting."""
 
-    def __init__(self, settings: SmtpOutSettings, password: str | None):
+    def __init__(self, settings: SmtpOutSettings, password: str | None,
+                 problem: str | None = None):
         self.settings = settings
         self.password = password
+        self.problem = problem
         self.name = f"{settings.host}:{settings.port}"
 
     @classmethod
@@ -113,6 +120,8 @@ class Relay:
 
     async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> Outcome:
         """Send `message` to `recipient` with envelope `sender` ("" for the null sender)."""
+        if self.problem is not None:
+            return Outcome("retry", f"relay {self.name}: {self.problem}")
         if self.settings.username and self.password is None:
             return Outcome("retry", f"smtp_out.password_env: the environment variable "
                                     f"{self.settings.password_env!r} is not set")
@@ -143,6 +152,31 @@ async def _hang_up(client: aiosmtplib.SMTP, *, politely: bool) -> None:
     client.close()
 
 
+class RelayChooser:
+    """Which relay mail leaves through, read from the database at each send (a relay an
+    admin sets is used from the next message on, in every process)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings,
+                 env: Mapping[str, str] | None = None):
+        self.sessions = sessions
+        self.file_relay = Relay.from_settings(settings.smtp_out, env)
+        self.box = SecretBox(settings.secret_key)
+
+    async def for_inbox(self, inbox_id: int | None) -> tuple[Relay, str]:
+        """(the relay, the sender address it imposes or "") for mail of inbox `inbox_id`."""
+        async with transaction(self.sessions) as session:
+            chosen = await relays.choose(session, inbox_id, self.file_relay.settings,
+                                         self.file_relay.password, self.box)
+        if chosen.source == "file":
+            return self.file_relay, ""
+        return Relay(chosen.settings, chosen.password, chosen.problem), chosen.from_address
+
+    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> Outcome:
+        """Send through the global relay (else `[smtp_out]`): mail of no one inbox."""
+        relay, _ = await self.for_inbox(None)
+        return await relay.send(message, sender=sender, recipient=recipient)
+
+
 @dataclass(frozen=True)
 class _Reply:
     from_address: str
@@ -167,16 +201,17 @@ async def _thread_ids(session: AsyncSession, conversation_id: int, before: int) 
 class EmailSender:
     """The `Sender` of the email and form channels."""
 
-    def __init__(self, settings: Settings, relay: Relay):
+    def __init__(self, settings: Settings, relays: RelayChooser):
         self.settings = settings
-        self.relay = relay
+        self.relays = relays
 
     async def send(self, ctx: dict[str, Any], message: OutboundMessage) -> Outcome:
         if not message.to_email:
             return Outcome("failed", "the contact has no email address")
+        relay, from_override = await self.relays.for_inbox(message.inbox_id)
         try:
             recipient = validate_address(message.to_email)
-            reply = await self._sign(ctx["runtime"].sessions, message)
+            reply = await self._sign(ctx["runtime"].sessions, message, from_override)
             attachments = await asyncio.to_thread(_read_attachments, reply)
             mail = compose(Draft(
                 from_address=reply.from_address, from_name=reply.from_name,
@@ -186,10 +221,10 @@ class EmailSender:
                 attachments=attachments))
         except (InvalidAddress, Undeliverable) as exc:
             return Outcome("failed", str(exc))
-        return await self.relay.send(mail, sender=reply.from_address, recipient=recipient)
+        return await relay.send(mail, sender=reply.from_address, recipient=recipient)
 
     async def _sign(self, sessions: async_sessionmaker[AsyncSession],
-                    message: OutboundMessage) -> _Reply:
+                    message: OutboundMessage, from_override: str) -> _Reply:
         """Load what the mail needs and commit its Message-ID (a retry reuses it)."""
         async with transaction(sessions) as session:
             row = await session.get(Message, message.message_id)
@@ -198,6 +233,7 @@ class EmailSender:
             if row is None or conf is None:
                 raise Undeliverable("the message or its inbox no longer exists")
             from_address, from_name = sender_identity(conf)
+            from_address = from_override or from_address
             message_id = row.external_id
             if message_id is None:
                 message_id = make_message_id(self.settings.secret_key, domain_of(from_address),
@@ -231,11 +267,13 @@ def _read_attachments(reply: _Reply) -> list[Attachment]:
 
 
 def install(runtime: Any) -> None:
-    """Send the email and form channels' replies, automatic acknowledgments and agents'
-    notification mail through the runtime's `[smtp_out]` relay."""
-    relay = Relay.from_settings(runtime.settings.smtp_out)
+    """Send the email and form channels' replies (each through its inbox's relay),
+    automatic acknowledgments, agents' notification mail and password links (through the
+    global relay)."""
+    relay = RelayChooser(runtime.sessions, runtime.settings)
     sender = EmailSender(runtime.settings, relay)
     for channel in CHANNELS:
         outbound.senders[channel] = sender
     outbox.handlers[autoack.KIND] = autoack.AcknowledgmentDelivery(runtime.settings, relay)
     outbox.handlers[notices.KIND] = notices.NotificationMail(runtime.settings, relay)
+    outbox.handlers[account_mail.KIND] = account_mail.AccountMail(runtime.settings, relay)

@@ -22,23 +22,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("inboxes") as batch:
-        batch.add_column(sa.Column("catch_all_domains", sa.JSON(), nullable=False,
-                                   server_default="[]"))
-        batch.add_column(sa.Column("from_name", sa.String(length=200), nullable=False,
-                                   server_default=""))
-        batch.add_column(sa.Column("auto_ack", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
-        batch.add_column(sa.Column("auto_ack_window_minutes", sa.Integer(), nullable=False,
-                                   server_default="1440"))
-        batch.add_column(sa.Column("auto_ack_text", sa.Text(), nullable=False,
-                                   server_default=""))
-        batch.add_column(sa.Column("settings_from_file", sa.Boolean(), nullable=False,
-                                   server_default=sa.true()))
-    with op.batch_alter_table("inboxes") as batch:
-        for column in ("catch_all_domains", "from_name", "auto_ack", "auto_ack_window_minutes",
-                       "auto_ack_text", "settings_from_file"):
-            batch.alter_column(column, server_default=None)
+    # Plain ADD COLUMN (no batch copy of the table: on SQLite that drops `inboxes`, which
+    # every conversation's foreign key refers to). The defaults stay on the columns.
+    for column in (
+            sa.Column("catch_all_domains", sa.JSON(), nullable=False, server_default="[]"),
+            sa.Column("from_name", sa.String(length=200), nullable=False, server_default=""),
+            sa.Column("auto_ack", sa.Boolean(), nullable=False, server_default=sa.false()),
+            sa.Column("auto_ack_window_minutes", sa.Integer(), nullable=False,
+                      server_default="1440"),
+            sa.Column("auto_ack_text", sa.Text(), nullable=False, server_default=""),
+            sa.Column("settings_from_file", sa.Boolean(), nullable=False,
+                      server_default=sa.true())):
+        op.add_column("inboxes", column)
     op.create_table(
         "inbox_addresses",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -83,7 +78,6 @@ def downgrade() -> None:
     op.drop_table("settings_versions")
     op.drop_index(op.f("ix_inbox_addresses_inbox_id"), table_name="inbox_addresses")
     op.drop_table("inbox_addresses")
-    with op.batch_alter_table("inboxes") as batch:
-        for column in ("settings_from_file", "auto_ack_text", "auto_ack_window_minutes",
-                       "auto_ack", "from_name", "catch_all_domains"):
-            batch.drop_column(column)
+    for column in ("settings_from_file", "auto_ack_text", "auto_ack_window_minutes",
+                   "auto_ack", "from_name", "catch_all_domains"):
+        op.drop_column("inboxes", column)

@@ -22,8 +22,9 @@ async def desk(runtime):
     agent_id, _ = await add_user(runtime, "ann@example.com", "agent", "Ann Agent")
     await add_to_inbox(runtime, "support", user_ids=(agent_id,))
     async with transaction(runtime.sessions) as session:
-        await create_snippet(session, name="Solved", body=BODY)
-        await create_snippet(session, name="Signature", body="— {{agent.first_name}}")
+        await create_snippet(session, name="Solved", body=BODY, actor=None)
+        await create_snippet(session, name="Signature", body="— {{agent.first_name}}",
+                             actor=None)
     conversation_id = await receive(runtime, "Printer jammed", "It jams on page 2.")
     async with transaction(runtime.sessions) as session:
         from tickets.service import ticket_for_conversation

@@ -21,7 +21,7 @@ from inbox.directory import DEFAULT_ACK_TEXT, DEFAULT_ACK_WINDOW_MINUTES
 from inbox.models import Inbox
 from web.api.common import JSON, CurrentAdmin, RequestModel, RuntimeDep, Text, page
 
-router = APIRouter(tags=["admin: inboxes"])
+router = APIRouter(tags=["admin"])
 
 Slug = Annotated[str, Path(min_length=1, max_length=64, examples=["support"])]
 Name = Annotated[Text, Field(min_length=1, max_length=200, examples=["Support"])]

@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from pydantic import ConfigDict, Field
 from sqlalchemy import select
 
-from accounts import passwords
+from accounts import console, passwords
 from accounts import service as accounts
+from accounts.invites import user_status
 from accounts.models import Team, User
 from core.db import transaction
 from core.errors import InvalidInput
@@ -34,8 +35,10 @@ router = APIRouter(tags=["people"])
 
 
 def user_json(user: User) -> JSON:
+    """A user; `status` is `active`, `invited` (has not joined yet) or `deactivated`."""
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
-            "active": user.active, "can_share_views": user.can_share_views}
+            "active": user.active, "can_share_views": user.can_share_views,
+            "status": user_status(user)}
 
 
 def team_json(team: Team, member_ids: list[int]) -> JSON:
@@ -104,8 +107,9 @@ async def add_user(body: NewUser, admin: CurrentAdmin, runtime: RuntimeDep) -> J
     """Add an agent or admin (admins only)."""
     password_hash = await passwords.hash_new_password(body.password)
     async with transaction(runtime.sessions) as session:
-        user = await accounts.create_user(session, email=body.email, name=body.name,
-                                          role=body.role, password_hash=password_hash)
+        user = await console.create_user(session, actor=admin, email=body.email,
+                                         name=body.name, role=body.role,
+                                         password_hash=password_hash)
     return user_json(user)
 
 
@@ -127,7 +131,7 @@ async def patch_user(user_id: IdPath, body: UserPatch, admin: CurrentAdmin,
     if not changes:
         raise InvalidInput("send at least one field to change")
     async with transaction(runtime.sessions) as session:
-        found = await accounts.update_user(session, user_id, changes, actor=admin)
+        found = await console.update_user(session, user_id, changes, actor=admin)
     return user_json(found)
 
 
@@ -145,7 +149,7 @@ async def list_teams(user: CurrentUser, runtime: RuntimeDep, limit: Limit = DEFA
 async def add_team(body: NewTeam, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """Add a team with members (admins only)."""
     async with transaction(runtime.sessions) as session:
-        team = await accounts.create_team(session, body.name, body.member_ids)
+        team = await console.create_team(session, body.name, body.member_ids, actor=admin)
         members = await accounts.team_members(session, [team.id])
     return team_json(team, members[team.id])
 
@@ -168,6 +172,6 @@ async def patch_team(team_id: IdPath, body: TeamPatch, admin: CurrentAdmin,
     if not changes:
         raise InvalidInput("send at least one field to change")
     async with transaction(runtime.sessions) as session:
-        team = await accounts.update_team(session, team_id, changes)
+        team = await console.update_team(session, team_id, changes, actor=admin)
         members = await accounts.team_members(session, [team.id])
     return team_json(team, members[team.id])

@@ -60,7 +60,8 @@ async def list_snippets(user: CurrentUser, runtime: RuntimeDep) -> JSON:
 async def create_snippet(body: NewSnippet, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """A new canned reply (admins); 409 naming `name` when the name is taken."""
     async with transaction(runtime.sessions) as session:
-        row = await snippets.create_snippet(session, name=body.name, body=body.body)
+        row = await snippets.create_snippet(session, name=body.name, body=body.body,
+                                           actor=admin)
     return snippet_json(row)
 
 
@@ -70,7 +71,7 @@ async def update_snippet(snippet_id: IdPath, body: SnippetPatch, admin: CurrentA
     """Rename a canned reply and/or change its body (admins)."""
     async with transaction(runtime.sessions) as session:
         row = await snippets.update_snippet(session, snippet_id,
-                                            body.model_dump(exclude_none=True))
+                                            body.model_dump(exclude_none=True), actor=admin)
     return snippet_json(row)
 
 
@@ -79,5 +80,5 @@ async def delete_snippet(snippet_id: IdPath, admin: CurrentAdmin,
                          runtime: RuntimeDep) -> Response:
     """Delete a canned reply (admins)."""
     async with transaction(runtime.sessions) as session:
-        await snippets.delete_snippet(session, snippet_id)
+        await snippets.delete_snippet(session, snippet_id, actor=admin)
     return Response(status_code=204)

@@ -6,15 +6,15 @@ import pytest
 from sqlalchemy import func, select
 
 import server
+from connectors.forms.spec import DEFAULT_FIELDS, FieldSpec, FormSpec
 from connectors.forms.validate import FormErrors, is_bot, to_inbound, validate_submission
 from core.db import transaction
 from core.runtime import Runtime
-from core.settings import DEFAULT_FORM_FIELDS, FormField, FormSettings
 from inbox.models import Contact, Conversation, Message
 from tests.support import client_for, make_queue
 from tickets.models import Ticket
 
-FORM = FormSettings(slug="contact", inbox="support", title="Contact support")
+FORM = FormSpec(slug="contact", inbox="support", title="Contact support")
 VALID = {"name": "Anna", "email": "anna@example.org", "subject": "Hi", "message": "Help"}
 
 
@@ -44,13 +44,12 @@ def test_values_are_trimmed_and_line_endings_normalized():
 
 
 def test_extra_fields_are_kept_in_the_text():
-    form = FormSettings(slug="order", inbox="support", title="Order question",
-                        fields=(*DEFAULT_FORM_FIELDS,
-                                FormField(name="order_no", label="Order number")))
+    form = FormSpec(slug="order", inbox="support", title="Order question",
+                    fields=(*DEFAULT_FIELDS, FieldSpec(name="order_no", label="Order number")))
     values = validate_submission(form, VALID | {"order_no": "A-77"})
     assert not isinstance(values, FormErrors)
     msg = to_inbound(form, values, "form:order:k1")
-    assert msg.text == "Help\n\nOrder number: A-77"
+    assert msg.text == "Help\n\nForm fields\nOrder number: A-77"
     assert (msg.channel, msg.sender_email, msg.subject, msg.external_id) == (
         "form", "anna@example.org", "Hi", "form:order:k1")
 

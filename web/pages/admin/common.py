@@ -29,8 +29,22 @@ class AdminSection:
 
 
 ADMIN_SECTIONS: tuple[AdminSection, ...] = (
+    AdminSection("canned-replies", "Canned replies", "/admin/canned-replies",
+                 "The answers agents insert with a click, with placeholders."),
     AdminSection("audit", "Audit log", "/admin/audit",
                  "Who changed what in the console, and when."),
+    AdminSection("people", "People", "/admin/people",
+                 "Invite people, change roles, reset passwords, deactivate."),
+    AdminSection("teams", "Teams", "/admin/teams",
+                 "Group people into teams and choose their members."),
+    AdminSection("sla", "SLA", "/admin/sla",
+                 "Working hours, holidays and goals, with a preview of the deadlines."),
+    AdminSection("sla-reports", "SLA reports", "/admin/sla/reports",
+                 "Goals met per week, time to first response, breaches by team; CSV."),
+    AdminSection("forms", "Forms", "/admin/forms",
+                 "Public web forms: their fields, inbox, rate limit and embed snippet."),
+    AdminSection("webhooks", "Webhooks", "/admin/webhooks",
+                 "Tell other systems of events, signed; see each delivery and replay it."),
     AdminSection("inboxes", "Inboxes", "/admin/inboxes",
                  "Addresses and catch-all domains, outgoing name, automatic "
                  "acknowledgment, and who can see each inbox."),

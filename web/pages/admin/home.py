@@ -41,17 +41,25 @@ def audit_filter(actor: int | None, subject: str | None, action: str | None,
                              action=action or None, since=_day_start(since), until=end)
 
 
-Day = Annotated[date | None, Query()]
+def _day(text: str) -> date | None:
+    """A date from the form's `YYYY-MM-DD` text; None when empty or not a date."""
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
 
 
 @router.get("/admin/audit")
 async def audit_page(request: Request, caller: CurrentAdminPage, runtime: RuntimeDep,
-                     actor: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                     actor_text: Annotated[str, Query(alias="actor", max_length=10)] = "",
                      subject: Annotated[str | None, Query(max_length=32)] = None,
                      action: Annotated[str | None, Query(max_length=64)] = None,
-                     since: Day = None, until: Day = None,
+                     since_text: Annotated[str, Query(alias="since", max_length=10)] = "",
+                     until_text: Annotated[str, Query(alias="until", max_length=10)] = "",
                      before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
     """The audit log, newest first, PAGE_SIZE at a time, filtered by who, what and when."""
+    since, until = _day(since_text), _day(until_text)
+    actor = int(actor_text) if actor_text.isdigit() and 1 <= int(actor_text) <= MAX_ID else None
     wanted = audit_filter(actor, subject, action, since, until)
     async with transaction(runtime.sessions) as session:
         entries, after = await audit.list_entries(session, wanted, limit=PAGE_SIZE,
