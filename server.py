@@ -163,6 +163,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         admin,
         admin_chat,
         admin_forms,
+        admin_inboxes,
         admin_mail,
         admin_slack,
         attachments,
@@ -194,6 +195,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages.admin import chat as chat_pages
     from web.pages.admin import forms as admin_form_pages
     from web.pages.admin import home as admin_pages
+    from web.pages.admin import inboxes as admin_inbox_pages
     from web.pages.admin import mail as admin_mail_pages
     from web.pages.admin import people as people_pages
     from web.pages.admin import sla as sla_pages
@@ -248,7 +250,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    admin_form_pages.router, admin_webhook_pages.router, admin_mail.router,
                    admin_mail_pages.router, slack_events.router, admin_slack.router,
                    slack_pages.router, widget_routes.router, widget_socket.router,
-                   admin_chat.router, chat_pages.router):
+                   admin_chat.router, chat_pages.router, admin_inboxes.router,
+                   admin_inbox_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

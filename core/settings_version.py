@@ -86,6 +86,10 @@ async def bump(session: AsyncSession, name: str) -> int:
     return int(version)
 
 
+def _announcements(event: LiveEvent) -> bool:
+    return event.kind == KIND
+
+
 class VersionWatcher:
     """Keeps this process's copies of settings at their committed versions."""
 
@@ -114,7 +118,7 @@ class VersionWatcher:
         """Load every watched name, then listen for announcements and poll."""
         for name in self._reloads:
             await self.refresh(name)
-        self._subscription = self.hub.subscribe(lambda event: event.kind == KIND)
+        self._subscription = self.hub.subscribe(_announcements)
         try:
             await self.hub.start()
         except Exception:  # Redis away: polling still brings every change
@@ -161,11 +165,10 @@ class VersionWatcher:
         subscription = self._subscription
         assert subscription is not None
         while True:
-            event = await subscription.next()
-            if event is None:  # fell behind: read everything again
+            event = await subscription.queue.get()
+            if subscription.lagged.is_set():  # fell behind: read everything again
                 subscription.close()
-                subscription = self._subscription = self.hub.subscribe(
-                    lambda event: event.kind == KIND)
+                subscription = self._subscription = self.hub.subscribe(_announcements)
                 await self._refresh_all()
                 continue
             name = event.data.get("name")

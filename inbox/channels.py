@@ -34,6 +34,7 @@ from core.db import savepoint, transaction
 from core.errors import Conflict, InvalidInput, NotFound
 from core.settings import SLUG, InboxSettings, Settings
 from core.settings_version import WATCHER, VersionWatcher, bump
+from inbox import access
 from inbox.directory import (
     CHANNELS,
     DEFAULT_ACK_TEXT,
@@ -271,12 +272,32 @@ async def delete_inbox(session: AsyncSession, actor: User | None, slug: str) -> 
         raise Conflict(f"the inbox {slug!r} holds {count} conversation(s) and cannot be "
                        "deleted; remove its addresses to stop new mail", code="inbox_in_use")
     before = _audit_view(values_of(inbox))
-    await session.delete(inbox)
-    await session.flush()
+    try:
+        async with savepoint(session):
+            await session.delete(inbox)
+            await session.flush()
+    except IntegrityError:  # a conversation arrived since it was counted
+        raise Conflict(f"the inbox {slug!r} just received a conversation and cannot be "
+                       "deleted", code="inbox_in_use") from None
     await record_change(session, actor=actor, action="inbox.deleted", subject_type="inbox",
                         subject_id=slug, summary=f"deleted the inbox {inbox.name!r}",
                         before=before)
     await bump(session, VERSION_NAME)
+
+
+async def set_inbox_members(session: AsyncSession, actor: User | None, slug: str, *,
+                            team_ids: Sequence[int], user_ids: Sequence[int]) -> access.Members:
+    """Make these teams and users the only ones besides the admins who see inbox `slug`
+    (`inbox.access.set_members`), recorded in the audit log when it changes anything."""
+    inbox = await get_inbox(session, slug)
+    before = (await access.members_of(session, [inbox.id]))[inbox.id]
+    after = await access.set_members(session, inbox.id, team_ids=team_ids, user_ids=user_ids)
+    if (set(before.team_ids), set(before.user_ids)) != (set(after.team_ids),
+                                                        set(after.user_ids)):
+        await record_change(session, actor=actor, action="inbox.members", subject_type="inbox",
+                            subject_id=slug, summary=f"changed who sees the inbox {inbox.name!r}",
+                            before=asdict(before), after=asdict(after))
+    return after
 
 
 async def seed_inboxes(session: AsyncSession, settings: Settings) -> None:
@@ -317,6 +338,15 @@ def install_channels(runtime: Any) -> Channels:
     return channels
 
 
+def _forget_inbox_ids(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Drop the inbox ids cached by slug (`inbox.service.inbox_id_by_slug`): a slug may
+    now name another inbox, or none."""
+    cache = sessions.kw.get("info", {}).get("cache")
+    if isinstance(cache, dict):
+        for key in [k for k in cache if isinstance(k, tuple) and k[:1] == ("inbox",)]:
+            cache.pop(key, None)
+
+
 async def start_channels(runtime: Any, watcher: VersionWatcher) -> Channels:
     """Load the directory now and keep it current through `watcher` from now on."""
     channels: Channels = runtime.extras[CHANNELS]
@@ -324,7 +354,9 @@ async def start_channels(runtime: Any, watcher: VersionWatcher) -> Channels:
 
     async def reload() -> None:
         async with transaction(sessions) as session:
-            channels.replace(await load_directory(session))
+            directory = await load_directory(session)
+        _forget_inbox_ids(sessions)
+        channels.replace(directory)
 
     watcher.watch(VERSION_NAME, reload)
     runtime.provide(WATCHER, watcher)

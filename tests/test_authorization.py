@@ -492,6 +492,14 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/admin/chat/{slug}"): Row("admin", _static("GET", "/api/admin/chat/support")),
     ("PUT", "/api/admin/chat/{slug}"): Row("admin", _static("PUT", "/api/admin/chat/support", {
         "enabled": True, "allowed_origins": ["https://shop.example.org"]})),
+    ("GET", "/api/admin/inboxes"): Row("admin", _static("GET", "/api/admin/inboxes")),
+    ("POST", "/api/admin/inboxes"): Row("admin", _static("POST", "/api/admin/inboxes", {
+        "slug": "billing", "name": "Billing", "addresses": ["billing@example.com"]}), ok=201),
+    ("GET", "/api/admin/inboxes/{slug}"): Row("admin", _static("GET", "/api/admin/inboxes/sales")),
+    ("PATCH", "/api/admin/inboxes/{slug}"): Row(
+        "admin", _static("PATCH", "/api/admin/inboxes/sales", {"from_name": "Sales team"})),
+    ("DELETE", "/api/admin/inboxes/{slug}"): Row(
+        "admin", _static("DELETE", "/api/admin/inboxes/sales"), ok=204),
 }
 
 

@@ -16,6 +16,8 @@ It runs inside the event loop of `frontdesk serve` (`start_smtp(runtime)`, then
                the raw bytes committed, one row per inbox addressed    250 2.0.0 Ok: queued as <ids>
                the commit failed (database down or locked, disk full)  451 4.3.0 (logged; the
                                                                        sender retries later)
+               every recipient's address removed since its RCPT        451 4.3.0 (the retry
+                                                                       is refused 550)
 
 None of the rejections touches the database of mail; the per client limits count in the
 shared throttle counters (`connectors.email.throttle`). Whatever gets `250` becomes a
@@ -325,6 +327,9 @@ class InboundHandler:
         mail = AcceptedMail(mail_from=envelope.mail_from or "",
                             deliveries=deliveries_for(self.channels.current, envelope.rcpt_tos),
                             raw=raw)
+        if not mail.deliveries:  # every recipient's address was removed since its RCPT
+            rejected("unknown_recipient", session.peer, mail_from=envelope.mail_from)
+            return TEMPORARY_FAILURE
         _fault(self.fault_point, "smtp-before-commit", self.fault_kills)
         try:
             ids = await self.committer.store(mail)

@@ -29,10 +29,17 @@ class AdminSection:
 
 
 ADMIN_SECTIONS: tuple[AdminSection, ...] = (
-    AdminSection("canned-replies", "Canned replies", "/admin/canned-replies",
-                 "The answers agents insert with a click, with placeholders."),
-    AdminSection("audit", "Audit log", "/admin/audit",
-                 "Who changed what in the console, and when."),
+    AdminSection("inboxes", "Inboxes", "/admin/inboxes",
+                 "Addresses and catch-all domains, outgoing name, automatic "
+                 "acknowledgment, and who can see each inbox."),
+    AdminSection("mail", "Outgoing mail", "/admin/mail",
+                 "The global relay replies leave through, and a test message."),
+    AdminSection("forms", "Forms", "/admin/forms",
+                 "Public web forms: their fields, inbox, rate limit and embed snippet."),
+    AdminSection("chat", "Chat widget", "/admin/chat",
+                 "The chat on your sites: where it runs, what it asks, office hours."),
+    AdminSection("slack", "Slack", "/admin/slack",
+                 "Connect a Slack workspace and pick the channels customers write in."),
     AdminSection("people", "People", "/admin/people",
                  "Invite people, change roles, reset passwords, deactivate."),
     AdminSection("teams", "Teams", "/admin/teams",
@@ -41,16 +48,12 @@ ADMIN_SECTIONS: tuple[AdminSection, ...] = (
                  "Working hours, holidays and goals, with a preview of the deadlines."),
     AdminSection("sla-reports", "SLA reports", "/admin/sla/reports",
                  "Goals met per week, time to first response, breaches by team; CSV."),
-    AdminSection("forms", "Forms", "/admin/forms",
-                 "Public web forms: their fields, inbox, rate limit and embed snippet."),
+    AdminSection("canned-replies", "Canned replies", "/admin/canned-replies",
+                 "The answers agents insert with a click, with placeholders."),
     AdminSection("webhooks", "Webhooks", "/admin/webhooks",
                  "Tell other systems of events, signed; see each delivery and replay it."),
-    AdminSection("mail", "Outgoing mail", "/admin/mail",
-                 "The global relay replies leave through, and a test message."),
-    AdminSection("slack", "Slack", "/admin/slack",
-                 "Connect a Slack workspace and pick the channels customers write in."),
-    AdminSection("chat", "Chat widget", "/admin/chat",
-                 "The chat on your sites: where it runs, what it asks, office hours."),
+    AdminSection("audit", "Audit log", "/admin/audit",
+                 "Who changed what in the console, and when."),
 )
 
 
