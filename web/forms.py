@@ -213,4 +213,4 @@ def _too_many(request: Request, wait: int, as_json: bool) -> Response:
         return JSONResponse(error_body("rate_limited", message), status_code=429,
                             headers={"Retry-After": str(wait)})
     return HTMLResponse(f"<!doctype html><title>Slow down</title><p>{message}</p>",
-                        status_code=429, headers={"Retry-After": str(wait)})
+                        status_code=429, headers={"Retry-After": str(wait)} | EMBEDDABLE)

@@ -279,8 +279,15 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 # ------------------------------------------------------------------ response headers
 
 
+def _framed_by_others(policy: str) -> bool:
+    """Whether a Content-Security-Policy lets other sites frame the page."""
+    ancestors = [d.strip() for d in policy.split(";") if d.strip().startswith("frame-ancestors")]
+    return bool(ancestors) and ancestors[0] != "frame-ancestors 'none'"
+
+
 class SecurityHeaders:
-    """Adds the headers every response and every HTML page carry (a route's own win)."""
+    """Adds the headers every response and every HTML page carry (a route's own win). A
+    page whose own policy lets other sites frame it goes without `X-Frame-Options`."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -298,6 +305,8 @@ class SecurityHeaders:
                     extra |= HTML_HEADERS
                 for name, value in extra.items():
                     headers.setdefault(name, value)
+                if _framed_by_others(headers.get("content-security-policy", "")):
+                    del headers["x-frame-options"]  # a page others may frame (public forms)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
