@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.models import User
+from audit.service import record_change
 from core import clock, outbox
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import EventBus
@@ -43,6 +45,20 @@ KIND = "webhook"
 """The outbox kind of a delivery (`webhooks.delivery` performs it)."""
 
 SECRET_PREFIX = "whsec_"
+
+
+def audit_view(row: Subscription) -> dict[str, Any]:
+    """What the audit log keeps of a subscription (never its secret)."""
+    return {"url": row.url, "events": list(row.events), "active": row.active}
+
+
+async def audit(session: AsyncSession, actor: User, action: str, row: Subscription,
+                summary: str, *, before: dict[str, Any] | None = None,
+                after: dict[str, Any] | None = None) -> None:
+    """Record an admin's change of the subscription `row` in the audit log (subject
+    "webhook"), in the caller's transaction."""
+    await record_change(session, actor=actor, action=action, subject_type="webhook",
+                        subject_id=row.id, summary=summary, before=before, after=after)
 
 
 def new_secret() -> str:

@@ -119,3 +119,30 @@ async def test_an_agent_is_told_the_console_does_not_exist(runtime, client, agen
         assert as_json.json()["error"]["code"] == "not_found"
     inbox = await client.get("/")
     assert 'href="/admin"' not in inbox.text
+
+
+async def test_webhook_and_inbox_member_changes_through_the_api_are_logged(runtime, client,
+                                                                           admin, agent):
+    _, boss = admin
+    agent_id, _ = agent
+    made = await client.post("/api/webhooks", headers=boss, json={
+        "url": "https://hooks.example.org/in", "events": ["ticket.changed"], "active": False})
+    assert made.status_code == 201, made.text
+    hook = made.json()["id"]
+    assert (await client.patch(f"/api/webhooks/{hook}", headers=boss,
+                               json={"events": ["sla.breached"]})).status_code == 200
+    assert (await client.post(f"/api/webhooks/{hook}/rotate-secret",
+                              headers=boss)).status_code == 200
+    assert (await client.delete(f"/api/webhooks/{hook}", headers=boss)).status_code == 204
+    members = await client.put("/api/inboxes/support/members", headers=boss,
+                               json={"team_ids": [], "user_ids": []})
+    assert members.status_code == 200, members.text
+
+    log = (await client.get("/api/admin/audit", headers=boss)).json()["items"]
+    assert [e["action"] for e in log] == [
+        "inbox.members", "webhook.deleted", "webhook.secret_rotated", "webhook.updated",
+        "webhook.created"]
+    assert log[3]["before"] == {"events": ["ticket.changed"]}
+    assert log[3]["after"] == {"events": ["sla.breached"]}
+    assert log[0]["before"]["user_ids"] == [agent_id] and log[0]["after"]["user_ids"] == []
+    assert made.json()["secret"] not in str(log)

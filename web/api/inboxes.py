@@ -9,6 +9,7 @@ from pydantic import Field
 
 from core.db import transaction
 from inbox import access
+from inbox.channels import set_inbox_members
 from inbox.models import Inbox
 from web.api.common import (
     JSON,
@@ -68,6 +69,6 @@ async def put_members(slug: Slug, body: MembersBody, admin: CurrentAdmin,
     but admins does."""
     async with transaction(runtime.sessions) as session:
         inbox = await access.require_inbox(session, access.EVERY_INBOX, slug)
-        members = await access.set_members(session, inbox.id, team_ids=body.team_ids,
-                                           user_ids=body.user_ids)
+        members = await set_inbox_members(session, admin, slug, team_ids=body.team_ids,
+                                          user_ids=body.user_ids)
     return inbox_json(inbox, members)

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Response
 from pydantic import ConfigDict, Field
 
+from audit.service import changed_only
 from core.db import transaction
 from web.api.common import (
     DEFAULT_PAGE,
@@ -88,6 +89,9 @@ async def create_webhook(body: NewWebhook, admin: CurrentAdmin, runtime: Runtime
             session, url=body.url, events=body.events, active=body.active,
             created_by_id=admin.id,
             allow_private=runtime.settings.webhooks.allow_private_targets)
+        await service.audit(session, admin, "webhook.created", row,
+                            f"Subscribed {row.url} to {', '.join(row.events)}",
+                            after=service.audit_view(row) | {"secret": "(set)"})
     return subscription_json(row) | {"secret": row.secret}
 
 
@@ -104,9 +108,14 @@ async def update_webhook(webhook_id: IdPath, body: WebhookPatch, admin: CurrentA
                          runtime: RuntimeDep) -> JSON:
     """Change a webhook's `url`, `events` and/or `active`."""
     async with transaction(runtime.sessions) as session:
+        before = service.audit_view(await service.get_subscription(session, webhook_id))
         row = await service.update_subscription(
             session, webhook_id, body.model_dump(exclude_none=True),
             allow_private=runtime.settings.webhooks.allow_private_targets)
+        old, new = changed_only(before, service.audit_view(row))
+        if new:
+            await service.audit(session, admin, "webhook.updated", row,
+                                f"Changed the webhook to {row.url}", before=old, after=new)
     return subscription_json(row)
 
 
@@ -115,6 +124,9 @@ async def delete_webhook(webhook_id: IdPath, admin: CurrentAdmin,
                          runtime: RuntimeDep) -> Response:
     """Remove a webhook and its delivery log."""
     async with transaction(runtime.sessions) as session:
+        row = await service.get_subscription(session, webhook_id)
+        await service.audit(session, admin, "webhook.deleted", row,
+                            f"Deleted the webhook to {row.url}", before=service.audit_view(row))
         await service.delete_subscription(session, webhook_id)
     return Response(status_code=204)
 
@@ -126,6 +138,9 @@ async def rotate_webhook_secret(webhook_id: IdPath, admin: CurrentAdmin,
     signing at once."""
     async with transaction(runtime.sessions) as session:
         row = await service.rotate_secret(session, webhook_id)
+        await service.audit(session, admin, "webhook.secret_rotated", row,
+                            f"Rotated the signing secret of {row.url}",
+                            before={"secret": "(set)"}, after={"secret": "(changed)"})
     return subscription_json(row) | {"secret": row.secret}
 
 
@@ -146,4 +161,8 @@ async def replay_webhook_delivery(delivery_id: IdPath, admin: CurrentAdmin,
     409 when its webhook is inactive."""
     async with transaction(runtime.sessions) as session:
         row = await service.replay(session, delivery_id)
+        hook = await service.get_subscription(session, row.subscription_id)
+        await service.audit(session, admin, "webhook.replayed", hook,
+                            f"Replayed delivery {delivery_id} ({row.event_type}) to {hook.url}",
+                            after={"delivery": row.id, "replay_of": delivery_id})
     return delivery_json(row)

@@ -14,8 +14,6 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.models import User
-from audit.service import record_change
 from core.db import transaction
 from core.errors import Conflict, UserError
 from core.pagination import MAX_ID
@@ -44,11 +42,6 @@ EVENT_LABELS = {
 DONE = {"deactivated": "Webhook deactivated: it is told nothing until activated again.",
         "activated": "Webhook activated.", "deleted": "Webhook and its deliveries deleted.",
         "replayed": "Delivery queued again; it shows below as a new delivery."}
-
-
-def _view(row: Subscription) -> dict[str, Any]:
-    """What the audit log keeps of a subscription (never its secret)."""
-    return {"url": row.url, "events": list(row.events), "active": row.active}
 
 
 async def _last_statuses(session: AsyncSession, rows: list[Subscription]
@@ -93,20 +86,13 @@ async def add_webhook(request: Request, caller: CurrentAdminPage,
             row = await service.create_subscription(
                 session, url=url, events=events, created_by_id=caller.user.id,
                 allow_private=runtime.settings.webhooks.allow_private_targets)
-            await _audit(session, caller.user, "webhook.created", row,
+            await service.audit(session, caller.user, "webhook.created", row,
                          f"Subscribed {row.url} to {', '.join(row.events)}",
-                         after=_view(row) | {"secret": "(set)"})
+                         after=service.audit_view(row) | {"secret": "(set)"})
     except UserError as exc:
         return await _list_page(request, caller, runtime, problem=exc.message,
                                 typed={"url": url, "events": events}, status=exc.status)
     return await _list_page(request, caller, runtime, created=row, status=201)
-
-
-async def _audit(session: AsyncSession, actor: User, action: str, row: Subscription,
-                 summary: str, *, before: dict[str, Any] | None = None,
-                 after: dict[str, Any] | None = None) -> None:
-    await record_change(session, actor=actor, action=action, subject_type=SUBJECT,
-                        subject_id=row.id, summary=summary, before=before, after=after)
 
 
 # ----------------------------------------------------------------------------- one webhook
@@ -137,7 +123,7 @@ async def rotate(hook_id: IdPath, request: Request, caller: CurrentAdminPage,
     """Give the subscription a new secret, shown in this answer only."""
     async with transaction(runtime.sessions) as session:
         row = await service.rotate_secret(session, hook_id)
-        await _audit(session, caller.user, "webhook.secret_rotated", row,
+        await service.audit(session, caller.user, "webhook.secret_rotated", row,
                      f"Rotated the signing secret of {row.url}",
                      before={"secret": "(set)"}, after={"secret": "(changed)"})
         secret = row.secret
@@ -153,7 +139,7 @@ async def set_active(hook_id: IdPath, request: Request, caller: CurrentAdminPage
         row = await service.update_subscription(
             session, hook_id, {"active": active},
             allow_private=runtime.settings.webhooks.allow_private_targets)
-        await _audit(session, caller.user,
+        await service.audit(session, caller.user,
                      "webhook.activated" if active else "webhook.deactivated", row,
                      f"{'Activated' if active else 'Deactivated'} the webhook to {row.url}",
                      before={"active": not active}, after={"active": active})
@@ -166,8 +152,8 @@ async def delete(hook_id: IdPath, request: Request, caller: CurrentAdminPage,
     """Remove the subscription and its deliveries, then back to the list."""
     async with transaction(runtime.sessions) as session:
         row = await service.get_subscription(session, hook_id)
-        await _audit(session, caller.user, "webhook.deleted", row,
-                     f"Deleted the webhook to {row.url}", before=_view(row))
+        await service.audit(session, caller.user, "webhook.deleted", row,
+                     f"Deleted the webhook to {row.url}", before=service.audit_view(row))
         await service.delete_subscription(session, hook_id)
     return see_other("/admin/webhooks?done=deleted")
 
@@ -181,7 +167,7 @@ async def replay(hook_id: IdPath, delivery_id: IdPath, request: Request,
         async with transaction(runtime.sessions) as session:
             row = await service.replay(session, delivery_id)
             hook = await service.get_subscription(session, row.subscription_id)
-            await _audit(session, caller.user, "webhook.replayed", hook,
+            await service.audit(session, caller.user, "webhook.replayed", hook,
                          f"Replayed delivery {delivery_id} ({row.event_type}) to {hook.url}",
                          after={"delivery": row.id, "replay_of": delivery_id})
     except Conflict as exc:
