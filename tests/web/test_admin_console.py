@@ -88,3 +88,14 @@ async def test_an_admin_writes_canned_replies_and_the_log_keeps_each_change(runt
             "snippet.deleted Canned reply 'Refund issued' deleted",
             "snippet.updated Canned reply 'Refund issued' changed",
             "snippet.created Canned reply 'Refund sent' created"]
+
+
+async def test_on_a_phone_the_current_section_is_in_view(runtime, tmp_path):
+    await add_user(runtime, "ada@example.com", "admin", "Ada Admin")
+    async with serving(runtime) as base, chromium() as browser:
+        page = await logged_in_page(browser, base, "ada@example.com", width=390)
+        await page.goto(f"http://{base}/admin/audit")
+        current = page.get_by_role("navigation", name="Admin console").get_by_role(
+            "link", name="Audit log")
+        box = await current.bounding_box()
+        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 390, box

@@ -108,6 +108,12 @@
       var first = list.querySelector("[role=tab]");
       if (first) first.click();
     });
+    // On a narrow screen the rail scrolls sideways: bring the current entry into view.
+    var here = document.querySelector(".rail a[aria-current=page]");
+    var rail = here && here.closest(".rail");
+    if (rail && rail.scrollWidth > rail.clientWidth) {
+      rail.scrollLeft = here.offsetLeft - (rail.clientWidth - here.offsetWidth) / 2;
+    }
   });
 })();
 
