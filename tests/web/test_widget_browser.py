@@ -15,6 +15,7 @@ from email.message import EmailMessage
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
@@ -155,9 +156,18 @@ async def test_chat_both_ways_a_cut_off_visitor_resumes_and_the_transcript_is_ma
         await dialog.get_by_text("Al Agent joined the chat").wait_for()
 
         # Typing, both ways.
-        await dialog.get_by_label("Message", exact=True).type("And in ", delay=20)
-        await agent_page.get_by_role("status").filter(
-            has_text="Vera Visitor is typing").wait_for()
+        # Typing is told at most every few seconds (the first message's typing may have
+        # been the last one told): the visitor goes on typing, as a person does, until the
+        # agent sees it.
+        typing = agent_page.get_by_role("status").filter(has_text="Vera Visitor is typing")
+        for word in ("And ", "in ", "size ", "39?"):
+            await dialog.get_by_label("Message", exact=True).type(word, delay=20)
+            try:
+                await typing.wait_for(timeout=4000)
+                break
+            except PlaywrightTimeout:
+                continue
+        await typing.wait_for()
         await agent_page.get_by_label("Reply").type("Let me check", delay=20)
         await dialog.get_by_role("status").filter(has_text="Al Agent is typing").wait_for()
         await agent_page.get_by_label("Reply").fill("Yes, two pairs left in 38.")
