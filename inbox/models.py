@@ -49,6 +49,8 @@ class Inbox(Base):
     settings_from_file: Mapped[bool] = mapped_column(Boolean, default=False)
     """True for an inbox made before its channel lived in the database: the next start
     takes its channel from `config.toml` once (then the database decides)."""
+    route_new_tickets: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Whether a ticket opened in this inbox goes through the active routing rule set."""
 
 
 class InboxAddress(Base):
@@ -84,6 +86,18 @@ class InboxMember(Base):
                                                 nullable=True, index=True)
 
 
+class Company(Base):
+    """A customer organisation (an account): its contacts belong to it; a ticket's customer
+    is a contact or a company."""
+
+    __tablename__ = "companies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    domain: Mapped[str | None] = mapped_column(String(253), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Contact(Base):
     __tablename__ = "contacts"
 
@@ -92,6 +106,10 @@ class Contact(Base):
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     company: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The company as the contact wrote it (a form field, a signature); free text."""
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), nullable=True,
+                                                   index=True)
+    """The company (account) the contact belongs to."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -137,7 +137,8 @@ async def create_for_conversations(session: AsyncSession,
         {"name": found[cid].subject or "(no subject)", "description": "",
          "pipeline_id": pipeline_id, "status": state.NEW_STATUS,
          "owner_id": found[cid].owner_id, "priority": state.DEFAULT_PRIORITY,
-         "source_channel": found[cid].channel, "created_at": now, "updated_at": now}
+         "source_channel": found[cid].channel, "origin": found[cid].channel,
+         "created_at": now, "updated_at": now}
         for cid in conversation_ids])
     pairs = list(zip(ticket_ids, conversation_ids, strict=True))
     await session.execute(insert(TicketConversation.__table__), [
