@@ -36,3 +36,22 @@ class TicketsMerged(DomainEvent):
     primary_id: int
     merged_id: int
     actor_id: int | None
+
+
+@dataclass(frozen=True)
+class CaseResolved(DomainEvent):
+    """A case was resolved (its status is now a closed one with a `resolved` reason); the
+    entitlement's terms may go down by a case or by `billable_minutes`."""
+
+    ticket_id: int
+    resolution_id: int
+    billable_minutes: int
+    actor_id: int | None
+
+
+@dataclass(frozen=True)
+class CaseReactivated(DomainEvent):
+    """A resolved or canceled case is active again."""
+
+    ticket_id: int
+    actor_id: int | None

@@ -25,6 +25,16 @@ REOPEN_STATUS = "waiting_on_us"
 INBOUND_STATUS = "waiting_on_us"
 REPLIED_STATUS = "waiting_on_contact"
 NEW_STATUS = "new"
+CLOSED_STATUS = "closed"
+
+CASE_TYPES: tuple[str, ...] = ("question", "problem", "request")
+ORIGINS: tuple[str, ...] = ("email", "chat", "slack", "form", "api", "phone", "walk_in")
+"""How a case came in: the channels, and phone/walk_in for cases opened by hand."""
+RESOLVED_OUTCOME, CANCELED_OUTCOME = "resolved", "canceled"
+"""What a closed status's reason means (`StatusReason.outcome`)."""
+CANCELED_REASON, MERGED_REASON = "canceled", "merged"
+DEFAULT_RESOLVED_REASONS: tuple[tuple[str, str], ...] = (
+    ("problem_solved", "Problem solved"), ("information_provided", "Information provided"))
 
 
 class Transition(Enum):
