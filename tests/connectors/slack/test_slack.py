@@ -194,6 +194,19 @@ async def test_a_top_level_message_opens_a_conversation_and_its_thread_joins_it(
     assert view["last_event_at"] is not None
 
 
+async def test_an_author_without_an_address_is_one_contact_across_conversations(
+        client, runtime, admin, slack, manual_clock):
+    await connect(client, admin[1])
+    await deliver(client, callback(message("First", "1772442000.000100", user="U0BOB002")))
+    await deliver(client, callback(message("Second", "1772442001.000100", user="U0BOB002")))
+    await run_jobs(runtime)
+    conversations = await rows(runtime, Conversation)
+    assert len(conversations) == 2
+    [bob] = await rows(runtime, Contact)
+    assert (bob.name, bob.email) == ("Bob Ek", None)
+    assert {c.contact_id for c in conversations} == {bob.id}
+
+
 async def test_the_user_cache_expires(client, runtime, admin, slack, manual_clock):
     await connect(client, admin[1])
     await deliver(client, callback(message("one", "1772442000.000100")))
