@@ -34,6 +34,7 @@ from inbox.events import (
     ConversationOwnerChanged,
     ConversationStatusChanged,
     MessageAdded,
+    MessageAmended,
 )
 from inbox.messages import Attachment, InboundMessage
 from inbox.models import (
@@ -595,8 +596,8 @@ async def amend_inbound(session: AsyncSession, message_id: int, *, text: str,
                         note: dict[str, Any]) -> Message:
     """Show that an inbound message was changed where it was written (a chat message
     edited or deleted by its author): its text becomes `text`, cut to `[limits]
-    max_text_chars`, and `note` is kept in its meta beside when it was changed. NotFound
-    for a message that is not inbound."""
+    max_text_chars`, and `note` is kept in its meta beside when it was changed; emits
+    MessageAmended. NotFound for a message that is not inbound."""
     message = await session.get(Message, message_id)
     if message is None or message.direction != "inbound":
         raise NotFound(f"no inbound message {message_id}")
@@ -606,4 +607,5 @@ async def amend_inbound(session: AsyncSession, message_id: int, *, text: str,
     message.quoted_text_start = None
     message.meta = {**(message.meta or {}), **note, "amended_at": clock.now().isoformat()}
     await session.flush()
+    await publish(session, MessageAmended(message.conversation_id, message.id))
     return message
