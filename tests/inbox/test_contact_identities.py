@@ -3,6 +3,8 @@ after they give an address (SQLite, and PostgreSQL with FRONTDESK_TEST_DATABASE_
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from connectors.ingest import accept
@@ -107,3 +109,12 @@ async def test_details_before_the_first_message_make_no_contact(runtime):
     assert (vi.name, vi.email) == ("Vi", "vi@example.org")
     [identity] = await rows(runtime, ContactIdentity)
     assert identity.contact_id == vi.id
+
+
+async def test_concurrent_first_messages_of_one_author_make_one_contact(runtime):
+    results = await asyncio.gather(*[accept(runtime.sessions, slack(f"s-{n}", f"thread-{n}"))
+                                     for n in range(5)])
+    assert len({r.conversation_id for r in results}) == 5
+    [bob] = await rows(runtime, Contact)
+    assert len(await rows(runtime, ContactIdentity)) == 1
+    assert {m.contact_id for m in await rows(runtime, Message)} == {bob.id}
