@@ -8,7 +8,7 @@ themselves outside a message (a chat visitor leaving their name and email mid-ch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -123,7 +123,7 @@ async def _write(session: AsyncSession, plan: identities.ContactPlan, said: Sequ
 
 
 async def _link(session: AsyncSession, plan: identities.ContactPlan, facts: identities.Facts,
-                id_of: Any, now: datetime) -> None:
+                id_of: Callable[[ContactRef], int], now: datetime) -> None:
     """Store the identities the plan links, and move those it links elsewhere."""
     fresh = [{"channel": channel, "external_id": external, "contact_id": id_of(ref),
               "created_at": now} for (channel, external), ref in plan.links.items()
