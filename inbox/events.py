@@ -30,6 +30,15 @@ class MessageAdded(DomainEvent):
 
 
 @dataclass(frozen=True)
+class MessageAmended(DomainEvent):
+    """An inbound message was changed where it was written (edited or deleted by its
+    author in Slack): its text is not what it was."""
+
+    conversation_id: int
+    message_id: int
+
+
+@dataclass(frozen=True)
 class ConversationOwnerChanged(DomainEvent):
     conversation_id: int
     old_owner_id: int | None

@@ -61,6 +61,9 @@ class InboundMessage:
       a conversation in spam without a ticket.
     - `to`, `cc`: the other people the message was written to (lower-cased, the inbox's own
       addresses left out); they take part in the conversation it lands in.
+    - `sender_identity`: the channel's own id of the sender ("slack:T123:U456",
+      "webchat:<inbox id>:<visitor>"), by which ingest knows them again without an
+      address (`inbox.identities`).
     - `unverified_sender`: an authentication service the inbox trusts found that the sender
       address is forged (DMARC failed); such a message never joins a conversation by its
       sender's address.
@@ -89,3 +92,4 @@ class InboundMessage:
     """Offset in `text` where quoted history or a signature begins, for the UI to fold."""
     truncated: tuple[Truncation, ...] = ()
     """What the limits left out of the message as it arrived (ingest adds its own cut)."""
+    sender_identity: str | None = None

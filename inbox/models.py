@@ -113,6 +113,22 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ContactIdentity(Base):
+    """A contact as one channel knows them: its own id of the person (`external_id`, e.g.
+    "slack:T123:U456" or "webchat:<inbox id>:<visitor>"), for senders without an address
+    or before they give one. Written only by `inbox.contacts`."""
+
+    __tablename__ = "contact_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(255))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"),
+                                            index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (

@@ -1,4 +1,4 @@
-"""The only writer of contacts, conversations and messages.
+"""The only writer of conversations and messages (contacts: `inbox.contacts`).
 
 Every function takes the caller's session, never commits, and publishes its domain events
 on the session's event bus inside that transaction. `cause` names what moved a conversation
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ from core.db import insert_rows, savepoint
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import EventBus, publish, publish_many
 from core.limits import Limits
-from inbox import thread_facts, threading
+from inbox import contacts, thread_facts, threading
 from inbox.attachments import check_outgoing
 from inbox.collision import Later, NewerMessages, unseen_blocking, valid_client_key
 from inbox.events import (
@@ -34,13 +34,12 @@ from inbox.events import (
     ConversationOwnerChanged,
     ConversationStatusChanged,
     MessageAdded,
+    MessageAmended,
 )
 from inbox.messages import Attachment, InboundMessage
 from inbox.models import (
     CONVERSATION_STATUSES,
     NO_DEADLINE,
-    SORT_TEXT_CHARS,
-    Contact,
     Conversation,
     ConversationParticipant,
     Inbox,
@@ -72,51 +71,6 @@ async def inbox_id_by_slug(session: AsyncSession, slug: str) -> int:
         cache[key] = inbox_id
     cached: int = cache[key]
     return cached
-
-
-def _email_of(msg: InboundMessage) -> str | None:
-    return msg.sender_email.strip().lower() if msg.sender_email else None
-
-
-def _fill_in(contact: Contact, msg: InboundMessage) -> None:
-    """What we did not know of a contact and the message tells."""
-    contact.name = contact.name or msg.sender_name
-    contact.phone = contact.phone or msg.sender_phone
-    contact.company = contact.company or msg.sender_company
-
-
-async def _contacts_for_all(session: AsyncSession, msgs: Sequence[InboundMessage],
-                            now: datetime) -> list[int]:
-    """The contact id of each message's sender, contacts that are new created together
-    (one per address, and one per message without an address)."""
-    emails = [_email_of(msg) for msg in msgs]
-    wanted = {email for email in emails if email}
-    known = {contact.email: contact for contact in (await session.scalars(
-        select(Contact).where(Contact.email.in_(wanted)))).all()} if wanted else {}
-    new_rows: list[dict[str, Any]] = []
-    row_of: dict[str | int, int] = {}  # an address (or a message's place) -> its new row
-    named: set[int] = set()  # known contacts whose name the messages tell
-    for place, (msg, email) in enumerate(zip(msgs, emails, strict=True)):
-        if email in known:
-            if known[email].name is None and msg.sender_name:
-                named.add(known[email].id)
-            _fill_in(known[email], msg)
-            continue
-        key: str | int = email or place
-        if key in row_of:
-            row = new_rows[row_of[key]]
-            for field, value in (("name", msg.sender_name), ("phone", msg.sender_phone),
-                                 ("company", msg.sender_company)):
-                row[field] = row[field] or value
-            continue
-        row_of[key] = len(new_rows)
-        new_rows.append({"email": email, "name": msg.sender_name, "phone": msg.sender_phone,
-                         "company": msg.sender_company, "created_at": now})
-    new_ids = await insert_rows(session, Contact, new_rows)
-    if named:
-        await _write_contact_keys(session, Conversation.contact_id.in_(named))
-    return [known[email].id if email in known else new_ids[row_of[email or place]]
-            for place, email in enumerate(emails)]
 
 
 def _reference_rows(message_id: int, message: threading.Incoming) -> list[dict[str, Any]]:
@@ -241,7 +195,7 @@ async def _write(session: AsyncSession, written: _Written,
     and what comes with them, each a statement per table; the events as ingesting them
     one by one would publish them (those of new conversations together)."""
     stored = written.places(threading.Open, threading.Join)
-    contact_ids = dict(zip(stored, await _contacts_for_all(
+    contact_ids = dict(zip(stored, await contacts.contacts_for_all(
         session, [written.msgs[place] for place in stored], written.now), strict=True))
     await _open_conversations(session, written, contact_ids)
     joining = written.places(threading.Join)
@@ -285,7 +239,7 @@ async def _open_conversations(session: AsyncSession, written: _Written,
         for place, msg in ((place, written.msgs[place]) for place in opening)])
     written.conversations.update({threading.New(place): conversation_id
                                   for place, conversation_id in zip(opening, ids, strict=True)})
-    await _write_contact_keys(session, Conversation.id.in_(ids), fresh=True)
+    await contacts.write_contact_keys(session, Conversation.id.in_(ids), fresh=True)
     # A link to a conversation the same plan opens is known once that one is written.
     late = [{"conversation": written.conversation_of(place),
              "link": written.conversation(link)}
@@ -583,19 +537,6 @@ async def resend_reply(session: AsyncSession, message_id: int) -> Message:
 # that own the values report a change (`set_ticket_keys`, `set_sla_due`, a user renamed).
 
 
-async def _write_contact_keys(session: AsyncSession, which: ColumnElement[bool], *,
-                              fresh: bool = False) -> None:
-    """`sort_contact` of the conversations `which` selects, from their contacts. `fresh`:
-    rows just inserted, which no object of the session stands for (one left over from a
-    rolled-back savepoint with the same id must not be touched)."""
-    name = (select(func.substr(func.coalesce(Contact.name, Contact.email, ""), 1,
-                               SORT_TEXT_CHARS))
-            .where(Contact.id == Conversation.contact_id).scalar_subquery())
-    await session.execute(update(Conversation).where(which)
-                          .values(sort_contact=func.coalesce(name, ""))
-                          .execution_options(synchronize_session=False if fresh else "fetch"))
-
-
 async def _owner_sort_key(session: AsyncSession, owner_id: int | None) -> str:
     if owner_id is None:
         return ""
@@ -655,8 +596,8 @@ async def amend_inbound(session: AsyncSession, message_id: int, *, text: str,
                         note: dict[str, Any]) -> Message:
     """Show that an inbound message was changed where it was written (a chat message
     edited or deleted by its author): its text becomes `text`, cut to `[limits]
-    max_text_chars`, and `note` is kept in its meta beside when it was changed. NotFound
-    for a message that is not inbound."""
+    max_text_chars`, and `note` is kept in its meta beside when it was changed; emits
+    MessageAmended. NotFound for a message that is not inbound."""
     message = await session.get(Message, message_id)
     if message is None or message.direction != "inbound":
         raise NotFound(f"no inbound message {message_id}")
@@ -666,4 +607,5 @@ async def amend_inbound(session: AsyncSession, message_id: int, *, text: str,
     message.quoted_text_start = None
     message.meta = {**(message.meta or {}), **note, "amended_at": clock.now().isoformat()}
     await session.flush()
+    await publish(session, MessageAmended(message.conversation_id, message.id))
     return message

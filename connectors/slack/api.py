@@ -8,12 +8,16 @@ api_url`, and its failures turned into ours at this edge.
     └── SlackUnreachable            no answer (connection, timeout, a server error)
 
 Files are downloaded with the bot token from their `url_private`, only from Slack's own
-hosts (or the API's host), and never more than the caller's byte limit.
+hosts (or the API's host), and never more than the caller's byte limit. Files are uploaded
+as slack-sdk's `files_upload_v2` does it (files.getUploadURLExternal, the bytes to the
+address it gives, files.completeUploadExternal), the steps apart, so that a sender can
+record the file ids before it completes and never share a file twice.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -96,8 +100,14 @@ def _header(headers: Any, name: str) -> str | None:
 
 async def call(web: AsyncWebClient, method: str, **params: Any) -> dict[str, Any]:
     """`method` with `params` (as JSON); its answer's data, or a SlackError."""
+    return await answer(method, web.api_call(method, json=params))
+
+
+async def answer(method: str, request: Awaitable[Any]) -> dict[str, Any]:
+    """The data of Slack's answer to `request` (a call of `method` by the client), or the
+    SlackError it comes to."""
     try:
-        response = await web.api_call(method, json=params)
+        response = await request
     except SlackApiError as exc:
         status = exc.response.status_code
         if status == 429 or exc.response.get("error") == "ratelimited":
@@ -172,23 +182,81 @@ async def post_reply(web: AsyncWebClient, *, channel: str, thread_ts: str, text:
     return str(ts)
 
 
-async def find_reply(web: AsyncWebClient, *, channel: str, thread_ts: str, message_id: int,
-                     since: datetime) -> str | None:
-    """The ts of the reply posted for `message_id` in the thread (written at `since` or
-    later), or None when the thread holds none."""
+async def _thread(web: AsyncWebClient, channel: str, thread_ts: str,
+                  since: datetime) -> AsyncIterator[dict[str, Any]]:
+    """The messages of the thread written at `since` or later (a minute's slack), with
+    their metadata."""
     cursor = ""
     while True:
         data = await call(web, "conversations.replies", channel=channel, ts=thread_ts,
                           oldest=f"{since.timestamp() - 60:.6f}", include_all_metadata=True,
                           limit=200, cursor=cursor)
         for message in data.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            if (metadata.get("event_type") == REPLY_EVENT_TYPE
-                    and (metadata.get("event_payload") or {}).get("message_id") == message_id):
-                return str(message.get("ts"))
+            if isinstance(message, dict):
+                yield message
         cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
         if not cursor:
-            return None
+            return
+
+
+async def find_reply(web: AsyncWebClient, *, channel: str, thread_ts: str, message_id: int,
+                     since: datetime) -> str | None:
+    """The ts of the reply posted for `message_id` in the thread (written at `since` or
+    later), or None when the thread holds none."""
+    async for message in _thread(web, channel, thread_ts, since):
+        metadata = message.get("metadata") or {}
+        if (metadata.get("event_type") == REPLY_EVENT_TYPE
+                and (metadata.get("event_payload") or {}).get("message_id") == message_id):
+            return str(message.get("ts"))
+    return None
+
+
+async def files_shared(web: AsyncWebClient, *, channel: str, thread_ts: str,
+                       file_ids: Sequence[str], since: datetime) -> bool:
+    """Whether a message of the thread (written at `since` or later) shares any of the
+    files `file_ids`: their upload was completed."""
+    wanted = set(file_ids)
+    async for message in _thread(web, channel, thread_ts, since):
+        if any(isinstance(file, dict) and file.get("id") in wanted
+               for file in message.get("files") or []):
+            return True
+    return False
+
+
+async def start_upload(settings: SlackSettings, web: AsyncWebClient, *, filename: str,
+                       content: bytes) -> str:
+    """Upload a file's bytes to Slack, not shared anywhere yet (files.getUploadURLExternal,
+    then the bytes to the address it gives); returns the file's id for
+    `complete_upload`. An upload never completed is dropped by Slack."""
+    data = await answer("files.getUploadURLExternal", web.files_getUploadURLExternal(
+        filename=filename, length=len(content)))
+    url, file_id = str(data.get("upload_url") or ""), str(data.get("file_id") or "")
+    if not url or not file_id:
+        raise SlackRefused("files.getUploadURLExternal", "no upload_url in the answer")
+    if not may_receive_token(url, settings.api_url):
+        raise SlackRefused("file upload", f"not a Slack upload address: {url[:200]}")
+    try:
+        async with httpx.AsyncClient(timeout=settings.timeout_seconds,
+                                     follow_redirects=False) as http:
+            response = await http.post(url, content=content)
+    except httpx.HTTPError as exc:
+        raise SlackUnreachable(f"the file could not be uploaded: {type(exc).__name__}"
+                               ) from None
+    if response.status_code == 429:
+        raise SlackRateLimited("file upload", int(response.headers.get("Retry-After", "30")
+                                                  or 30))
+    if response.status_code != 200:
+        raise SlackRefused("file upload", f"HTTP {response.status_code}")
+    return file_id
+
+
+async def complete_upload(web: AsyncWebClient, *, channel: str, thread_ts: str,
+                          files: Sequence[tuple[str, str]]) -> None:
+    """Share the uploaded files, (file id, title) each, in the thread as one message
+    (files.completeUploadExternal)."""
+    await answer("files.completeUploadExternal", web.files_completeUploadExternal(
+        files=[{"id": file_id, "title": title} for file_id, title in files],
+        channel_id=channel, thread_ts=thread_ts))
 
 
 def may_receive_token(url: str, api_url: str) -> bool:

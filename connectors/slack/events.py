@@ -242,7 +242,8 @@ async def _post(runtime: Any, claimed: _Claimed, post: parse.Post
         inbox=claimed.inbox_slug, channel="slack", sender_email=author.email,
         sender_name=author.name, subject=parse.subject_of(post.text, post.files),
         text=post.text, external_id=post.external_id, thread_key=post.thread,
-        attachments=files, truncated=truncated)
+        attachments=files, truncated=truncated,
+        sender_identity=f"slack:{creds.team_id}:{post.user}")
     async with transaction(runtime.sessions) as session:
         result = await retrying_in_savepoint(session, lambda: inbox.ingest(session, message))
         await _mark_in(session, claimed.event.id, "processed", None, result.message_id)

@@ -34,6 +34,7 @@ from core import clock
 from core.db import savepoint
 from core.errors import InvalidInput
 from core.events import EventBus
+from inbox import contacts
 from inbox.events import MessageAdded
 from inbox.messages import InboundMessage
 from inbox.models import Conversation, Message
@@ -197,14 +198,23 @@ async def ensure_visitor(session: AsyncSession, inbox_id: int, visitor: str) -> 
     return row
 
 
+def sender_identity(inbox_id: int, visitor: str) -> str:
+    """The chat's id of a visitor (`InboundMessage.sender_identity`), by which their
+    messages are one contact's before and after they say who they are."""
+    return f"webchat:{inbox_id}:{visitor}"
+
+
 async def save_details(session: AsyncSession, inbox_id: int, visitor: str,
                        name: str | None, email: str | None) -> ChatVisitor:
-    """Keep what the visitor told of themselves (a None leaves that one as it was)."""
+    """Keep what the visitor told of themselves (a None leaves that one as it was); the
+    contact their messages came from learns it too (`inbox.contacts.tell`)."""
     row = await ensure_visitor(session, inbox_id, visitor)
     row.name = name or row.name
     row.email = email or row.email
     row.last_seen_at = clock.now()
     await session.flush()
+    if name or email:
+        await contacts.tell(session, CHANNEL, sender_identity(inbox_id, visitor), name, email)
     return row
 
 
@@ -225,14 +235,15 @@ async def mark_read(session: AsyncSession, conversation_id: int, seq: int) -> No
                           .values(read_seq=seq, last_seen_at=clock.now()))
 
 
-def to_inbound(inbox_slug: str, visitor: str, client_id: str, text: str,
+def to_inbound(inbox_slug: str, inbox_id: int, visitor: str, client_id: str, text: str,
                name: str | None, email: str | None) -> InboundMessage:
     """The InboundMessage for a visitor's chat message (pure)."""
     who = name or email or "a visitor"
     return InboundMessage(
         inbox=inbox_slug, channel=CHANNEL, sender_email=email, sender_name=name,
         subject=f"Chat with {who}"[:998], text=text,
-        external_id=f"chat:{visitor}:{client_id}", thread_key=visitor)
+        external_id=f"chat:{visitor}:{client_id}", thread_key=visitor,
+        sender_identity=sender_identity(inbox_id, visitor))
 
 
 def client_id_of(external_id: str | None, visitor: str) -> str | None:

@@ -18,7 +18,7 @@ from connectors.webchat import service
 from connectors.webchat.models import ChatVisitor
 from core.db import transaction
 from inbox import service as inbox
-from inbox.models import Conversation, Message
+from inbox.models import Contact, Conversation, Message
 from tests.support import run_jobs
 from tests.web.site import serving
 from tests.web.test_live_socket import open_socket
@@ -333,6 +333,23 @@ async def test_details_required_before_the_first_message(base, runtime) -> None:
     async with transaction(runtime.sessions) as session:
         visitor = await session.scalar(select(ChatVisitor))
         assert visitor is not None and visitor.email == "ann@example.org"
+    await chat.socket.close()
+
+
+async def test_a_visitor_who_gives_details_mid_chat_is_the_same_contact(base, runtime) -> None:
+    chat = await widget(base)
+    await chat.say("Is the blue one in stock?", client_id="c-1")
+    await chat.send(type="details", name="Vi Lund", email="Vi@Example.org")
+    await chat.until("welcome")
+    async with transaction(runtime.sessions) as session:
+        conversation = await session.get(Conversation, chat.welcome["conversation"])
+        assert conversation is not None
+        contact = await session.get(Contact, conversation.contact_id)
+        assert contact is not None and (contact.name, contact.email) == ("Vi Lund",
+                                                                         "vi@example.org")
+    await chat.say("And in size 42?", client_id="c-2")
+    assert await count(runtime, Contact) == 1
+    assert await count(runtime, Message, Message.contact_id == contact.id) == 2
     await chat.socket.close()
 
 

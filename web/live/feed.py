@@ -23,6 +23,7 @@ from inbox.events import (
     ConversationOwnerChanged,
     ConversationStatusChanged,
     MessageAdded,
+    MessageAmended,
 )
 from inbox.models import Conversation
 from tickets.events import TicketChanged, TicketDeleted, TicketsMerged
@@ -60,6 +61,7 @@ class LiveFeed:
 
     def install(self, bus: EventBus) -> None:
         bus.subscribe_many(MessageAdded, self.on_messages)
+        bus.subscribe(MessageAmended, self.on_amended)
         bus.subscribe(ConversationOwnerChanged, self.on_owner)
         bus.subscribe(ConversationStatusChanged, self.on_status)
         bus.subscribe(ConversationDeleted, self.on_deleted)
@@ -73,6 +75,12 @@ class LiveFeed:
             await _announce(session, [
                 (e.conversation_id, "opened" if e.opened else "message",
                  {"direction": e.direction}) for e in events])
+
+    async def on_amended(self, session: AsyncSession, e: MessageAmended) -> None:
+        """The page showing the message reads it again (its id is told, not its text)."""
+        if _live(session):
+            await _announce(session, [(e.conversation_id, "amended",
+                                       {"message_id": e.message_id})])
 
     async def on_owner(self, session: AsyncSession, e: ConversationOwnerChanged) -> None:
         if _live(session):

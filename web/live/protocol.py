@@ -5,7 +5,9 @@ The browser of a signed-in user opens `/live` (a websocket; text frames of JSON 
     server -> browser
       {"type": "hello", "user_id": N}                    once, first
       {"type": "conversation", "conversation_id": N, "change": C, ...}
-                                                         C: opened, message, owner, status,
+                                                         C: opened, message, amended
+                                                            (with message_id: its text
+                                                            changed), owner, status,
                                                             deleted, ticket
       {"type": "presence", "conversation_id": N, "user_id": U, "name": S,
        "state": "viewing" | "replying" | "left"}       someone else's, for N

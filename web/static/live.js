@@ -1,6 +1,7 @@
 // The live connection (/live, see web/live/protocol.py): keeps the inbox list and its
-// counts current, tells the conversation page of new messages, and says who else is
-// viewing or replying there. Every page works without it; it only keeps them fresh.
+// counts current, tells the conversation page of new messages, shows in place a message
+// edited or deleted where it was written, and says who else is viewing or replying
+// there. Every page works without it; it only keeps them fresh.
 (function () {
   "use strict";
 
@@ -164,6 +165,20 @@
     }
   }
 
+  // A message changed where it was written (edited or deleted in Slack): read again and
+  // put in place; the rest of the page (a reply being written) stays as it is.
+  function refreshMessage(messageId) {
+    var id = "message-" + Number(messageId);
+    if (!document.getElementById(id)) return;
+    fetchPage("/conversations/" + conversationId).then(function (doc) {
+      var here = document.getElementById(id);
+      var fresh = doc.getElementById(id);
+      if (!here || !fresh || here.contains(document.activeElement)) return;
+      if (here.classList.contains("is-new")) fresh.classList.add("is-new");
+      here.replaceWith(fresh);
+    }).catch(function () { /* gone or out of scope: the next visit says so */ });
+  }
+
   // ---- The conversation's details (status, owner, the ticket card), changed elsewhere:
   // read again and put in place, except a part the agent is working in.
   var DETAILS = ["p.meta", ".conv-actions", "aside.side"];
@@ -271,6 +286,7 @@
       scheduleRefresh();
       if (conversationId && frame.conversation_id === conversationId) {
         if (frame.change === "message" || frame.change === "opened") checkForMessages();
+        else if (frame.change === "amended") refreshMessage(frame.message_id);
         else refreshDetails();
       }
     } else if (frame.type === "notification") {

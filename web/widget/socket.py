@@ -285,8 +285,8 @@ class _Visitor:
         wait = await self._limited()
         if wait:
             return await self.send(self.protocol.rate_limited(whole_seconds(wait)))
-        message = service.to_inbound(self.chat.slug, self.visitor, action.client_id,
-                                     action.text, self.name, self.email)
+        message = service.to_inbound(self.chat.slug, self.chat.inbox_id, self.visitor,
+                                     action.client_id, action.text, self.name, self.email)
         visitor = self.visitor
 
         async def follow_up(session: AsyncSession, result: IngestResult) -> int:

@@ -2,8 +2,12 @@
 
 It answers the methods the connector calls with the documented JSON shapes, records every
 call (method, parameters, token), serves files from `/files/<name>` to the bot token, and
-answers chat.postMessage with 429 and `Retry-After` while `rate_limited` counts down.
-Messages posted are kept per thread, with their metadata, for conversations.replies.
+answers the methods in `limited_methods` (chat.postMessage unless told) with 429 and
+`Retry-After` while `rate_limited` counts down. Messages posted are kept per thread, with
+their metadata, for conversations.replies. Files are uploaded as Slack takes them:
+files.getUploadURLExternal gives an address on the double (`/upload/<file id>`), the bytes
+are POSTed there (kept in `uploads`), files.completeUploadExternal shares them in a thread
+as one message (its `files`), which conversations.replies then shows.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ class SlackDouble:
     threads: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     rate_limited: int = 0
     retry_after: int = 30
+    limited_methods: set[str] = field(default_factory=lambda: {"chat.postMessage"})
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    """The bytes POSTed to each upload address, by file id."""
+    upload_names: dict[str, str] = field(default_factory=dict)
     failing: set[str] = field(default_factory=set)
     """Methods answered `ok: false` with `fatal_error`."""
     url: str = ""
@@ -56,6 +64,7 @@ class SlackDouble:
     """What Socket Mode clients sent back (acknowledgements), in order."""
     _runner: web.AppRunner | None = None
     _posts: int = 0
+    _file_ids: int = 0
 
     def called(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -65,10 +74,17 @@ class SlackDouble:
         """chat.postMessage calls that posted (not those answered 429)."""
         return [c for c in self.called("chat.postMessage") if c.params.get("_posted")]
 
+    @property
+    def shared(self) -> list[Call]:
+        """files.completeUploadExternal calls that shared files (not those answered 429)."""
+        return [c for c in self.called("files.completeUploadExternal")
+                if c.params.get("_posted")]
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/files/{name}", self._file)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/link", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -93,6 +109,7 @@ class SlackDouble:
             params = json.loads(raw)
         else:
             params = dict(await request.post())
+        params = {**dict(request.query), **params}  # slack-sdk's `params=` go in the URL
         call = Call(method, params, token)
         self.calls.append(call)
         if method == "apps.connections.open":
@@ -104,6 +121,10 @@ class SlackDouble:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if method in self.failing:
             return web.json_response({"ok": False, "error": "fatal_error"})
+        if method in self.limited_methods and self.rate_limited > 0:
+            self.rate_limited -= 1
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(self.retry_after)})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
@@ -130,14 +151,13 @@ class SlackDouble:
         return web.json_response({"ok": True, "channels": list(self.channels.values()),
                                   "response_metadata": {"next_cursor": ""}})
 
-    async def _chat_postMessage(self, call: Call) -> web.Response:
-        if self.rate_limited > 0:
-            self.rate_limited -= 1
-            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                     headers={"Retry-After": str(self.retry_after)})
-        call.params["_posted"] = True
+    def _next_ts(self) -> str:
         self._posts += 1
-        ts = f"{1772442000 + self._posts}.000200"
+        return f"{1772442000 + self._posts}.000200"
+
+    async def _chat_postMessage(self, call: Call) -> web.Response:
+        call.params["_posted"] = True
+        ts = self._next_ts()
         channel, thread_ts = str(call.params["channel"]), str(call.params.get("thread_ts"))
         message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "ts": ts,
                    "thread_ts": thread_ts, "text": call.params.get("text", "")}
@@ -146,6 +166,36 @@ class SlackDouble:
         self.threads.setdefault((channel, thread_ts), []).append(message)
         return web.json_response({"ok": True, "channel": channel, "ts": ts,
                                   "message": message})
+
+    async def _files_getUploadURLExternal(self, call: Call) -> web.Response:
+        if not call.params.get("filename") or not str(call.params.get("length", "")).isdigit():
+            return web.json_response({"ok": False, "error": "invalid_arguments"})
+        self._file_ids += 1
+        file_id = f"F0UP{self._file_ids:05d}"
+        self.upload_names[file_id] = str(call.params["filename"])
+        return web.json_response({"ok": True, "file_id": file_id,
+                                  "upload_url": f"{self.base}/upload/{file_id}"})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        if file_id not in self.upload_names:
+            return web.Response(status=404)
+        self.uploads[file_id] = await request.read()
+        return web.Response(text=f"OK - {len(self.uploads[file_id])}")
+
+    async def _files_completeUploadExternal(self, call: Call) -> web.Response:
+        files = json.loads(str(call.params.get("files") or "[]"))
+        if not files or any(f.get("id") not in self.uploads for f in files):
+            return web.json_response({"ok": False, "error": "file_not_found"})
+        call.params["_posted"] = True
+        shown = [{"id": f["id"], "name": self.upload_names[f["id"]],
+                  "title": f.get("title") or self.upload_names[f["id"]],
+                  "size": len(self.uploads[f["id"]])} for f in files]
+        channel, thread_ts = str(call.params["channel_id"]), str(call.params.get("thread_ts"))
+        self.threads.setdefault((channel, thread_ts), []).append({
+            "type": "message", "user": BOT_USER, "bot_id": BOT_ID, "ts": self._next_ts(),
+            "thread_ts": thread_ts, "text": "", "files": shown})
+        return web.json_response({"ok": True, "files": shown})
 
     async def _conversations_replies(self, call: Call) -> web.Response:
         key = (str(call.params["channel"]), str(call.params["ts"]))

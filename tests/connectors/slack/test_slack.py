@@ -16,6 +16,7 @@ from connectors.slack.models import SlackEvent, SlackWorkspace
 from core import clock, outbox
 from core.db import transaction
 from inbox import service as inbox
+from inbox.messages import Attachment
 from inbox.models import Contact, Conversation, Message, MessageAttachment
 from tests.connectors.slack.conftest import callback, connect, deliver, message, sign
 from tests.connectors.slack.double import (
@@ -192,6 +193,19 @@ async def test_a_top_level_message_opens_a_conversation_and_its_thread_joins_it(
     assert [c.params["user"] for c in slack.called("users.info")] == ["U0ANNA01", "U0BOB002"]
     view = (await client.get("/api/admin/slack", headers=admin[1])).json()
     assert view["last_event_at"] is not None
+
+
+async def test_an_author_without_an_address_is_one_contact_across_conversations(
+        client, runtime, admin, slack, manual_clock):
+    await connect(client, admin[1])
+    await deliver(client, callback(message("First", "1772442000.000100", user="U0BOB002")))
+    await deliver(client, callback(message("Second", "1772442001.000100", user="U0BOB002")))
+    await run_jobs(runtime)
+    conversations = await rows(runtime, Conversation)
+    assert len(conversations) == 2
+    [bob] = await rows(runtime, Contact)
+    assert (bob.name, bob.email) == ("Bob Ek", None)
+    assert {c.contact_id for c in conversations} == {bob.id}
 
 
 async def test_the_user_cache_expires(client, runtime, admin, slack, manual_clock):
@@ -383,3 +397,84 @@ async def test_a_reply_posted_before_a_crash_is_not_posted_again(
     assert held.external_id == f"slack:{TEAM}:C0HELP01:{ts}"
     again = await ReplyDelivery().deliver({"runtime": runtime}, {"message_id": reply.id})
     assert again.result == "sent" and slack.posted == []
+
+
+async def _reply_with_files(runtime, admin, conversation_id: int) -> int:
+    async with transaction(runtime.sessions) as session:
+        reply = await inbox.add_agent_message(
+            session, conversation_id, author_id=admin[0], kind="reply", text="See attached",
+            attachments=[Attachment("invoice.pdf", "application/pdf", b"%PDF-1.4 invoice"),
+                         Attachment("photo.png", "image/png", b"\x89PNG photo")])
+    return reply.id
+
+
+def _shared_names(slack: SlackDouble, top: str) -> list[list[str]]:
+    return [[f["name"] for f in m["files"]] for m in slack.threads[("C0HELP01", top)]
+            if m.get("files")]
+
+
+async def test_a_reply_with_files_shares_them_in_the_thread_once(
+        client, runtime, admin, slack, manual_clock):
+    conversation_id, top = await _opened(client, runtime, admin)
+    reply_id = await _reply_with_files(runtime, admin, conversation_id)
+    await run_jobs(runtime)
+    [posted] = slack.posted
+    assert posted.params["text"] == "See attached"
+    [shared] = slack.shared
+    assert (shared.params["channel_id"], shared.params["thread_ts"]) == ("C0HELP01", top)
+    assert sorted(slack.uploads.values()) == [b"%PDF-1.4 invoice", b"\x89PNG photo"]
+    assert _shared_names(slack, top) == [["invoice.pdf", "photo.png"]]
+    [sent] = await rows(runtime, Message, Message.id == reply_id)
+    assert sent.delivery_status == "sent"
+    assert sent.meta["slack_files"] == {"ids": sorted(slack.uploads), "shared": True}
+    # Delivered again (the outbox retried after a crash before it marked the row done):
+    again = await ReplyDelivery().deliver({"runtime": runtime}, {"message_id": reply_id})
+    assert again.result == "sent"
+    assert (len(slack.posted), len(slack.shared)) == (1, 1)
+    assert len(slack.called("files.getUploadURLExternal")) == 2
+
+
+async def test_files_shared_before_a_crash_are_not_shared_again(
+        client, runtime, admin, slack, manual_clock):
+    """The upload was completed but that was never recorded: sending again finds the
+    files in the thread and records it instead."""
+    conversation_id, top = await _opened(client, runtime, admin)
+    reply_id = await _reply_with_files(runtime, admin, conversation_id)
+    await run_jobs(runtime)
+    [held] = await rows(runtime, Message, Message.id == reply_id)
+    async with transaction(runtime.sessions) as session:
+        await inbox.add_message_meta(session, reply_id, "slack_files",
+                                     {**held.meta["slack_files"], "shared": False})
+    outcome = await ReplyDelivery().deliver({"runtime": runtime}, {"message_id": reply_id})
+    assert outcome.result == "sent"
+    assert len(slack.shared) == 1 and _shared_names(slack, top) == [["invoice.pdf",
+                                                                        "photo.png"]]
+    [held] = await rows(runtime, Message, Message.id == reply_id)
+    assert held.meta["slack_files"]["shared"] is True
+
+
+async def test_files_under_a_rate_limit_are_shared_once_after_retry_after(
+        client, runtime, admin, slack):
+    manual = clock.ManualClock(clock.now())
+    with clock.use(manual):
+        conversation_id, top = await _opened(client, runtime, admin)
+        slack.limited_methods = {"files.completeUploadExternal"}
+        slack.rate_limited, slack.retry_after = 1, 20
+        reply_id = await _reply_with_files(runtime, admin, conversation_id)
+        await run_jobs(runtime)
+        assert len(slack.posted) == 1 and slack.shared == []
+        [waiting] = await rows(runtime, Message, Message.id == reply_id)
+        assert waiting.delivery_status == "retrying"
+        assert waiting.meta["slack_files"]["shared"] is False
+        manual.advance(timedelta(seconds=19))
+        assert await outbox.sweep({"runtime": runtime}) == 0
+        manual.advance(timedelta(seconds=2))
+        assert await outbox.sweep({"runtime": runtime}) == 1
+        await run_jobs(runtime)
+    assert len(slack.posted) == 1 and len(slack.shared) == 1
+    assert len(slack.called("files.completeUploadExternal")) == 2
+    # The files were uploaded once: the retry completed the upload it had recorded.
+    assert len(slack.called("files.getUploadURLExternal")) == 2 and len(slack.uploads) == 2
+    assert _shared_names(slack, top) == [["invoice.pdf", "photo.png"]]
+    [sent] = await rows(runtime, Message, Message.id == reply_id)
+    assert sent.delivery_status == "sent"

@@ -65,7 +65,7 @@ async def chat(runtime, *, transcript: bool = False, email_given: str | None = "
             transcript=transcript, email_after_minutes=5))
         await service.save_details(session, 1, VISITOR, "Vi", email_given)
     result = await accept(runtime.sessions, service.to_inbound(
-        "support", VISITOR, "c1", "Is the blue one in stock?", "Vi", email_given))
+        "support", 1, VISITOR, "c1", "Is the blue one in stock?", "Vi", email_given))
     agent_id, _ = await add_user(runtime, "al@example.com", "agent", "Al")
     await add_to_inbox(runtime, "support", user_ids=(agent_id,))
     return result.conversation_id, agent_id
