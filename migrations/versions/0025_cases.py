@@ -2,7 +2,7 @@
 rules, activities, resolutions, similar-case links, entitlements, status reasons
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import core.db
 
 revision = '0025'
-down_revision = '0023'
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
