@@ -46,7 +46,7 @@ from connectors.webchat.protocol import (
     Welcome,
 )
 from core import clock
-from core.db import transaction
+from core.db import reading, transaction
 from core.errors import SystemFault, UserError
 from core.live import LiveEvent, Subscription, announce
 from core.runtime import Runtime
@@ -209,7 +209,7 @@ class _Visitor:
             return True
         async with self.outgoing:
             while True:
-                async with transaction(self.runtime.sessions) as session:
+                async with reading(self.runtime.sessions) as session:
                     messages = await service.messages_after(
                         session, conversation, self.protocol.sent_seq, self.visitor, self.name)
                 if not await self._send(self.protocol.deliver(messages)):
