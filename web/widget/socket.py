@@ -219,7 +219,7 @@ class _Visitor:
 
     async def _welcome(self) -> Welcome:
         conversation = self.protocol.conversation
-        async with transaction(self.runtime.sessions) as session:
+        async with reading(self.runtime.sessions) as session:
             is_open = await office_open(session, self.chat.values)
             seq = await service.newest_seq(session, conversation)
         return Welcome(
