@@ -9,9 +9,10 @@ apart, while every other socket stays open:
 - visitor -> agent: a visitor sends a message (a new chat: contact, conversation, ticket,
   SLA clocks, committed before the ack); timed from the send to the frame announcing it
   on the agent's live socket;
-- agent -> visitor: the agent replies through the API (`POST .../messages`: the reply,
-  the outbox, the job, the chat sender, the hub); timed from the request to the message
-  frame on the visitor's socket.
+- agent -> visitor: the agent replies through the API (`POST .../messages`: the reply
+  committed, its live event through the hub to the visitor's socket, which reads it; the
+  outbox's delivery follows as the fallback, in the same process); timed from the
+  request to the message frame on the visitor's socket.
 
 The server runs as `frontdesk serve` does (websocket compression off: see
 server.WEBSOCKET_COMPRESSION). Both processes read the same system-wide monotonic clock.
