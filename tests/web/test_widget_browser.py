@@ -192,6 +192,8 @@ async def test_chat_both_ways_a_cut_off_visitor_resumes_and_the_transcript_is_ma
         thread = agent_page.get_by_role("list", name="Messages")
         await thread.get_by_text("And in 39?", exact=True).wait_for()
         await typing.wait_for(state="detached")
+        await agent_page.get_by_role("status").filter(
+            has_text="New message from Vera Visitor").wait_for(state="attached")
         assert await agent_page.get_by_role("button", name="Show new messages").count() == 0
         assert await thread.get_by_role("listitem").count() == 3
         await screenshots(agent_page, tmp_path, "agent-chat-live")

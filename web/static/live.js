@@ -172,6 +172,16 @@
   var isChat = layout ? layout.dataset.channel === "chat" : false;
   var inserting = false;
   var insertAgain = false;
+  // Said to screen readers when a message goes into the thread (in the page from the
+  // start, empty, so that what is put in it later is announced).
+  var told = null;
+  if (isChat) {
+    told = document.createElement("p");
+    told.id = "live-told";
+    told.className = "visually-hidden";
+    told.setAttribute("role", "status");
+    document.body.appendChild(told);
+  }
 
   function seesThreadEnd() {
     var thread = document.querySelector("ol.thread");
@@ -220,6 +230,8 @@
       renderPresence();
     }
     if (last && !writing) last.scrollIntoView({ block: "nearest" });
+    var author = last ? last.querySelector(".author") : null;
+    if (told && author) told.textContent = "New message from " + author.textContent;
   }
 
   // ---- The conversation's details (status, owner, the ticket card), changed elsewhere:
