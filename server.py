@@ -36,6 +36,12 @@ from core.settings import Settings, load_settings
 log = logging.getLogger("frontdesk")
 
 
+WEBSOCKET_COMPRESSION = False
+"""Whether sockets (the chat widget's, the live one) offer permessage-deflate. Off: their
+frames are small JSON that compression hardly shrinks, and each compressed socket keeps
+its own zlib state (about 40 KiB), most of the memory an idle chat widget costs."""
+
+
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
 
@@ -347,7 +353,8 @@ def _serve(settings: Settings, migrate: bool) -> None:
     config = uvicorn.Config(create_app(settings, smtp_listener=smtp_listener),
                             host=settings.http.host, port=settings.http.port,
                             log_level=settings.logging.level.lower(), log_config=None,
-                            ws="websockets-sansio", proxy_headers=False)
+                            ws="websockets-sansio", proxy_headers=False,
+                            ws_per_message_deflate=WEBSOCKET_COMPRESSION)
     uvicorn.Server(config).run(sockets=[http_listener])
 
 

@@ -9,13 +9,15 @@ apart, while every other socket stays open:
 - visitor -> agent: a visitor sends a message (a new chat: contact, conversation, ticket,
   SLA clocks, committed before the ack); timed from the send to the frame announcing it
   on the agent's live socket;
-- agent -> visitor: the agent replies through the API (`POST .../messages`: the reply,
-  the outbox, the job, the chat sender, the hub); timed from the request to the message
-  frame on the visitor's socket.
+- agent -> visitor: the agent replies through the API (`POST .../messages`: the reply
+  committed, its live event through the hub to the visitor's socket, which reads it; the
+  outbox's delivery follows as the fallback, in the same process); timed from the
+  request to the message frame on the visitor's socket.
 
-Both processes read the same system-wide monotonic clock. Memory per idle socket is the
-server process's resident set after all sockets opened minus after the first WARM_SOCKETS,
-divided by the sockets in between.
+The server runs as `frontdesk serve` does (websocket compression off: see
+server.WEBSOCKET_COMPRESSION). Both processes read the same system-wide monotonic clock.
+Memory per idle socket is the server process's resident set after all sockets opened
+minus after the first WARM_SOCKETS, divided by the sockets in between.
 
 Printed: p50/p95/p99 of each round trip with the ratio of p99 to the 100 ms limit, and
 the memory per idle socket; for comparison, the time from a visitor's message to its ack
@@ -223,7 +225,8 @@ async def serve_and_measure(settings: Any) -> int:
     port = _free_port()
     web = uvicorn.Server(uvicorn.Config(
         server.create_app(runtime=runtime), host="127.0.0.1", port=port,
-        ws="websockets-sansio", log_level="warning", lifespan="on", backlog=4096))
+        ws="websockets-sansio", log_level="warning", lifespan="on", backlog=4096,
+        ws_per_message_deflate=server.WEBSOCKET_COMPRESSION))
     serving = asyncio.create_task(web.serve())
     try:
         while not web.started:

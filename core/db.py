@@ -95,10 +95,18 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
     return on_connect
 
 
+READ_ONLY = "frontdesk_read_only"
+"""Execution option of a connection whose transaction only reads (see `reading`)."""
+
+
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front: two deferred transactions that both read and
     # then write would deadlock and one would fail at once instead of waiting its turn.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # One that only reads needs no lock: in WAL mode it reads beside the writer.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN DEFERRED")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def raw_store_url(url: str) -> str:
@@ -254,6 +262,22 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         del callbacks[mark:]
         session.expire_all()
         raise
+
+
+@asynccontextmanager
+async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A unit of work that only reads, then ends (rolled back: nothing it would write is
+    kept, and no after-commit callback runs). On SQLite it does not queue for the write
+    lock behind writers and their disk syncs: it reads, beside them, what was committed
+    when it first reads (WAL). Elsewhere it is a plain transaction. For hot reads that
+    must not wait on writes, such as a socket catching up after a commit."""
+    async with sessions() as session:
+        try:
+            await session.connection(execution_options={READ_ONLY: True})
+            yield session
+        finally:
+            session.info.pop("after_commit", None)
+            await session.rollback()
 
 
 @asynccontextmanager

@@ -1,6 +1,8 @@
-"""Units of work: `transaction` and the `savepoint` inside it."""
+"""Units of work: `transaction`, the `savepoint` inside it, and `reading`."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from sqlalchemy import func, select
@@ -14,6 +16,7 @@ from core.db import (
     insert_committed,
     insert_rows,
     make_engine,
+    reading,
     savepoint,
     transaction,
 )
@@ -122,3 +125,26 @@ async def test_a_commit_is_durable_when_it_returns(runtime):
             await connection.exec_driver_sql(
                 f'ALTER DATABASE "{database}" RESET synchronous_commit')
         await admin.dispose()
+
+
+async def test_a_reading_unit_reads_beside_an_open_writer_and_keeps_nothing(runtime):
+    async with transaction(runtime.sessions) as session:
+        session.add(Contact(email="committed@example.org", created_at=clock.now()))
+    ran: list[str] = []
+    async with transaction(runtime.sessions) as writer:
+        writer.add(Contact(email="uncommitted@example.org", created_at=clock.now()))
+        await writer.flush()  # the writer holds SQLite's write lock until it ends
+        async with asyncio.timeout(10):  # a reader queued behind the writer never ends
+            async with reading(runtime.sessions) as reader:
+                emails = (await reader.scalars(select(Contact.email))).all()
+
+                async def callback() -> None:
+                    ran.append("after commit")
+
+                after_commit(reader, callback)
+                reader.add(Contact(email="never@example.org", created_at=clock.now()))
+    assert emails == ["committed@example.org"]
+    assert ran == []
+    async with transaction(runtime.sessions) as session:
+        assert sorted((await session.scalars(select(Contact.email))).all()) == [
+            "committed@example.org", "uncommitted@example.org"]

@@ -27,7 +27,8 @@ async def serving(runtime: Any) -> AsyncIterator[str]:
     "127.0.0.1:<port>"."""
     port = unused_port()
     config = uvicorn.Config(server.create_app(runtime=runtime), host="127.0.0.1", port=port,
-                            ws="websockets-sansio", log_level="warning", lifespan="on")
+                            ws="websockets-sansio", log_level="warning", lifespan="on",
+                            ws_per_message_deflate=server.WEBSOCKET_COMPRESSION)
     serving = uvicorn.Server(config)
     task = asyncio.create_task(serving.serve())
     try:

@@ -9,7 +9,7 @@ import pytest
 
 from core.db import transaction
 from inbox.messages import Attachment, InboundMessage
-from inbox.service import ingest
+from inbox.service import add_agent_message, ingest
 from tests.support import CHROMIUM, add_to_inbox, add_user, run_jobs
 from tests.web.site import chromium, logged_in_page, screenshots, serving
 
@@ -125,3 +125,32 @@ async def test_a_conversation_out_of_scope_is_not_found(runtime, desk):
         body = await page.goto(
             f"http://{base}/conversations/{desk['invoice']}/messages/1/body")
         assert body.status == 404
+        thread = await page.goto(f"http://{base}/conversations/{desk['invoice']}/thread")
+        assert thread.status == 404
+
+
+async def test_the_thread_after_a_message_is_its_newer_messages_as_the_page_shows_them(
+        runtime, desk):
+    async with transaction(runtime.sessions) as session:
+        first = await add_agent_message(session, desk["again"], author_id=desk["agent_id"],
+                                        kind="comment", text="Looking into April.")
+        second = await add_agent_message(session, desk["again"], author_id=desk["agent_id"],
+                                         kind="reply", text="Fixed in both invoices.")
+    async with serving(runtime) as base, chromium() as browser:
+        page = await logged_in_page(browser, base, "ann@example.com")
+        response = await page.goto(
+            f"http://{base}/conversations/{desk['again']}/thread?after={first.id - 1}")
+        assert response.status == 200
+        items = page.get_by_role("listitem")
+        assert await items.count() == 2
+        assert await page.locator("li.message").evaluate_all(
+            "items => items.map(item => item.id)") == [
+                f"message-{first.id}", f"message-{second.id}"]
+        await items.nth(0).get_by_text("Internal comment").wait_for()
+        await items.nth(1).get_by_text("Fixed in both invoices.").wait_for()
+        assert await page.locator("ol.thread").get_attribute(
+            "data-newest-message") == str(second.id)
+        await page.goto(f"http://{base}/conversations/{desk['again']}/thread?after={second.id}")
+        assert await page.get_by_role("listitem").count() == 0
+        bad = await page.goto(f"http://{base}/conversations/{desk['again']}/thread?after=x")
+        assert bad.status == 422

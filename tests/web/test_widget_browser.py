@@ -126,6 +126,22 @@ async def shown(visitor, texts: list[str]) -> None:
     assert got == texts
 
 
+async def type_until_seen(dialog, typing, words: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Type `words` in the widget; the agent's page says the visitor is typing before
+    the last one. Typing is told at most every few seconds (the last message's typing
+    may have been the last one told): the visitor goes on typing, as a person does."""
+    message = dialog.get_by_label("Message", exact=True)
+    for word in words[:-1]:
+        await message.type(word, delay=20)
+        try:
+            await typing.wait_for(timeout=4000)
+            break
+        except PlaywrightTimeout:
+            continue
+    await typing.wait_for()
+    await message.fill("".join(words))
+
+
 async def test_chat_both_ways_a_cut_off_visitor_resumes_and_the_transcript_is_mailed(
         runtime, agent, base, shop, sink, tmp_path) -> None:
     async with chromium() as browser:
@@ -160,24 +176,27 @@ async def test_chat_both_ways_a_cut_off_visitor_resumes_and_the_transcript_is_ma
         # been the last one told): the visitor goes on typing, as a person does, until the
         # agent sees it.
         typing = agent_page.get_by_role("status").filter(has_text="Vera Visitor is typing")
-        for word in ("And ", "in ", "size ", "39?"):
-            await dialog.get_by_label("Message", exact=True).type(word, delay=20)
-            try:
-                await typing.wait_for(timeout=4000)
-                break
-            except PlaywrightTimeout:
-                continue
-        await typing.wait_for()
+        await type_until_seen(dialog, typing, ("And ", "in ", "size ", "39", "?"))
         await agent_page.get_by_label("Reply").type("Let me check", delay=20)
         await dialog.get_by_role("status").filter(has_text="Al Agent is typing").wait_for()
         await agent_page.get_by_label("Reply").fill("Yes, two pairs left in 38.")
         await agent_page.get_by_role("button", name="Send", exact=True).click()
         await run_jobs(runtime)
         await shown(visitor, ["Do you have the blue boots in 38?", "Yes, two pairs left in 38."])
-        await dialog.get_by_label("Message", exact=True).fill("And in 39?")
+        # The visitor types and sends: the agent's page shows it in the thread as it
+        # arrives, nothing clicked, and the visitor no longer types.
+        await agent_page.locator("body[data-live=open]").wait_for(state="attached")
+        await dialog.get_by_label("Message", exact=True).fill("")
+        await type_until_seen(dialog, typing, ("And ", "in ", "39?"))
         await dialog.get_by_role("button", name="Send").click()
-        await agent_page.get_by_role("button", name="Show new messages").click()
-        await agent_page.get_by_text("And in 39?").wait_for()
+        thread = agent_page.get_by_role("list", name="Messages")
+        await thread.get_by_text("And in 39?", exact=True).wait_for()
+        await typing.wait_for(state="detached")
+        await agent_page.get_by_role("status").filter(
+            has_text="New message from Vera Visitor").wait_for(state="attached")
+        assert await agent_page.get_by_role("button", name="Show new messages").count() == 0
+        assert await thread.get_by_role("listitem").count() == 3
+        await screenshots(agent_page, tmp_path, "agent-chat-live")
         await screenshots(visitor, tmp_path, "widget-chat")
 
         # The visitor's network goes; the agent answers twice meanwhile.

@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from connectors.webchat import service
 from connectors.webchat.models import ChatVisitor
+from core import outbox
 from core.db import transaction
 from inbox import service as inbox
 from inbox.models import Contact, Conversation, Message
@@ -192,6 +193,50 @@ async def test_a_reply_reaches_a_connected_visitor(base, runtime, agent) -> None
     await reply(runtime, chat.welcome["conversation"], "Hello, how can I help?", agent[0])
     frame = await chat.until("message", author="agent")
     assert frame["text"] == "Hello, how can I help?" and frame["seq"] == 2
+    async with transaction(runtime.sessions) as session:
+        sent = await session.scalar(select(Message).where(Message.direction == "outbound"))
+        assert sent is not None and sent.delivery_status == "sent"
+    await chat.socket.close()
+
+
+class HeldDelivery:
+    """The outbox's reply handler, held at a gate: delivery waits until the test opens it."""
+
+    def __init__(self, inner: Any):
+        self.inner, self.gate, self.started = inner, asyncio.Event(), asyncio.Event()
+
+    async def deliver(self, ctx: dict[str, Any], payload: dict[str, Any]) -> Any:
+        self.started.set()
+        await self.gate.wait()
+        return await self.inner.deliver(ctx, payload)
+
+    async def record(self, session: Any, payload: dict[str, Any], outcome: Any) -> None:
+        await self.inner.record(session, payload, outcome)
+
+
+async def test_a_reply_reaches_the_visitor_at_commit_and_the_outbox_repeats_nothing(
+        base, runtime, agent, monkeypatch) -> None:
+    held = HeldDelivery(outbox.handlers["reply"])
+    monkeypatch.setitem(outbox.handlers, "reply", held)
+    chat = await widget(base)
+    await chat.say("Hi")
+    conversation_id = chat.welcome["conversation"]
+    async with transaction(runtime.sessions) as session:
+        await inbox.add_agent_message(session, conversation_id, author_id=agent[0],
+                                      kind="reply", text="Right here.")
+    # Delivered while the outbox's delivery has not happened (it waits at the gate).
+    frame = await chat.until("message", author="agent")
+    assert frame["text"] == "Right here." and frame["seq"] == 2
+    async with transaction(runtime.sessions) as session:
+        queued = await session.scalar(select(Message).where(Message.direction == "outbound"))
+        assert queued is not None and queued.delivery_status == "queued"
+    # The fallback delivery then tells the socket again: nothing is sent twice.
+    held.gate.set()
+    await run_jobs(runtime)
+    assert held.started.is_set()
+    await chat.say("Thanks")
+    assert [(m["seq"], m["text"]) for m in chat.messages] == [
+        (1, "Hi"), (2, "Right here."), (3, "Thanks")]
     async with transaction(runtime.sessions) as session:
         sent = await session.scalar(select(Message).where(Message.direction == "outbound"))
         assert sent is not None and sent.delivery_status == "sent"

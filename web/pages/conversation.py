@@ -177,17 +177,23 @@ def _change(h: Any, names: dict[int, str], labels: dict[str, str], now: datetime
     return Change(ago(h.at, now), h.at.isoformat(), text)
 
 
+async def _thread(session: Any, row: queries.ConversationRow, messages: list[Message],
+                  now: datetime) -> list[ThreadEntry]:
+    """`messages` of the conversation of `row` as the thread shows them."""
+    files = await queries.attachments_of(session, [m.id for m in messages])
+    agents = await user_names(session, [m.author_id for m in messages if m.author_id])
+    contact = row.contact.name or row.contact.email or "Customer"
+    return [_entry(m, files.get(m.id, []), contact, agents, now) for m in messages]
+
+
 async def gather(session: Any, caller: PageCaller, conversation_id: int) -> ConversationView:
     """Everything the page shows, read in the caller's scope; NotFound when out of it."""
     now = clock.now()
     row = await queries.conversation_row(session, conversation_id, scope=caller.scope)
     messages = await queries.messages_of(session, conversation_id)
-    files = await queries.attachments_of(session, [m.id for m in messages])
-    agents = await user_names(session, [m.author_id for m in messages if m.author_id])
-    contact = row.contact.name or row.contact.email or "Customer"
-    view = ConversationView(row=row, thread=[
-        _entry(m, files.get(m.id, []), contact, agents, now) for m in messages],
-        ticket=None, newest_message_id=max((m.id for m in messages), default=0))
+    view = ConversationView(row=row, thread=await _thread(session, row, messages, now),
+                            ticket=None, newest_message_id=max((m.id for m in messages),
+                                                               default=0))
     ticket = (await tickets_of_conversations(session, [conversation_id])).get(conversation_id)
     if ticket is not None and ticket.deleted_at is None:
         view.ticket = ticket
@@ -225,6 +231,38 @@ async def conversation_page(request: Request, conversation_id: int, caller: Curr
     (how it is inserted without a script)."""
     return await _page(request, caller, runtime, conversation_id, notice=notice,
                        problem=problem, snippet=snippet)
+
+
+@dataclass(frozen=True)
+class ThreadAfter:
+    """The messages newer than one the page shows, and the newest message's id."""
+
+    row: queries.ConversationRow
+    thread: list[ThreadEntry]
+    newest_message_id: int
+
+
+async def gather_thread_after(session: Any, caller: PageCaller, conversation_id: int,
+                              after: int) -> ThreadAfter:
+    """The thread's messages with an id above `after`, read as `gather` reads the page's
+    (the caller's scope; NotFound when out of it)."""
+    row = await queries.conversation_row(session, conversation_id, scope=caller.scope)
+    messages = await queries.messages_of(session, conversation_id)
+    newer = [m for m in messages if m.id > after]
+    return ThreadAfter(row, await _thread(session, row, newer, clock.now()),
+                       max((m.id for m in messages), default=0))
+
+
+@router.get("/conversations/{conversation_id}/thread")
+async def thread_after(request: Request, conversation_id: int, caller: CurrentPageCaller,
+                       runtime: RuntimeDep, after: int = 0) -> Response:
+    """The messages after message `after`, as `li` items of the page's thread (one
+    template renders a message for both): what the live page inserts as they arrive."""
+    async with transaction(runtime.sessions) as session:
+        found = await gather_thread_after(session, caller, conversation_id, after)
+    return render(request, "conversation/thread_after.html", {
+        "caller": caller, "c": found.row.conversation, "thread": found.thread,
+        "newest": found.newest_message_id, "held": None})
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,76 @@
     }).catch(function () { /* gone or out of scope: the next visit says so */ });
   }
 
+  // ---- A chat: a new message goes straight into the thread when the agent sees the
+  // thread's end (then it is scrolled into view, unless they are writing), rendered by
+  // the page's own template (/conversations/<id>/thread?after=<newest>). Anywhere else
+  // (an email, or a chat the agent scrolled up in) it waits behind the banner, so that
+  // what the agent reads does not move under them.
+  var isChat = layout ? layout.dataset.channel === "chat" : false;
+  var inserting = false;
+  var insertAgain = false;
+  // Said to screen readers when a message goes into the thread (in the page from the
+  // start, empty, so that what is put in it later is announced).
+  var told = null;
+  if (isChat) {
+    told = document.createElement("p");
+    told.id = "live-told";
+    told.className = "visually-hidden";
+    told.setAttribute("role", "status");
+    document.body.appendChild(told);
+  }
+
+  function seesThreadEnd() {
+    var thread = document.querySelector("ol.thread");
+    var last = thread ? thread.lastElementChild : null;
+    return !last || last.getBoundingClientRect().bottom <= window.innerHeight + 2;
+  }
+
+  function onNewMessage() {
+    if (!isChat || pending || (banner && banner.firstChild) || !seesThreadEnd()) {
+      checkForMessages();
+      return;
+    }
+    if (inserting) { insertAgain = true; return; }
+    inserting = true;
+    fetchPage("/conversations/" + conversationId + "/thread?after=" + newest)
+      .then(insertMessages)
+      .catch(function () { checkForMessages(); })
+      .then(function () {
+        inserting = false;
+        if (insertAgain) { insertAgain = false; onNewMessage(); }
+      });
+  }
+
+  function insertMessages(doc) {
+    var thread = document.querySelector("ol.thread");
+    var fresh = doc.querySelector("ol.thread");
+    if (!thread || !fresh) return;
+    var writing = document.activeElement && document.activeElement.closest(".composer");
+    var last = null;
+    var visitorWrote = false;
+    fresh.querySelectorAll("li.message").forEach(function (item) {
+      if (document.getElementById(item.id)) return;  // already shown
+      var adopted = document.importNode(item, true);
+      thread.appendChild(adopted);
+      last = adopted;
+      if (adopted.classList.contains("kind-inbound")) visitorWrote = true;
+    });
+    newest = Math.max(newest, Number(fresh.dataset.newestMessage || 0));
+    layout.dataset.newestMessage = String(newest);
+    // Shown in the thread the agent is looking at: a reply sent now does not ask again.
+    document.querySelectorAll("input[name=seen_message_id]").forEach(function (input) {
+      input.value = String(newest);
+    });
+    if (visitorWrote && others.visitor) {  // what they typed has arrived
+      delete others.visitor;
+      renderPresence();
+    }
+    if (last && !writing) last.scrollIntoView({ block: "nearest" });
+    var author = last ? last.querySelector(".author") : null;
+    if (told && author) told.textContent = "New message from " + author.textContent;
+  }
+
   // ---- The conversation's details (status, owner, the ticket card), changed elsewhere:
   // read again and put in place, except a part the agent is working in.
   var DETAILS = ["p.meta", ".conv-actions", "aside.side"];
@@ -285,7 +355,7 @@
     if (frame.type === "conversation") {
       scheduleRefresh();
       if (conversationId && frame.conversation_id === conversationId) {
-        if (frame.change === "message" || frame.change === "opened") checkForMessages();
+        if (frame.change === "message" || frame.change === "opened") onNewMessage();
         else if (frame.change === "amended") refreshMessage(frame.message_id);
         else refreshDetails();
       }

@@ -4,10 +4,13 @@ says what travels on it); this module only feeds that protocol.
 Before anything is read, the page's Origin must be one the inbox allows (4403 otherwise).
 A visitor's message is stored through `connectors.ingest.accept_then` (contact,
 conversation, ticket, SLA clocks: the same path as every channel), and acked only after
-that commit. The socket hears, through the live hub, what concerns its conversation: a
-reply delivered (`connectors.webchat.send`), a message of the visitor's other tab, the
-conversation closed, an agent opening it or writing in it; for each message it reads what
-follows its last sequence number from the database, so nothing is skipped or repeated.
+that commit. The socket hears, through the live hub, what concerns its conversation: an
+agent's reply as soon as it is committed (the inbox's live event), and again when the
+outbox delivers it (`connectors.webchat.send`: the durable path, should the first event
+be lost with a process stopped between commit and publish); a message of the visitor's
+other tab; the conversation closed; an agent opening it or writing in it. For each
+message it reads what follows its last sequence number from the database, so nothing is
+skipped or repeated.
 
 Limits (core.throttle, shared by every server): per client address, messages a minute and
 new conversations an hour; per visitor session, messages a minute. Past one, the socket is
@@ -43,7 +46,7 @@ from connectors.webchat.protocol import (
     Welcome,
 )
 from core import clock
-from core.db import transaction
+from core.db import reading, transaction
 from core.errors import SystemFault, UserError
 from core.live import LiveEvent, Subscription, announce
 from core.runtime import Runtime
@@ -138,8 +141,12 @@ class _Visitor:
         if conversation is None or data.get("conversation_id") != conversation:
             return False
         if event.kind == "conversation":
+            # A message of the visitor's other tab, or an agent's reply as soon as it is
+            # committed; the reply's delivery through the outbox tells again later (the
+            # fallback), and finds nothing after the last sequence number sent.
             return (data.get("change") in ("message", "opened")
-                    and data.get("direction") == "inbound") or data.get("change") == "status"
+                    and data.get("direction") in ("inbound", "outbound")) \
+                or data.get("change") == "status"
         return event.kind == "presence" and data.get("state") in ("viewing", "replying")
 
     async def heard(self, event: LiveEvent) -> bool:
@@ -202,7 +209,7 @@ class _Visitor:
             return True
         async with self.outgoing:
             while True:
-                async with transaction(self.runtime.sessions) as session:
+                async with reading(self.runtime.sessions) as session:
                     messages = await service.messages_after(
                         session, conversation, self.protocol.sent_seq, self.visitor, self.name)
                 if not await self._send(self.protocol.deliver(messages)):
@@ -212,7 +219,7 @@ class _Visitor:
 
     async def _welcome(self) -> Welcome:
         conversation = self.protocol.conversation
-        async with transaction(self.runtime.sessions) as session:
+        async with reading(self.runtime.sessions) as session:
             is_open = await office_open(session, self.chat.values)
             seq = await service.newest_seq(session, conversation)
         return Welcome(
