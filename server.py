@@ -168,7 +168,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         admin_slack,
         attachments,
         audit,
+        case_fields,
+        catalog,
         conversations,
+        customers,
         inboxes,
         invites,
         messages,
@@ -251,7 +254,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    admin_mail_pages.router, slack_events.router, admin_slack.router,
                    slack_pages.router, widget_routes.router, widget_socket.router,
                    admin_chat.router, chat_pages.router, admin_inboxes.router,
-                   admin_inbox_pages.router):
+                   admin_inbox_pages.router, customers.router, case_fields.router,
+                   catalog.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 
