@@ -191,6 +191,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.metrics import RequestTimer
     from web.middleware import RequestGuard, SecurityHeaders
     from web.pages import auth as auth_pages
+    from web.pages import case_fields as case_field_pages
     from web.pages import conversation as conversation_pages
     from web.pages import inbox as inbox_pages
     from web.pages import notifications as notification_pages
@@ -255,7 +256,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    slack_pages.router, widget_routes.router, widget_socket.router,
                    admin_chat.router, chat_pages.router, admin_inboxes.router,
                    admin_inbox_pages.router, customers.router, case_fields.router,
-                   catalog.router):
+                   catalog.router, case_field_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 
