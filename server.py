@@ -196,7 +196,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import inbox as inbox_pages
     from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
+    from web.pages.admin import catalog as catalog_pages
     from web.pages.admin import chat as chat_pages
+    from web.pages.admin import companies as company_pages
     from web.pages.admin import forms as admin_form_pages
     from web.pages.admin import home as admin_pages
     from web.pages.admin import inboxes as admin_inbox_pages
@@ -256,7 +258,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    slack_pages.router, widget_routes.router, widget_socket.router,
                    admin_chat.router, chat_pages.router, admin_inboxes.router,
                    admin_inbox_pages.router, customers.router, case_fields.router,
-                   catalog.router, case_field_pages.router):
+                   catalog.router, case_field_pages.router, company_pages.router,
+                   catalog_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -198,3 +198,13 @@ async def customer_name(session: AsyncSession, kind: str, customer_id: int) -> s
     if contact is None:
         raise NotFound(f"no contact {customer_id}")
     return contact.name or contact.email or f"Contact {contact.id}"
+
+
+async def contact_by_email(session: AsyncSession, email: str) -> Contact:
+    """The contact with this address (case folded); InvalidInput naming `email` when none."""
+    address = email.strip().lower()
+    contact = await session.scalar(select(Contact).where(Contact.email == address)) \
+        if address else None
+    if contact is None:
+        raise InvalidInput(f"no contact with the address {email.strip()!r}", field="email")
+    return contact
