@@ -57,8 +57,9 @@ def _clean_domain(domain: str | None) -> str | None:
 
 
 async def _refuse_taken(session: AsyncSession, name: str, company_id: int | None) -> None:
-    taken = await session.scalar(
-        select(Company.id).where(func.lower(Company.name) == name.lower()))
+    # lower() of SQLite folds ASCII letters only: the exact name is asked for too.
+    taken = await session.scalar(select(Company.id).where(
+        or_(Company.name == name, func.lower(Company.name) == name.lower())).limit(1))
     if taken is not None and taken != company_id:
         raise Conflict(f"a company named {name!r} exists", field="name")
 
@@ -100,8 +101,9 @@ async def update_company(session: AsyncSession, company_id: int, *, name: str | 
     company = await get_company(session, company_id)
     before = {"name": company.name, "domain": company.domain}
     if name is not None:
-        company.name = _clean_name(name)
-        await _refuse_taken(session, company.name, company.id)
+        new_name = _clean_name(name)
+        await _refuse_taken(session, new_name, company.id)
+        company.name = new_name
     if domain is not None or clear_domain:
         company.domain = None if clear_domain else _clean_domain(domain)
     await session.flush()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
@@ -68,10 +68,12 @@ async def _subject(session: AsyncSession, subject_id: int) -> CaseSubject:
 
 async def _refuse_sibling(session: AsyncSession, name: str, parent_id: int | None,
                           subject_id: int | None) -> None:
-    siblings = select(CaseSubject.id).where(func.lower(CaseSubject.name) == name.lower())
+    # lower() of SQLite folds ASCII letters only: the exact name is asked for too.
+    siblings = select(CaseSubject.id).where(or_(CaseSubject.name == name,
+                                                func.lower(CaseSubject.name) == name.lower()))
     siblings = siblings.where(CaseSubject.parent_id.is_(None) if parent_id is None
                               else CaseSubject.parent_id == parent_id)
-    taken = await session.scalar(siblings)
+    taken = await session.scalar(siblings.limit(1))
     if taken is not None and taken != subject_id:
         raise Conflict(f"{name!r} is already there", field="name")
 
@@ -148,8 +150,8 @@ async def get_product(session: AsyncSession, product_id: int) -> Product:
 
 async def _refuse_product_taken(session: AsyncSession, name: str, product_id: int | None
                                 ) -> None:
-    taken = await session.scalar(select(Product.id)
-                                 .where(func.lower(Product.name) == name.lower()))
+    taken = await session.scalar(select(Product.id).where(
+        or_(Product.name == name, func.lower(Product.name) == name.lower())).limit(1))
     if taken is not None and taken != product_id:
         raise Conflict(f"a product named {name!r} exists", field="name")
 
@@ -174,8 +176,9 @@ async def update_product(session: AsyncSession, product_id: int, *, name: str | 
     product = await get_product(session, product_id)
     before = {"name": product.name, "active": product.active}
     if name is not None:
-        product.name = _clean_name(name)
-        await _refuse_product_taken(session, product.name, product.id)
+        new_name = _clean_name(name)
+        await _refuse_product_taken(session, new_name, product.id)
+        product.name = new_name
     if active is not None:
         product.active = active
     after = {"name": product.name, "active": product.active}

@@ -233,3 +233,17 @@ async def test_a_message_becomes_a_case_for_the_same_customer(client, runtime, a
         "history"]
     assert ("split_to", str(case["ticket_id"])) in {(h["action"], h["new"])
                                                     for h in old_history}
+
+
+async def test_names_taken_in_any_case_are_refused_not_stored(client, admin):
+    _, headers = admin
+    for path in ("/api/companies", "/api/products", "/api/subjects"):
+        for name in ("Ïnfo", "Acme"):
+            await ok(await client.post(path, headers=headers, json={"name": name}), 201)
+            again = await client.post(path, headers=headers, json={"name": name})
+            assert again.status_code == 409, (path, name)
+        other = await ok(await client.post(path, headers=headers, json={"name": "Other"}), 201)
+        renamed = await client.patch(f"{path}/{other['id']}", headers=headers,
+                                     json={"name": "ACME"})
+        assert renamed.status_code == 409, path
+        assert renamed.json()["error"]["field"] == "name"
