@@ -172,6 +172,11 @@ async def test_bad_case_fields_are_refused_naming_the_field(client, runtime, adm
     response = await client.patch(f"/api/tickets/{hidden}/case", headers=headers,
                                   json={"case_type": "question"})
     assert response.status_code == 404
+    async with transaction(runtime.sessions) as session:
+        unseen_contact = (await session.get(Conversation, unseen.conversation_id)).contact_id
+    response = await client.patch(f"/api/tickets/{ticket_id}/case", headers=headers,
+                                  json={"customer": f"contact:{unseen_contact}"})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "customer"
 
 
 async def test_a_phone_case_is_a_conversation_in_the_inbox(client, runtime, admin, agent):

@@ -11,14 +11,15 @@ from pydantic import ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import transaction
-from core.errors import InvalidInput
-from inbox import access
+from core.errors import InvalidInput, NotFound
+from inbox import access, companies
 from inbox import queries as inbox_queries
 from tickets import case_fields, case_rules
 from tickets.models import Ticket
 from tickets.queries import visible_ticket
 from web.api.common import (
     JSON,
+    Caller,
     CurrentCaller,
     IdPath,
     IdValue,
@@ -79,6 +80,17 @@ class NewCase(RequestModel):
     caller_phone: Annotated[Text, Field(max_length=64, examples=["+1 555 0100"])] | None = None
 
 
+async def visible_customer(session: AsyncSession, customer: case_rules.Customer | None,
+                           caller: Caller) -> None:
+    """Refuse (InvalidInput naming `customer`) a contact the caller may not see."""
+    if customer is None or customer.kind != "contact":
+        return
+    try:
+        await companies.visible_contact(session, customer.id, scope=caller.scope)
+    except NotFound:
+        raise InvalidInput(f"no contact {customer.id}", field="customer") from None
+
+
 def customer_of(ref: str | None) -> case_rules.Customer | None:
     """A customer ref of a request; InvalidInput naming `customer` for a bad one."""
     try:
@@ -118,6 +130,7 @@ async def patch_case(ticket_id: IdPath, body: CasePatch, caller: CurrentCaller,
         raise InvalidInput("send at least one field to change")
     async with transaction(runtime.sessions) as session:
         await visible_ticket(session, ticket_id, scope=caller.scope)
+        await visible_customer(session, changes.get("customer"), caller)
         ticket = await case_fields.set_case_fields(session, ticket_id, changes,
                                                    actor_id=caller.user.id, cause="agent")
         return await case_json(session, ticket)
@@ -132,9 +145,11 @@ async def open_case(body: NewCase, caller: CurrentCaller, runtime: RuntimeDep) -
     details."""
     async with transaction(runtime.sessions) as session:
         inbox = await access.require_inbox(session, caller.scope, body.inbox)
+        customer = customer_of(body.customer)
+        await visible_customer(session, customer, caller)
         ticket = await case_fields.open_case(session, case_fields.NewCase(
             inbox_id=inbox.id, origin=body.origin, title=body.title, notes=body.notes,
-            customer=customer_of(body.customer), caller_name=body.caller_name,
+            customer=customer, caller_name=body.caller_name,
             caller_email=body.caller_email, caller_phone=body.caller_phone),
             actor_id=caller.user.id)
         return await case_json(session, ticket)

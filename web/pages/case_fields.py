@@ -201,6 +201,8 @@ async def open_case(request: Request, caller: CurrentPageCaller, runtime: Runtim
     try:
         async with transaction(runtime.sessions) as session:
             target = await access.require_inbox(session, caller.scope, inbox)
+            if chosen is not None and chosen.kind == "contact":
+                await companies.visible_contact(session, chosen.id, scope=caller.scope)
             ticket = await case_fields.open_case(session, case_fields.NewCase(
                 inbox_id=target.id, origin=origin, title=title, notes=notes, customer=chosen,
                 caller_name=caller_name, caller_email=caller_email,
