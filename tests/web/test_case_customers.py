@@ -9,7 +9,7 @@ import pytest
 from core.db import transaction
 from inbox.companies import create_company
 from tests.support import CHROMIUM, add_to_inbox, add_user
-from tests.web.site import chromium, logged_in_page, screenshots, serving
+from tests.web.site import WIDTHS, chromium, logged_in_page, screenshots, serving
 from tests.web.test_conversation_page import receive
 from tickets import catalog
 
@@ -84,3 +84,16 @@ async def test_choosing_a_customer_and_making_a_case_without_a_script(runtime, d
         assert await still.locator("#case-customer").inner_text() == "Acme Corporation"
         assert "made this case from a message of ticket" in await still.locator(
             ".timeline").inner_text()
+
+
+async def test_the_case_pages_pass_axe(runtime, desk, tmp_path):
+    from tests.web.test_accessibility import check
+
+    conversation_id = await receive(runtime, "Scanner", "It beeps.")
+    async with serving(runtime) as base, chromium() as browser:
+        for width in WIDTHS.values():
+            await check(browser, base, "/cases/new?q=acm", width, tmp_path, "new-case-axe")
+            await check(browser, base, f"/conversations/{conversation_id}", width, tmp_path,
+                        "case-card-axe")
+            await check(browser, base, f"/tickets/1/customer?conversation_id={conversation_id}"
+                        "&q=acme", width, tmp_path, "customer-axe")

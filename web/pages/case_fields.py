@@ -106,7 +106,7 @@ async def customer_matches(request: Request, caller: CurrentPageCaller, runtime:
                            q: SearchQuery = "") -> Response:
     """The customers matching `q` as choices of a form (what htmx swaps in)."""
     return render(request, "cases/customer_results.html", {
-        "hits": await _hits(runtime, caller, q), "q": q, "chosen": ""})
+        "hits": await _hits(runtime, caller, q), "customer_q": q, "chosen": ""})
 
 
 @router.get("/tickets/{ticket_id}/customer")
@@ -119,7 +119,7 @@ async def choose_customer(request: Request, ticket_id: IdPath, caller: CurrentPa
         ticket = await visible_ticket(session, ticket_id, scope=caller.scope)
         current = await case_fields.fields_of(session, ticket)
     return render(request, "cases/customer.html", {
-        "caller": caller, "ticket": ticket, "current": current, "q": q,
+        "caller": caller, "ticket": ticket, "current": current, "customer_q": q, "q": "",
         "conversation_id": conversation_id, "hits": await _hits(runtime, caller, q)})
 
 
@@ -166,7 +166,8 @@ async def _new_case_page(request: Request, caller: PageCaller, runtime: Runtime,
         inboxes = await access.list_inboxes(session, caller.scope)
         hits = await companies.find_customers(session, q, scope=caller.scope)
     return render(request, "cases/new.html", {
-        "caller": caller, "q": q, "draft": draft, "inboxes": inboxes, "hits": hits,
+        "caller": caller, "customer_q": q, "q": "", "draft": draft, "inboxes": inboxes,
+        "hits": hits,
         "error": error, "origins": case_rules.BY_HAND_ORIGINS, "origin_labels": ORIGIN_LABELS},
         status_code=422 if error else 200)
 
