@@ -174,7 +174,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         admin_slack,
         attachments,
         audit,
+        case_fields,
+        catalog,
         conversations,
+        customers,
         inboxes,
         invites,
         messages,
@@ -194,11 +197,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.metrics import RequestTimer
     from web.middleware import RequestGuard, SecurityHeaders
     from web.pages import auth as auth_pages
+    from web.pages import case_fields as case_field_pages
     from web.pages import conversation as conversation_pages
     from web.pages import inbox as inbox_pages
     from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
+    from web.pages.admin import catalog as catalog_pages
     from web.pages.admin import chat as chat_pages
+    from web.pages.admin import companies as company_pages
     from web.pages.admin import forms as admin_form_pages
     from web.pages.admin import home as admin_pages
     from web.pages.admin import inboxes as admin_inbox_pages
@@ -257,7 +263,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    admin_mail_pages.router, slack_events.router, admin_slack.router,
                    slack_pages.router, widget_routes.router, widget_socket.router,
                    admin_chat.router, chat_pages.router, admin_inboxes.router,
-                   admin_inbox_pages.router):
+                   admin_inbox_pages.router, customers.router, case_fields.router,
+                   catalog.router, case_field_pages.router, company_pages.router,
+                   catalog_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

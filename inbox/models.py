@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Base, UTCDateTime
 
 CONVERSATION_STATUSES = ("open", "closed", "spam")
-CHANNELS = ("email", "chat", "slack", "form", "api")
+CHANNELS = ("email", "chat", "slack", "form", "api", "phone")
 DIRECTIONS = ("inbound", "outbound", "comment")
 NO_DEADLINE = datetime.fromisoformat("8999-01-01T00:00:00+00:00")
 """`Conversation.sort_due_at` of a conversation whose ticket has no running deadline: after

@@ -33,7 +33,7 @@ Visibility = Literal["private", "team", "shared"]
 CONVERSATION_STATUSES = ("open", "closed", "spam")
 PRIORITIES = ("low", "medium", "high", "urgent")
 SLA_STATUSES = ("on_track", "due_soon", "overdue", "met")
-CHANNELS = ("email", "chat", "slack", "form", "api")
+CHANNELS = ("email", "chat", "slack", "form", "api", "phone")
 """The inbox's channels (`inbox.models.CHANNELS`, which a test keeps equal)."""
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -64,7 +64,7 @@ class ViewFilters(BaseModel):
     owner_id: OwnerChoice | None = None
     team_id: Id | None = None
     inbox_id: Id | None = None
-    channel: Literal["email", "chat", "slack", "form", "api"] | None = None
+    channel: Literal["email", "chat", "slack", "form", "api", "phone"] | None = None
     status: Literal["open", "closed", "spam"] | None = None
     priority: Literal["low", "medium", "high", "urgent"] | None = None
     category: Category | None = None

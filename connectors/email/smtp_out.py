@@ -62,7 +62,8 @@ from tickets.service import ticket_for_conversation
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("email", "form")
+CHANNELS = ("email", "form", "phone")
+"""Channels whose replies are mailed to the contact: a phone case (opened by hand) too."""
 
 
 def _reply_text(exc: aiosmtplib.SMTPResponseException) -> str:

@@ -98,4 +98,6 @@ async def test_on_a_phone_the_current_section_is_in_view(runtime, tmp_path):
         current = page.get_by_role("navigation", name="Admin console").get_by_role(
             "link", name="Audit log")
         box = await current.bounding_box()
-        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 390, box
+        # Within a pixel: the rail's scroll stops on whole pixels, the links are laid out
+        # on fractions of one.
+        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 391, box
