@@ -62,6 +62,7 @@ def install(runtime: Runtime) -> None:
     from notifications.service import NotificationRules
     from sla.service import SlaTracker
     from tickets.queries import conversations_of_tickets
+    from tickets.routing_rules import RouteOnCreation
     from tickets.sync import TicketSync
     from web.live.feed import LiveFeed
     from webhooks.delivery import WebhookSender
@@ -72,6 +73,7 @@ def install(runtime: Runtime) -> None:
     install_channels(runtime)
     inbox_service.install(runtime.bus)
     TicketSync(runtime.settings.automation).install(runtime.bus)
+    RouteOnCreation().install(runtime.bus)
     SlaTracker().install(runtime.bus)
     LiveFeed().install(runtime.bus)
     NotificationRules().install(runtime.bus)
@@ -168,6 +170,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         admin_slack,
         attachments,
         audit,
+        case_queues,
+        case_routing,
         conversations,
         inboxes,
         invites,
@@ -251,7 +255,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    admin_mail_pages.router, slack_events.router, admin_slack.router,
                    slack_pages.router, widget_routes.router, widget_socket.router,
                    admin_chat.router, chat_pages.router, admin_inboxes.router,
-                   admin_inbox_pages.router):
+                   admin_inbox_pages.router, case_queues.router, case_routing.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 
