@@ -192,6 +192,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.metrics import RequestTimer
     from web.middleware import RequestGuard, SecurityHeaders
     from web.pages import auth as auth_pages
+    from web.pages import case_queues as case_queue_pages
     from web.pages import conversation as conversation_pages
     from web.pages import inbox as inbox_pages
     from web.pages import notifications as notification_pages
@@ -202,6 +203,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages.admin import inboxes as admin_inbox_pages
     from web.pages.admin import mail as admin_mail_pages
     from web.pages.admin import people as people_pages
+    from web.pages.admin import queues as admin_queue_pages
+    from web.pages.admin import routing as admin_routing_pages
     from web.pages.admin import sla as sla_pages
     from web.pages.admin import slack as slack_pages
     from web.pages.admin import snippets as snippet_pages
@@ -255,7 +258,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    admin_mail_pages.router, slack_events.router, admin_slack.router,
                    slack_pages.router, widget_routes.router, widget_socket.router,
                    admin_chat.router, chat_pages.router, admin_inboxes.router,
-                   admin_inbox_pages.router, case_queues.router, case_routing.router):
+                   admin_inbox_pages.router, case_queues.router, case_routing.router,
+                   case_queue_pages.router, admin_queue_pages.router,
+                   admin_routing_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -22,12 +22,13 @@ from audit.service import record_change
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound, UserError
 from core.events import EventBus
-from inbox.models import Contact, Conversation, Inbox
+from inbox.models import Company, Contact, Conversation, Inbox
 from tickets import queues
 from tickets import service as tickets
 from tickets.events import TicketCreated
 from tickets.models import (
     PipelineStatus,
+    Product,
     RoutingRule,
     RoutingRuleSet,
     Ticket,
@@ -335,3 +336,13 @@ async def _require_target(session: AsyncSession, action: Action) -> None:
         await get_active_user(session, action.target_id, field="action")
     else:
         await require_team(session, action.target_id, field="action")
+
+
+async def condition_choices(session: AsyncSession) -> dict[str, list[tuple[int, str]]]:
+    """(id, name) of what conditions may name: inboxes, companies and active products."""
+    inboxes = await session.execute(select(Inbox.id, Inbox.name).order_by(Inbox.name))
+    companies = await session.execute(select(Company.id, Company.name).order_by(Company.name))
+    products = await session.execute(select(Product.id, Product.name)
+                                     .where(Product.active.is_(True)).order_by(Product.name))
+    return {"inbox": [(i, n) for i, n in inboxes], "company": [(i, n) for i, n in companies],
+            "product": [(i, n) for i, n in products]}

@@ -3,10 +3,9 @@ selection, refusing closed cases, routing new tickets when the inbox says so."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from core.db import transaction
-from inbox.models import Inbox
 from tests.support import submit_form
 from tests.test_query_counts import statements
 from tickets import routing_rules
@@ -155,8 +154,9 @@ async def test_new_tickets_are_routed_when_the_inbox_says_so(client, runtime, ad
         "name": "Printers", "conditions": [{"field": "subject", "value": "printer"}],
         "action": {"kind": "queue", "id": tier2}})
     before = await new_ticket(client, agent[1], "Printer jammed")
-    async with transaction(runtime.sessions) as session:
-        await session.execute(update(Inbox).values(route_new_tickets=True))
+    switched = await client.put("/api/admin/inboxes/support/routing", headers=admin[1],
+                                json={"route_new_tickets": True})
+    assert switched.status_code == 200 and switched.json()["route_new_tickets"] is True
     after = await new_ticket(client, agent[1], "Printer jammed again")
     other = await new_ticket(client, agent[1], "Hello")
     items = (await client.get(f"/api/queues/{tier2}/items", headers=agent[1])).json()

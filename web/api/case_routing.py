@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import Field
 
 from core.db import transaction
+from inbox import channels
 from tickets import queries
 from tickets import routing_rules as routing
 from tickets.models import RoutingRule, RoutingRuleSet
@@ -190,3 +191,20 @@ async def route_tickets(body: RouteMany, caller: CurrentCaller, runtime: Runtime
             await queries.visible_ticket(session, ticket_id, scope=caller.scope)
         decided = await routing.route_tickets(session, ticket_ids, actor_id=caller.user.id)
     return _routed(decided)
+
+
+class InboxRouting(RequestModel):
+    route_new_tickets: Annotated[bool, Field(examples=[True])]
+
+
+@router.put("/api/admin/inboxes/{slug}/routing")
+async def set_inbox_routing(slug: Annotated[str, Path(min_length=1, max_length=64,
+                                                      examples=["support"])],
+                            body: InboxRouting, admin: CurrentAdmin,
+                            runtime: RuntimeDep) -> JSON:
+    """Say whether the inbox's new tickets are routed by the active rule set on creation
+    (admins)."""
+    async with transaction(runtime.sessions) as session:
+        inbox = await channels.set_route_new_tickets(session, admin, slug,
+                                                     body.route_new_tickets)
+    return {"slug": inbox.slug, "route_new_tickets": inbox.route_new_tickets}

@@ -36,6 +36,7 @@ from tickets import service as tickets
 from tickets.queries import history_of, tickets_of_conversations, visible_ticket
 from tickets.state import PRIORITIES
 from web.api.common import RuntimeDep
+from web.pages import case_queue_data
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
 from web.pages.format import GOAL_NAMES, ago, duration, size
 from web.uploads import read_uploads
@@ -113,6 +114,7 @@ class ConversationView:
     inboxes: list[Any] = field(default_factory=list)
     newest_message_id: int = 0
     snippets: list[CannedReply] = field(default_factory=list)
+    case_queue: dict[str, Any] | None = None
 
 
 def _kind(m: Message) -> str:
@@ -214,6 +216,7 @@ async def gather(session: Any, caller: PageCaller, conversation_id: int) -> Conv
                         ticket_number=view.ticket.number if view.ticket else None)
     view.snippets = [CannedReply(s.id, s.name, fill_in(s.body, values))
                      for s in await list_snippets(session)]
+    view.case_queue = await case_queue_data.gather_card(session, caller, view.ticket)
     return view
 
 
