@@ -47,3 +47,19 @@ async def gather_card(session: AsyncSession, caller: PageCaller,
     return {"items": [{"item": i, "queue": q, "worker": names.get(i.worked_by_id or 0)}
                       for i, q in items],
             "addable": [q for q in visible if q.id not in inside]}
+
+
+QUEUE_STEPS = {"queued": "{who} added it to the queue {new}",
+               "picked": "{who} picked it from the queue {new}",
+               "released": "{who} released it back to the queue {new}",
+               "moved": "{who} moved it from the queue {old} to {new}",
+               "routed": "{who} routed it by the rule {new}"}
+
+
+def timeline_text(h: Any, who: str) -> str | None:
+    """The timeline's words for a queue or routing step of the ticket's history (None for
+    another kind of row)."""
+    words = QUEUE_STEPS.get(h.action)
+    if words is None:
+        return None
+    return words.format(who=who, old=h.old_value or "", new=h.new_value or "")

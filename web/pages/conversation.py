@@ -174,6 +174,8 @@ def _change(h: Any, names: dict[int, str], labels: dict[str, str], now: datetime
         text = f"{who} changed {what} from {old or 'none'} to {new or 'none'}"
     elif h.action == "merged":
         text = f"{who} merged ticket #{h.old_value} into this one"
+    elif (queued := case_queue_data.timeline_text(h, who)) is not None:
+        text = queued
     else:
         text = f"{who}: ticket {h.action}"
     return Change(ago(h.at, now), h.at.isoformat(), text)
