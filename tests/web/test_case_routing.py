@@ -101,3 +101,12 @@ async def test_apply_routing_rule_on_a_selection(runtime, tmp_path):
         link = page.get_by_role("list", name="Queues").get_by_role("link", name="Printers")
         assert await link.get_by_label("2 unclaimed").count() == 1
         await screenshots(page, tmp_path, "applied")
+
+        await page.goto(f"http://{base}/admin/inboxes/support")
+        await page.get_by_label("Route new tickets").check()
+        await page.get_by_role("button", name="Save routing").click()
+        await page.get_by_text("Saved how new tickets are routed.").wait_for()
+        assert await page.get_by_label("Route new tickets").is_checked()
+        await receive(runtime, "Printer makes noises")
+        await page.goto(f"http://{base}/")
+        assert await link.get_by_label("3 unclaimed").count() == 1
