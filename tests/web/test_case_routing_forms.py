@@ -1,0 +1,73 @@
+"""Queue and routing pages without a script: plain posts, refusals shown on the page with
+nothing stored, and the form's reading of conditions and actions by value."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import InvalidInput
+from tests.support import PASSWORD, add_user, submit_form
+from web.pages.admin.routing import action_from_form, conditions_from_form
+
+
+@pytest.fixture
+async def csrf(runtime, client):
+    await add_user(runtime, "ada@example.com", "admin", "Ada Admin")
+    answer = await client.post("/api/session", json={"email": "ada@example.com",
+                                                     "password": PASSWORD})
+    return answer.json()["csrf_token"]
+
+
+@pytest.mark.parametrize(("form", "expected"), [
+    ({}, []),
+    ({"cond_channel": "phone", "cond_subject": "  printer "},
+     [{"field": "channel", "value": "phone"}, {"field": "subject", "value": "printer"}]),
+    ({"cond_inbox": "3", "cond_entitlement": "no"},
+     [{"field": "inbox", "value": 3}, {"field": "entitlement", "value": False}]),
+    ({"cond_product": "x1"}, [{"field": "product", "value": 0}]),
+    ({"cond_entitlement": "yes", "cond_priority": ""},
+     [{"field": "entitlement", "value": True}]),
+])
+def test_rule_form_conditions(form, expected):
+    assert conditions_from_form(form) == expected
+
+
+def test_rule_form_action():
+    assert action_from_form("queue:4") == {"kind": "queue", "id": 4}
+    for bad in ("", "queue:", "queue:x", "user:12345678901"):
+        with pytest.raises(InvalidInput):
+            action_from_form(bad)
+
+
+async def test_a_rule_without_a_usable_action_is_shown_refused(client, csrf):
+    made = await client.post("/admin/routing", data={"csrf_token": csrf, "name": "Main"})
+    assert made.status_code == 303
+    set_path = made.headers["location"].split("?")[0]
+    refused = await client.post(f"{set_path}/rules", data={
+        "csrf_token": csrf, "name": "Bad", "cond_product": "abc", "action": "queue:77"})
+    assert refused.status_code == 422
+    assert "role=\"alert\"" in refused.text
+    page = await client.get(set_path)
+    assert "No rules yet" in page.text
+
+
+async def test_save_and_route_on_a_closed_case_says_why(client, runtime, csrf):
+    number = (await submit_form(client)).json()["ticket_number"]
+    headers = {"x-csrf-token": csrf}
+    ticket = (await client.get(f"/api/tickets/{number}", headers=headers)).json()
+    conversation_id = ticket["conversation_ids"][0]
+    answer = await client.post(f"/tickets/{ticket['id']}/save-and-route", data={
+        "csrf_token": csrf, "conversation_id": str(conversation_id), "status": "closed"})
+    assert answer.status_code == 303
+    shown = await client.get(answer.headers["location"])
+    assert "resolved or cancelled" in shown.text
+    again = (await client.get(f"/api/tickets/{number}", headers=headers)).json()
+    assert again["status"] == "new"
+
+
+async def test_duplicate_queue_name_is_refused_on_the_page(client, csrf):
+    first = await client.post("/admin/queues", data={"csrf_token": csrf, "name": "Tier 2"})
+    assert first.status_code == 303
+    again = await client.post("/admin/queues", data={"csrf_token": csrf, "name": "Tier 2",
+                                                     "is_private": "on"})
+    assert again.status_code == 422 and "already a queue" in again.text
