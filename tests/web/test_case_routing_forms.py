@@ -71,3 +71,31 @@ async def test_duplicate_queue_name_is_refused_on_the_page(client, csrf):
     again = await client.post("/admin/queues", data={"csrf_token": csrf, "name": "Tier 2",
                                                      "is_private": "on"})
     assert again.status_code == 422 and "already a queue" in again.text
+
+
+async def test_a_rule_is_edited_from_its_filled_in_form(client, csrf):
+    queue = (await client.post("/admin/queues", data={"csrf_token": csrf, "name": "Tier 2"}))
+    assert queue.status_code == 303
+    headers = {"x-csrf-token": csrf}
+    queue_id = (await client.get("/api/queues", headers=headers)).json()["items"][0]["id"]
+    set_path = (await client.post("/admin/routing", data={
+        "csrf_token": csrf, "name": "Main"})).headers["location"].split("?")[0]
+    set_id = int(set_path.rsplit("/", 1)[1])
+    added = await client.post(f"{set_path}/rules", data={
+        "csrf_token": csrf, "name": "Phones", "cond_channel": "phone",
+        "cond_entitlement": "yes", "action": f"queue:{queue_id}"})
+    assert added.status_code == 303
+    rule = (await client.get(f"/api/routing/rule-sets/{set_id}",
+                             headers=headers)).json()["rules"][0]
+    form = await client.get(f"{set_path}?edit={rule['id']}")
+    assert 'value="phone" selected' in form.text and 'value="yes" selected' in form.text
+    assert f'value="queue:{queue_id}" selected' in form.text and "Save rule" in form.text
+    saved = await client.post(f"{set_path}/rules/{rule['id']}", data={
+        "csrf_token": csrf, "name": "Urgent phones", "cond_channel": "phone",
+        "cond_priority": "urgent", "action": f"queue:{queue_id}"})
+    assert saved.status_code == 303
+    again = (await client.get(f"/api/routing/rule-sets/{set_id}",
+                              headers=headers)).json()["rules"][0]
+    assert again["name"] == "Urgent phones"
+    assert again["conditions"] == [{"field": "channel", "op": "is", "value": "phone"},
+                                   {"field": "priority", "op": "is", "value": "urgent"}]

@@ -27,7 +27,7 @@ Short = Annotated[str, Form(max_length=200)]
 NOTICES = {"created": "Rule set created.", "added": "Rule added.", "moved": "Order saved.",
            "deleted": "Rule deleted.", "activated": "Active: new routing uses this set.",
            "deactivated": "Deactivated: no rule set routes cases now.",
-           "removed": "Rule set deleted."}
+           "removed": "Rule set deleted.", "saved": "Rule saved."}
 
 
 async def _sets_page(request: Request, caller: PageCaller, runtime: RuntimeDep, *,
@@ -87,25 +87,41 @@ def rule_text(rule: Any, names: dict[str, Any]) -> tuple[str, str]:
             f"{ACTION_KINDS[kind]} {name_of(kind, target)}")
 
 
+def form_values(rule: Any) -> dict[str, str]:
+    """A stored rule as the rule form shows it."""
+    values = {"name": rule.name, "action": f"{rule.action['kind']}:{rule.action['id']}"}
+    for c in rule.conditions:
+        value = c["value"]
+        values[f"cond_{c['field']}"] = (("yes" if value else "no")
+                                        if isinstance(value, bool) else str(value))
+    return values
+
+
 async def _set_page(request: Request, caller: PageCaller, runtime: RuntimeDep, set_id: int, *,
                     notice: str | None = None, error: str | None = None,
-                    status_code: int = 200) -> Response:
+                    editing: int | None = None, status_code: int = 200) -> Response:
     async with transaction(runtime.sessions) as session:
         found = await routing.get_rule_set(session, set_id)
         rules = await routing.rules_of(session, set_id)
         names = await _describe(session)
+    edited = next((r for r in rules if r.id == editing), None)
     return render_admin(request, "admin/routing_set.html", caller, "routing", {
         "set": found, "rules": [(r, *rule_text(r, names)) for r in rules], **names,
         "origins": ORIGINS, "priorities": PRIORITIES, "action_kinds": ACTION_KINDS,
+        "edited": edited, "values": form_values(edited) if edited else {},
         "notice": notice, "error": error}, status_code=status_code)
 
 
 @router.get("/admin/routing/{set_id}")
 async def rule_set_page(request: Request, set_id: IdPath, caller: CurrentAdminPage,
                         runtime: RuntimeDep,
-                        done: Annotated[str, Query(max_length=20)] = "") -> Response:
-    """One rule set: its rules in order, a form to add one, activation."""
-    return await _set_page(request, caller, runtime, set_id, notice=NOTICES.get(done))
+                        done: Annotated[str, Query(max_length=20)] = "",
+                        edit: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
+                        ) -> Response:
+    """One rule set: its rules in order, a form to add one (or to edit the rule `edit`),
+    activation."""
+    return await _set_page(request, caller, runtime, set_id, notice=NOTICES.get(done),
+                           editing=edit)
 
 
 def conditions_from_form(form: Any) -> list[dict[str, Any]]:
@@ -145,6 +161,22 @@ async def add_rule(request: Request, set_id: IdPath, caller: CurrentAdminPage,
         return await _set_page(request, caller, runtime, set_id, error=exc.message,
                                status_code=exc.status)
     return see_other(f"/admin/routing/{set_id}?done=added")
+
+
+@router.post("/admin/routing/{set_id}/rules/{rule_id}")
+async def edit_rule(request: Request, set_id: IdPath, rule_id: IdPath,
+                    caller: CurrentAdminPage, runtime: RuntimeDep, name: Short = "",
+                    action: Short = "") -> Response:
+    """Replace a rule's name, conditions and action."""
+    form = await request.form()
+    try:
+        async with transaction(runtime.sessions) as session:
+            await routing.update_rule(session, rule_id, name, conditions_from_form(form),
+                                      action_from_form(action), actor=caller.user)
+    except UserError as exc:
+        return await _set_page(request, caller, runtime, set_id, error=exc.message,
+                               editing=rule_id, status_code=exc.status)
+    return see_other(f"/admin/routing/{set_id}?done=saved")
 
 
 async def _change(set_id: int, caller: PageCaller, runtime: RuntimeDep, work: Any,
