@@ -61,6 +61,7 @@ def install(runtime: Runtime) -> None:
     from inbox.channels import install_channels
     from notifications.service import NotificationRules
     from sla.service import SlaTracker
+    from tickets import queues
     from tickets.queries import conversations_of_tickets
     from tickets.routing_rules import RouteOnCreation
     from tickets.sync import TicketSync
@@ -74,6 +75,7 @@ def install(runtime: Runtime) -> None:
     inbox_service.install(runtime.bus)
     TicketSync(runtime.settings.automation).install(runtime.bus)
     RouteOnCreation().install(runtime.bus)
+    queues.install(runtime.bus)
     SlaTracker().install(runtime.bus)
     LiveFeed().install(runtime.bus)
     NotificationRules().install(runtime.bus)

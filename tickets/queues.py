@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
@@ -21,9 +21,11 @@ from accounts.service import get_active_user
 from audit.service import changed_only, record_change
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
+from core.events import EventBus
 from inbox.access import Scope
 from tickets import queries
 from tickets import service as tickets
+from tickets.events import TicketsMerged
 from tickets.models import (
     PipelineStatus,
     Queue,
@@ -280,3 +282,18 @@ async def move(session: AsyncSession, item_id: int, queue_id: int, *,
                      new=target.name))
     await session.flush()
     return item
+
+
+async def on_tickets_merged(session: AsyncSession, e: TicketsMerged) -> None:
+    """The merged ticket's queue items go to the surviving ticket (where that one is not in
+    the queue already), so the merged case leaves no item behind."""
+    held = select(QueueItem.queue_id).where(QueueItem.ticket_id == e.primary_id)
+    await session.execute(delete(QueueItem).where(QueueItem.ticket_id == e.merged_id,
+                                                  QueueItem.queue_id.in_(held)))
+    await session.execute(update(QueueItem).where(QueueItem.ticket_id == e.merged_id)
+                          .values(ticket_id=e.primary_id))
+
+
+def install(bus: EventBus) -> None:
+    """Subscribe the queues' rules on `bus`."""
+    bus.subscribe(TicketsMerged, on_tickets_merged)

@@ -143,3 +143,20 @@ async def test_a_ticket_out_of_scope_is_not_found(client, runtime, admin, agent)
                               headers=outsider[1])).status_code == 404
     assert (await client.get(f"/api/tickets/{ticket_id}/queues",
                              headers=outsider[1])).status_code == 404
+
+
+async def test_a_merged_case_brings_its_queue_items_to_the_surviving_one(client, admin, agent):
+    _, headers = agent
+    tier1 = await make_queue(client, admin[1], "Tier 1")
+    tier2 = await make_queue(client, admin[1], "Tier 2")
+    primary, merged = await new_ticket(client, headers), await new_ticket(client, headers, "B")
+    for ticket_id, queue_ids in ((primary, [tier1["id"]]), (merged, [tier1["id"], tier2["id"]])):
+        for queue_id in queue_ids:
+            await client.post(f"/api/tickets/{ticket_id}/queues", headers=headers,
+                              json={"queue_id": queue_id})
+    response = await client.post(f"/api/tickets/{primary}/merge", headers=headers,
+                                 json={"other_id": merged, "primary_id": primary})
+    assert response.status_code == 200, response.text
+    queues = (await client.get(f"/api/tickets/{primary}/queues", headers=headers)).json()
+    assert [q["queue_name"] for q in queues["items"]] == ["Tier 1", "Tier 2"]
+    assert await counts(client, headers) == {"Tier 1": 1, "Tier 2": 1}
