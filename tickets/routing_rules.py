@@ -78,6 +78,14 @@ async def get_rule(session: AsyncSession, rule_id: int) -> RoutingRule:
     return found
 
 
+async def rule_in_set(session: AsyncSession, set_id: int, rule_id: int) -> RoutingRule:
+    """The rule `rule_id` of the set `set_id`; NotFound when it is not one of its rules."""
+    rule = await get_rule(session, rule_id)
+    if rule.rule_set_id != set_id:
+        raise NotFound(f"no routing rule {rule_id} in the set {set_id}")
+    return rule
+
+
 def _name(name: str, what: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > MAX_NAME:

@@ -99,3 +99,18 @@ async def test_a_rule_is_edited_from_its_filled_in_form(client, csrf):
     assert again["name"] == "Urgent phones"
     assert again["conditions"] == [{"field": "channel", "op": "is", "value": "phone"},
                                    {"field": "priority", "op": "is", "value": "urgent"}]
+
+
+async def test_a_rule_is_changed_only_through_its_own_set(client, csrf):
+    headers = {"x-csrf-token": csrf}
+    paths = [(await client.post("/admin/routing", data={"csrf_token": csrf, "name": name})
+              ).headers["location"].split("?")[0] for name in ("Main", "Other")]
+    set_id = int(paths[0].rsplit("/", 1)[1])
+    queue = await client.post("/api/queues", headers=headers, json={"name": "Tier 2"})
+    added = await client.post(f"/api/routing/rule-sets/{set_id}/rules", headers=headers, json={
+        "name": "All", "action": {"kind": "queue", "id": queue.json()["id"]}})
+    rule_id = added.json()["id"]
+    wrong = await client.post(f"{paths[1]}/rules/{rule_id}/delete", data={"csrf_token": csrf})
+    assert wrong.status_code == 404
+    rules = (await client.get(f"/api/routing/rule-sets/{set_id}", headers=headers)).json()
+    assert [r["id"] for r in rules["rules"]] == [rule_id]

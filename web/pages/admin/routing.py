@@ -171,6 +171,7 @@ async def edit_rule(request: Request, set_id: IdPath, rule_id: IdPath,
     form = await request.form()
     try:
         async with transaction(runtime.sessions) as session:
+            await routing.rule_in_set(session, set_id, rule_id)
             await routing.update_rule(session, rule_id, name, conditions_from_form(form),
                                       action_from_form(action), actor=caller.user)
     except UserError as exc:
@@ -192,6 +193,7 @@ async def move_rule(set_id: IdPath, rule_id: IdPath, caller: CurrentAdminPage,
                     ) -> Response:
     """Move a rule one place up or down."""
     async def work(session: Any) -> None:
+        await routing.rule_in_set(session, set_id, rule_id)
         await routing.move_rule(session, rule_id, direction, actor=caller.user)
     return await _change(set_id, caller, runtime, work, "moved")
 
@@ -201,6 +203,7 @@ async def delete_rule(set_id: IdPath, rule_id: IdPath, caller: CurrentAdminPage,
                       runtime: RuntimeDep) -> Response:
     """Remove a rule."""
     async def work(session: Any) -> None:
+        await routing.rule_in_set(session, set_id, rule_id)
         await routing.delete_rule(session, rule_id, actor=caller.user)
     return await _change(set_id, caller, runtime, work, "deleted")
 
