@@ -29,6 +29,7 @@ from web.pages import conversation, saved_views
 from web.pages.case_queue_data import rail
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
 from web.pages.format import ago
+from web.pages.inbox import _rail as view_rail
 
 router = APIRouter(include_in_schema=False)
 
@@ -111,8 +112,6 @@ async def queue_page(request: Request, queue_id: IdPath, caller: CurrentPageCall
                      runtime: RuntimeDep,
                      notice: Annotated[str | None, Query(max_length=300)] = None) -> Response:
     """A queue's view: its open cases, unclaimed first, with Pick / Release / Move."""
-    from web.pages.inbox import _rail
-
     now = clock.now()
     async with transaction(runtime.sessions) as session:
         queue = await queue_service.visible_queue(session, queue_id, caller.user)
@@ -123,7 +122,7 @@ async def queue_page(request: Request, queue_id: IdPath, caller: CurrentPageCall
                                                        scope=caller.scope)
         context = {
             "caller": caller, "q": "", "title": queue.name, "queue": queue, "notice": notice,
-            "rail": await _rail(session, caller, None),
+            "rail": await view_rail(session, caller, None),
             "custom_rail": await saved_views.rail(session, caller, None, now),
             "queue_rail": await rail(session, caller, queue.id),
             "entries": [{"item": e.item, "ticket": e.ticket, "entered": ago(e.item.entered_at,
