@@ -67,7 +67,9 @@ def install(runtime: Runtime) -> None:
     from inbox.channels import install_channels
     from notifications.service import NotificationRules
     from sla.service import SlaTracker
+    from tickets import queues
     from tickets.queries import conversations_of_tickets
+    from tickets.routing_rules import RouteOnCreation
     from tickets.sync import TicketSync
     from web.live.feed import LiveFeed
     from webhooks.delivery import WebhookSender
@@ -78,6 +80,8 @@ def install(runtime: Runtime) -> None:
     install_channels(runtime)
     inbox_service.install(runtime.bus)
     TicketSync(runtime.settings.automation).install(runtime.bus)
+    RouteOnCreation().install(runtime.bus)
+    queues.install(runtime.bus)
     SlaTracker().install(runtime.bus)
     LiveFeed().install(runtime.bus)
     NotificationRules().install(runtime.bus)
@@ -175,6 +179,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         attachments,
         audit,
         case_fields,
+        case_queues,
+        case_routing,
         catalog,
         conversations,
         customers,
@@ -198,6 +204,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.middleware import RequestGuard, SecurityHeaders
     from web.pages import auth as auth_pages
     from web.pages import case_fields as case_field_pages
+    from web.pages import case_queues as case_queue_pages
     from web.pages import conversation as conversation_pages
     from web.pages import inbox as inbox_pages
     from web.pages import notifications as notification_pages
@@ -210,6 +217,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages.admin import inboxes as admin_inbox_pages
     from web.pages.admin import mail as admin_mail_pages
     from web.pages.admin import people as people_pages
+    from web.pages.admin import queues as admin_queue_pages
+    from web.pages.admin import routing as admin_routing_pages
     from web.pages.admin import sla as sla_pages
     from web.pages.admin import slack as slack_pages
     from web.pages.admin import snippets as snippet_pages
@@ -265,7 +274,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    admin_chat.router, chat_pages.router, admin_inboxes.router,
                    admin_inbox_pages.router, customers.router, case_fields.router,
                    catalog.router, case_field_pages.router, company_pages.router,
-                   catalog_pages.router):
+                   catalog_pages.router,
+                   case_queues.router, case_routing.router,
+                   case_queue_pages.router, admin_queue_pages.router,
+                   admin_routing_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

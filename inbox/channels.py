@@ -263,6 +263,20 @@ async def update_inbox(session: AsyncSession, actor: User | None, slug: str,
     return inbox
 
 
+async def set_route_new_tickets(session: AsyncSession, actor: User | None, slug: str,
+                                enabled: bool) -> Inbox:
+    """Say whether the inbox's new tickets are routed by the active routing rules on
+    creation; audited when it changes."""
+    inbox = await get_inbox(session, slug)
+    if inbox.route_new_tickets != enabled:
+        inbox.route_new_tickets = enabled
+        await record_change(session, actor=actor, action="inbox.updated", subject_type="inbox",
+                            subject_id=slug, summary=f"changed the inbox {inbox.name!r}: "
+                            "route new tickets", before={"route_new_tickets": not enabled},
+                            after={"route_new_tickets": enabled})
+    return inbox
+
+
 async def delete_inbox(session: AsyncSession, actor: User | None, slug: str) -> None:
     """Delete an inbox that holds no conversation (Conflict when it holds some: its
     history stays; remove its addresses to stop new mail instead)."""

@@ -37,6 +37,7 @@ from tickets.case_fields import SPLIT_FROM, SPLIT_TO
 from tickets.queries import history_of, tickets_of_conversations, visible_ticket
 from tickets.state import PRIORITIES
 from web.api.common import RuntimeDep
+from web.pages import case_queue_data
 from web.pages.case_fields import case_card
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
 from web.pages.format import GOAL_NAMES, ago, duration, size
@@ -116,6 +117,7 @@ class ConversationView:
     newest_message_id: int = 0
     snippets: list[CannedReply] = field(default_factory=list)
     case: Any = None
+    case_queue: dict[str, Any] | None = None
 
 
 def _kind(m: Message) -> str:
@@ -179,6 +181,8 @@ def _change(h: Any, names: dict[int, str], labels: dict[str, str], now: datetime
         text = f"{who} made this case from a message of ticket #{h.old_value}"
     elif h.action == SPLIT_TO:
         text = f"{who} made case #{h.new_value} from a message of this ticket"
+    elif (queued := case_queue_data.timeline_text(h, who)) is not None:
+        text = queued
     else:
         text = f"{who}: ticket {h.action}"
     return Change(ago(h.at, now), h.at.isoformat(), text)
@@ -228,6 +232,7 @@ async def gather(session: Any, caller: PageCaller, conversation_id: int) -> Conv
                         ticket_number=view.ticket.number if view.ticket else None)
     view.snippets = [CannedReply(s.id, s.name, fill_in(s.body, values))
                      for s in await list_snippets(session)]
+    view.case_queue = await case_queue_data.gather_card(session, caller, view.ticket)
     return view
 
 

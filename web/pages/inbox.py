@@ -24,7 +24,7 @@ from inbox.access import require_assignable
 from inbox.models import CHANNELS
 from web.api.common import RuntimeDep
 from web.listing import SORT_NAMES, ListingPage, conversation_filter, list_page
-from web.pages import saved_views
+from web.pages import case_queue_data, saved_views
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
 from web.pages.format import ago, count_label, sla_badge
 from web.pages.views import DEFAULT_VIEW, DEFAULT_VIEWS, VIEWS, View, view_filter
@@ -121,6 +121,7 @@ async def inbox_page(request: Request, caller: CurrentPageCaller, runtime: Runti
         custom_rail = await saved_views.rail(session, caller, custom_id, now)
         inboxes = await access.list_inboxes(session, caller.scope)
         people = await active_users(session)
+        queue_rail = await case_queue_data.rail(session, caller)
     title = f"Search: {q}" if searching else custom.view.name if custom else chosen.name
     view_key = None if searching else str(custom_id) if custom else chosen.key
     context = {
@@ -129,7 +130,7 @@ async def inbox_page(request: Request, caller: CurrentPageCaller, runtime: Runti
         "sort_links": _sort_links(view_key, q, sort), "view_key": view_key,
         "custom_rail": custom_rail, "custom": custom, "inboxes": inboxes,
         "channels": CHANNELS, "inbox_slug": inbox_slug or "", "channel": channel or "",
-        "people": people, "notice": notice, "cursor": cursor,
+        "people": people, "notice": notice, "cursor": cursor, "queue_rail": queue_rail,
     }
     template = "inbox/rows.html" if request.headers.get("hx-target") == "rows" else (
         "inbox/list.html")

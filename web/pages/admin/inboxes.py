@@ -148,7 +148,8 @@ async def create_inbox(request: Request, caller: CurrentAdminPage, runtime: Runt
 
 NOTICES = {"created": "Inbox created. Mail to its addresses is taken now.",
            "channel": "Saved. Every server takes the new addresses within seconds.",
-           "members": "Saved who can see this inbox."}
+           "members": "Saved who can see this inbox.",
+           "routing": "Saved how new tickets are routed."}
 
 
 @router.get("/admin/inboxes/{slug}")
