@@ -182,16 +182,19 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         views,
         webhooks,
     )
+    from web.api import case_resolution as case_resolution_api
     from web.errors import ERROR_RESPONSES, install_error_handlers
     from web.forms import router as forms_router
     from web.live import socket as live_socket
     from web.metrics import RequestTimer
     from web.middleware import RequestGuard, SecurityHeaders
     from web.pages import auth as auth_pages
+    from web.pages import case_resolution as case_resolution_pages
     from web.pages import conversation as conversation_pages
     from web.pages import inbox as inbox_pages
     from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
+    from web.pages.admin import cases as case_settings_pages
     from web.pages.admin import chat as chat_pages
     from web.pages.admin import forms as admin_form_pages
     from web.pages.admin import home as admin_pages
@@ -251,7 +254,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    admin_mail_pages.router, slack_events.router, admin_slack.router,
                    slack_pages.router, widget_routes.router, widget_socket.router,
                    admin_chat.router, chat_pages.router, admin_inboxes.router,
-                   admin_inbox_pages.router):
+                   admin_inbox_pages.router, case_resolution_api.router,
+                   case_resolution_pages.router, case_settings_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -36,6 +36,7 @@ from tickets import service as tickets
 from tickets.queries import history_of, tickets_of_conversations, visible_ticket
 from tickets.state import PRIORITIES
 from web.api.common import RuntimeDep
+from web.pages.case_view import case_change_text, gather_case
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
 from web.pages.format import GOAL_NAMES, ago, duration, size
 from web.uploads import read_uploads
@@ -113,6 +114,7 @@ class ConversationView:
     inboxes: list[Any] = field(default_factory=list)
     newest_message_id: int = 0
     snippets: list[CannedReply] = field(default_factory=list)
+    case: Any = None
 
 
 def _kind(m: Message) -> str:
@@ -172,6 +174,8 @@ def _change(h: Any, names: dict[int, str], labels: dict[str, str], now: datetime
         text = f"{who} changed {what} from {old or 'none'} to {new or 'none'}"
     elif h.action == "merged":
         text = f"{who} merged ticket #{h.old_value} into this one"
+    elif (case_text := case_change_text(who, h)) is not None:
+        text = case_text
     else:
         text = f"{who}: ticket {h.action}"
     return Change(ago(h.at, now), h.at.isoformat(), text)
@@ -199,6 +203,7 @@ async def gather(session: Any, caller: PageCaller, conversation_id: int) -> Conv
             int(v) for h in history if h.field == "owner_id"
             for v in (h.old_value, h.new_value) if v and v.isdigit()])
         view.timeline = [_change(h, names, dict(statuses), now) for h in reversed(history)]
+        view.case = await gather_case(session, ticket)
     others, _ = await queries.list_conversations(
         session, queries.ConversationFilter(status="all", contact_id=row.contact.id),
         scope=caller.scope, limit=RECENT_CONVERSATIONS + 1, cursor=None)

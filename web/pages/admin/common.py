@@ -48,6 +48,9 @@ ADMIN_SECTIONS: tuple[AdminSection, ...] = (
                  "Working hours, holidays and goals, with a preview of the deadlines."),
     AdminSection("sla-reports", "SLA reports", "/admin/sla/reports",
                  "Goals met per week, time to first response, breaches by team; CSV."),
+    AdminSection("cases", "Cases", "/admin/cases",
+                 "What child cases inherit, closing children with their parent, "
+                 "when entitlements go down."),
     AdminSection("canned-replies", "Canned replies", "/admin/canned-replies",
                  "The answers agents insert with a click, with placeholders."),
     AdminSection("webhooks", "Webhooks", "/admin/webhooks",
