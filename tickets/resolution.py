@@ -124,8 +124,9 @@ async def resolve_case(session: AsyncSession, ticket_id: int, given: ResolveInpu
         total_minutes=total, billable_minutes=given.billable_minutes,
         resolved_by_id=actor_id, resolved_at=clock.now())
     session.add(resolution)
+    label = dict(await resolved_reasons(session)).get(given.resolution_type, "")
     record(session, ticket_id, "resolved", actor_id, "resolution", None,
-           f"{given.resolution_type} · {total} min · {given.billable_minutes} billable")
+           f"{label}; {total} min in all, {given.billable_minutes} min billable")
     await session.flush()
     await publish(session, CaseResolved(ticket_id, resolution.id, given.billable_minutes,
                                         actor_id))
