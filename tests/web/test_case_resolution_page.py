@@ -12,8 +12,9 @@ import pytest
 from core.db import transaction
 from inbox.messages import InboundMessage
 from inbox.service import ingest
-from tests.support import CHROMIUM, add_to_inbox, add_user
+from tests.support import CHROMIUM, PASSWORD, add_to_inbox, add_user
 from tests.web.site import chromium, logged_in_page, screenshots, serving
+from tests.web.test_accessibility import violations
 from tickets.queries import tickets_of_conversations
 from tickets.resolution import ResolveInput, resolve_case
 
@@ -42,6 +43,23 @@ async def desk(runtime):
     async with transaction(runtime.sessions) as session:
         case_ticket = (await tickets_of_conversations(session, [case]))[case]
     return {"case": case, "old_ticket": old_ticket.id, "ticket": case_ticket.id}
+
+
+async def axe_findings(browser, base: str, email: str, path: str) -> list[str]:
+    """axe-core's serious and critical findings on `path` (in a context that lets its
+    script in), seen by `email`."""
+    context = await browser.new_context(viewport={"width": 390, "height": 900},
+                                        bypass_csp=True)
+    page = await context.new_page()
+    await page.goto(f"http://{base}/login")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"http://{base}/**")
+    await page.goto(f"http://{base}{path}")
+    found = await violations(page)
+    await context.close()
+    return found
 
 
 async def resolve(page, billable: str) -> None:
@@ -106,6 +124,9 @@ async def test_working_a_case_to_resolution(runtime, desk, tmp_path):
         linked = page.get_by_role("list", name="Similar cases")
         assert "Toner smears on every page" in await linked.inner_text()
         await screenshots(page, tmp_path, "case")
+        for path in (f"/conversations/{desk['case']}",
+                     f"/tickets/{desk['ticket']}/similar?conversation_id={desk['case']}&q=toner"):
+            assert await axe_findings(browser, base, "ann@example.com", path) == [], path
 
         await children.get_by_role("link", name="Send a technician").click()
         await page.get_by_role("link", name=f"case #{desk['ticket']}").wait_for()
@@ -127,5 +148,6 @@ async def test_admin_sets_case_settings(runtime, tmp_path):
         assert await page.get_by_label("Close children with parent").is_checked()
         assert await page.get_by_label("Priority").is_checked()
         await screenshots(page, tmp_path, "admin-cases")
+        assert await axe_findings(browser, base, "ada@example.com", "/admin/cases") == []
         await page.goto(f"http://{base}/admin/audit")
         assert "Changed the case settings" in await page.locator("main").inner_text()
