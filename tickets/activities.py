@@ -8,7 +8,7 @@ commits, and records what it did on the ticket's history (shown on its timeline)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -45,6 +45,10 @@ def record(session: AsyncSession, ticket_id: int, action: str, actor_id: int | N
         cause="agent"))
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
+
+
 async def _checked(session: AsyncSession, given: ActivityInput) -> None:
     if given.kind not in ACTIVITY_KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(ACTIVITY_KINDS)}", field="kind")
@@ -69,7 +73,7 @@ async def add_activity(session: AsyncSession, ticket_id: int, given: ActivityInp
     await _checked(session, given)
     activity = CaseActivity(
         ticket_id=ticket_id, kind=given.kind, subject=given.subject.strip(),
-        description=given.description, owner_id=given.owner_id, due_at=given.due_at,
+        description=given.description, owner_id=given.owner_id, due_at=_utc(given.due_at),
         duration_minutes=given.duration_minutes, state="open", created_by_id=actor_id,
         created_at=clock.now())
     session.add(activity)
@@ -95,7 +99,7 @@ async def edit_activity(session: AsyncSession, ticket_id: int, activity_id: int,
     await _checked(session, given)
     activity.kind, activity.subject = given.kind, given.subject.strip()
     activity.description, activity.owner_id = given.description, given.owner_id
-    activity.due_at, activity.duration_minutes = given.due_at, given.duration_minutes
+    activity.due_at, activity.duration_minutes = _utc(given.due_at), given.duration_minutes
     record(session, ticket_id, "activity_changed", actor_id, activity.kind, None,
            activity.subject)
     await session.flush()

@@ -206,3 +206,46 @@ async def test_bad_activities_are_refused(client, agent, body):
     await post(client, headers, f"/api/tickets/{case}/activities", body, expect=422)
     items = (await client.get(f"/api/tickets/{case}/activities", headers=headers)).json()
     assert items["items"] == []
+
+
+async def test_case_settings_are_for_admins_and_checked(client, agent, admin):
+    _, headers = agent
+    defaults = (await client.get("/api/admin/case-settings", headers=admin[1])).json()
+    assert defaults == {"inherited_fields": ["customer", "product", "subject"],
+                        "close_children_with_parent": False,
+                        "entitlement_decrement_on": "creation"}
+    body = {"inherited_fields": ["colour"], "close_children_with_parent": True,
+            "entitlement_decrement_on": "creation"}
+    response = await client.put("/api/admin/case-settings", headers=admin[1], json=body)
+    assert response.status_code == 422
+    body["inherited_fields"] = ["product"]
+    response = await client.put("/api/admin/case-settings", headers=headers, json=body)
+    assert response.status_code in (403, 404)
+    after = (await client.get("/api/admin/case-settings", headers=admin[1])).json()
+    assert after == defaults
+    audit = (await client.get("/api/admin/audit", headers=admin[1])).json()
+    assert not [e for e in audit.get("items", []) if e["action"] == "case_settings.updated"]
+    response = await client.put("/api/admin/case-settings", headers=admin[1], json=body)
+    assert response.status_code == 200
+    audit = (await client.get("/api/admin/audit", headers=admin[1])).json()
+    assert [e["action"] for e in audit["items"]].count("case_settings.updated") == 1
+
+
+async def test_an_open_activity_is_edited_and_an_ended_one_is_not(client, agent):
+    user_id, headers = agent
+    case = await new_case(client, headers)
+    made = await post(client, headers, f"/api/tickets/{case}/activities",
+                      {"kind": "task", "subject": "Draft"}, expect=201)
+    path = f"/api/tickets/{case}/activities/{made['id']}"
+    changed = await client.put(path, headers=headers, json={
+        "kind": "appointment", "subject": "Visit", "owner_id": user_id,
+        "due_at": "2026-04-01T10:00:00+02:00", "duration_minutes": 60})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["kind"], changed.json()["due_at"]) == (
+        "appointment", "2026-04-01T08:00:00+00:00")
+    await post(client, headers, f"{path}/cancel")
+    again = await client.put(path, headers=headers, json={"kind": "task", "subject": "x"})
+    assert again.status_code == 409
+    await post(client, headers, f"{path}/complete", expect=409)
+    shown = (await client.get(f"/api/tickets/{case}/resolution", headers=headers)).json()
+    assert shown["total_minutes"] == 0
