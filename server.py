@@ -197,6 +197,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         views,
         webhooks,
     )
+    from web.api import case_resolution as case_resolution_api
     from web.errors import ERROR_RESPONSES, install_error_handlers
     from web.forms import router as forms_router
     from web.live import socket as live_socket
@@ -205,10 +206,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import auth as auth_pages
     from web.pages import case_fields as case_field_pages
     from web.pages import case_queues as case_queue_pages
+    from web.pages import case_resolution as case_resolution_pages
     from web.pages import conversation as conversation_pages
     from web.pages import inbox as inbox_pages
     from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
+    from web.pages.admin import cases as case_settings_pages
     from web.pages.admin import catalog as catalog_pages
     from web.pages.admin import chat as chat_pages
     from web.pages.admin import companies as company_pages
@@ -277,7 +280,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    catalog_pages.router,
                    case_queues.router, case_routing.router,
                    case_queue_pages.router, admin_queue_pages.router,
-                   admin_routing_pages.router):
+                   admin_routing_pages.router, case_resolution_api.router,
+                   case_resolution_pages.router, case_settings_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

@@ -20,6 +20,7 @@ from core.errors import InvalidInput, NotFound
 from core.events import publish, publish_many
 from inbox.models import Conversation
 from tickets import state
+from tickets.case_moves import carry_over
 from tickets.events import TicketChanged, TicketCreated, TicketDeleted, TicketsMerged
 from tickets.models import (
     Pipeline,
@@ -228,7 +229,8 @@ async def merge_tickets(
     actor_id: int | None,
 ) -> Ticket:
     """Merge two tickets into the primary: its values win; the other's conversations and
-    history move to it; the other is gone for good (there is no undo)."""
+    history move to it, and its activities and similar-case links (its status reason
+    becomes Merged); the other is gone for good (there is no undo)."""
     if first_id == second_id:
         raise InvalidInput("cannot merge a ticket with itself", field="other_id")
     if primary_id not in (first_id, second_id):
@@ -241,6 +243,7 @@ async def merge_tickets(
     await session.execute(update(TicketHistory).where(TicketHistory.ticket_id == merged.id)
                           .values(ticket_id=primary.id))
     now = clock.now()
+    await carry_over(session, merged, primary.id)
     merged.merged_into_id, merged.deleted_at, merged.updated_at = primary.id, now, now
     primary.updated_at = now
     session.add(_history(primary.id, "merged", actor_id, "agent", "ticket", merged.id,

@@ -39,6 +39,7 @@ from tickets.state import PRIORITIES
 from web.api.common import RuntimeDep
 from web.pages import case_queue_data
 from web.pages.case_fields import case_card
+from web.pages.case_view import case_change_text, gather_case
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
 from web.pages.format import GOAL_NAMES, ago, duration, size
 from web.uploads import read_uploads
@@ -118,6 +119,7 @@ class ConversationView:
     snippets: list[CannedReply] = field(default_factory=list)
     case: Any = None
     case_queue: dict[str, Any] | None = None
+    case_work: Any = None
 
 
 def _kind(m: Message) -> str:
@@ -183,6 +185,8 @@ def _change(h: Any, names: dict[int, str], labels: dict[str, str], now: datetime
         text = f"{who} made case #{h.new_value} from a message of this ticket"
     elif (queued := case_queue_data.timeline_text(h, who)) is not None:
         text = queued
+    elif (case_text := case_change_text(who, h)) is not None:
+        text = case_text
     else:
         text = f"{who}: ticket {h.action}"
     return Change(ago(h.at, now), h.at.isoformat(), text)
@@ -217,6 +221,7 @@ async def gather(session: Any, caller: PageCaller, conversation_id: int) -> Conv
             for v in (h.old_value, h.new_value) if v and v.isdigit()])
         view.timeline = [_change(h, names, dict(statuses), now) for h in reversed(history)]
         view.case = await case_card(session, ticket)
+        view.case_work = await gather_case(session, ticket)
     others, _ = await queries.list_conversations(
         session, queries.ConversationFilter(status="all", contact_id=row.contact.id),
         scope=caller.scope, limit=RECENT_CONVERSATIONS + 1, cursor=None)

@@ -58,6 +58,9 @@ ADMIN_SECTIONS: tuple[AdminSection, ...] = (
                  "The subject tree cases are filed under."),
     AdminSection("products", "Products", "/admin/products",
                  "The products a case can be about."),
+    AdminSection("cases", "Cases", "/admin/cases",
+                 "What child cases inherit, closing children with their parent, "
+                 "when entitlements go down."),
     AdminSection("canned-replies", "Canned replies", "/admin/canned-replies",
                  "The answers agents insert with a click, with placeholders."),
     AdminSection("webhooks", "Webhooks", "/admin/webhooks",
