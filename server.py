@@ -61,6 +61,7 @@ def install(runtime: Runtime) -> None:
     from inbox.channels import install_channels
     from notifications.service import NotificationRules
     from sla.service import SlaTracker
+    from tickets.entitlements import EntitlementRules
     from tickets.queries import conversations_of_tickets
     from tickets.sync import TicketSync
     from web.live.feed import LiveFeed
@@ -72,6 +73,7 @@ def install(runtime: Runtime) -> None:
     install_channels(runtime)
     inbox_service.install(runtime.bus)
     TicketSync(runtime.settings.automation).install(runtime.bus)
+    EntitlementRules().install(runtime.bus)
     SlaTracker().install(runtime.bus)
     LiveFeed().install(runtime.bus)
     NotificationRules().install(runtime.bus)
@@ -98,10 +100,12 @@ async def prepare_database(runtime: Runtime) -> None:
     from core.settings_version import VersionWatcher
     from inbox.channels import seed_inboxes, start_channels
     from tickets.service import ensure_default_pipeline
+    from tickets.status_reasons import seed_default_reasons
 
     async with transaction(runtime.sessions) as session:
         await seed_inboxes(session, runtime.settings)
         await ensure_default_pipeline(session)
+        await seed_default_reasons(session)
         await seed_forms(session, runtime.settings.forms)
     jobs = runtime.settings.jobs
     watcher = VersionWatcher(runtime.sessions, make_hub(jobs.redis_url,
