@@ -172,6 +172,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         admin_slack,
         attachments,
         audit,
+        case_entitlements,
+        case_reasons,
         conversations,
         inboxes,
         invites,
@@ -255,7 +257,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    admin_mail_pages.router, slack_events.router, admin_slack.router,
                    slack_pages.router, widget_routes.router, widget_socket.router,
                    admin_chat.router, chat_pages.router, admin_inboxes.router,
-                   admin_inbox_pages.router):
+                   admin_inbox_pages.router, case_entitlements.router, case_reasons.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 
