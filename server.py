@@ -194,6 +194,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.metrics import RequestTimer
     from web.middleware import RequestGuard, SecurityHeaders
     from web.pages import auth as auth_pages
+    from web.pages import case_entitlements as case_entitlement_pages
     from web.pages import conversation as conversation_pages
     from web.pages import inbox as inbox_pages
     from web.pages import notifications as notification_pages
@@ -257,7 +258,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    admin_mail_pages.router, slack_events.router, admin_slack.router,
                    slack_pages.router, widget_routes.router, widget_socket.router,
                    admin_chat.router, chat_pages.router, admin_inboxes.router,
-                   admin_inbox_pages.router, case_entitlements.router, case_reasons.router):
+                   admin_inbox_pages.router, case_entitlements.router, case_reasons.router,
+                   case_entitlement_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

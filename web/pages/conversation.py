@@ -36,6 +36,8 @@ from tickets import service as tickets
 from tickets.queries import history_of, tickets_of_conversations, visible_ticket
 from tickets.state import PRIORITIES
 from web.api.common import RuntimeDep
+from web.pages.case_entitlements import CaseEntitlementCard, gather_case_entitlement
+from web.pages.case_entitlements import history_text as case_history_text
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
 from web.pages.format import GOAL_NAMES, ago, duration, size
 from web.uploads import read_uploads
@@ -113,6 +115,7 @@ class ConversationView:
     inboxes: list[Any] = field(default_factory=list)
     newest_message_id: int = 0
     snippets: list[CannedReply] = field(default_factory=list)
+    case_entitlement: CaseEntitlementCard | None = None
 
 
 def _kind(m: Message) -> str:
@@ -161,7 +164,9 @@ def _clock(c: dict[str, Any]) -> Clock:
 
 def _change(h: Any, names: dict[int, str], labels: dict[str, str], now: datetime) -> Change:
     who = names.get(h.actor_id, "Frontdesk") if h.actor_id else "Frontdesk"
-    if h.action == "changed" and h.field:
+    if (case_text := case_history_text(h, who, labels)) is not None:
+        text = case_text
+    elif h.action == "changed" and h.field:
         old, new = h.old_value, h.new_value
         if h.field == "status":
             old, new = labels.get(old or "", old), labels.get(new or "", new)
@@ -193,12 +198,14 @@ async def gather(session: Any, caller: PageCaller, conversation_id: int) -> Conv
         view.ticket = ticket
         statuses = await tickets.pipeline_status_labels(session, ticket.pipeline_id)
         view.statuses = statuses
+        view.case_entitlement = await gather_case_entitlement(session, ticket)
         view.clocks = [_clock(c) for c in (await clocks_of(session, [ticket], now))[ticket.id]]
         history = await history_of(session, ticket.id)
         names = await user_names(session, [h.actor_id for h in history if h.actor_id] + [
             int(v) for h in history if h.field == "owner_id"
             for v in (h.old_value, h.new_value) if v and v.isdigit()])
-        view.timeline = [_change(h, names, dict(statuses), now) for h in reversed(history)]
+        labels = dict(statuses) | view.case_entitlement.labels
+        view.timeline = [_change(h, names, labels, now) for h in reversed(history)]
     others, _ = await queries.list_conversations(
         session, queries.ConversationFilter(status="all", contact_id=row.contact.id),
         scope=caller.scope, limit=RECENT_CONVERSATIONS + 1, cursor=None)
