@@ -200,6 +200,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages import notifications as notification_pages
     from web.pages import saved_views as saved_view_pages
     from web.pages.admin import chat as chat_pages
+    from web.pages.admin import entitlements as entitlement_pages
     from web.pages.admin import forms as admin_form_pages
     from web.pages.admin import home as admin_pages
     from web.pages.admin import inboxes as admin_inbox_pages
@@ -208,6 +209,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages.admin import sla as sla_pages
     from web.pages.admin import slack as slack_pages
     from web.pages.admin import snippets as snippet_pages
+    from web.pages.admin import status_reasons as status_reason_pages
     from web.pages.admin import teams as team_pages
     from web.pages.admin import webhooks as admin_webhook_pages
     from web.pages.common import LoginRequired, to_login
@@ -259,7 +261,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    slack_pages.router, widget_routes.router, widget_socket.router,
                    admin_chat.router, chat_pages.router, admin_inboxes.router,
                    admin_inbox_pages.router, case_entitlements.router, case_reasons.router,
-                   case_entitlement_pages.router):
+                   case_entitlement_pages.router, entitlement_pages.router,
+                   status_reason_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

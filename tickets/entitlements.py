@@ -374,3 +374,32 @@ async def own_sla_goals(session: AsyncSession, ticket: Ticket) -> dict[str, Any]
         return None
     row = await session.get(Entitlement, ticket.entitlement_id)
     return row.sla_goals if row is not None and not row.canceled else None
+
+
+@dataclass(frozen=True)
+class CustomerChoice:
+    """A company or contact an entitlement may be for, as a lookup lists it."""
+
+    kind: str
+    id: int
+    label: str
+
+
+async def customer_choices(session: AsyncSession, *, limit: int = 1000
+                           ) -> list[CustomerChoice]:
+    """Companies then contacts, by name, labelled `Company: Acme` / `Contact: Anna
+    <anna@example.org>` (what the admin page's customer lookup offers)."""
+    companies = await session.execute(select(Company.id, Company.name)
+                                      .order_by(Company.name).limit(limit))
+    contacts = await session.execute(select(Contact.id, Contact.name, Contact.email)
+                                     .order_by(Contact.name, Contact.email).limit(limit))
+    return [CustomerChoice("company", i, f"Company: {name}") for i, name in companies] + [
+        CustomerChoice("contact", i, f"Contact: {name or email or i}"
+                       + (f" <{email}>" if name and email else ""))
+        for i, name, email in contacts]
+
+
+async def product_choices(session: AsyncSession) -> list[Product]:
+    """Active products, by name."""
+    return list((await session.scalars(select(Product).where(Product.active.is_(True))
+                                       .order_by(Product.name))).all())
