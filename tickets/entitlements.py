@@ -36,6 +36,7 @@ from tickets.models import CaseSettings, Entitlement, Product, Ticket, TicketHis
 FIELDS = ("name", "customer_contact_id", "customer_company_id", "starts_on", "ends_on",
           "terms_kind", "terms_total", "terms_remaining", "channels", "product_ids",
           "is_default", "sla_goals", "canceled")
+NULLABLE = ("customer_contact_id", "customer_company_id", "sla_goals")
 USED, SHORT = "entitlement_used", "entitlement_short"
 """History actions: terms taken off an entitlement; terms that fell short (stopped at 0)."""
 
@@ -159,6 +160,9 @@ async def update_entitlement(session: AsyncSession, entitlement_id: int,
     unknown = set(changes) - set(FIELDS)
     if unknown:
         raise InvalidInput(f"unknown field {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    nulled = sorted(k for k, v in changes.items() if v is None and k not in NULLABLE)
+    if nulled:
+        raise InvalidInput(f"{nulled[0]} cannot be null", field=nulled[0])
     before = snapshot(row)
     values = {name: getattr(row, name) for name in FIELDS} | changes
     if "terms_total" in changes and "terms_remaining" not in changes and isinstance(

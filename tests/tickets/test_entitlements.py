@@ -213,6 +213,10 @@ async def test_bad_entitlements_are_refused_and_used_ones_not_deleted(runtime):
             await add_entitlement(runtime, company_id, **values)
         assert refused.value.field == field
     gold = await add_entitlement(runtime, company_id)
+    for changes in ({"channels": None}, {"terms_total": -1}, {"name": " "}):
+        async with transaction(runtime.sessions) as session:
+            with pytest.raises(InvalidInput):
+                await entitlements.update_entitlement(session, gold, changes, actor=None)
     await choose(runtime, ticket_id, gold)
     async with transaction(runtime.sessions) as session:
         with pytest.raises(Conflict):
