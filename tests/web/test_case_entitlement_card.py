@@ -104,3 +104,26 @@ async def test_refused_reason_is_shown_on_the_page(runtime, case, tmp_path):
         await page.get_by_role("button", name="Save status reason").click()
         await page.get_by_role("alert").filter(
             has_text="status reason must be one of information_provided").wait_for()
+
+
+async def test_terms_used_and_the_zero_warning_are_on_the_timeline(runtime, case, tmp_path):
+    async with transaction(runtime.sessions) as session:
+        ticket = await session.get(Ticket, case["ticket"])
+        today = clock.now().date()
+        await entitlements.create_entitlement(session, {
+            "name": "Last case", "terms_kind": "cases", "terms_total": 0,
+            "customer_company_id": ticket.customer_company_id,
+            "starts_on": today, "ends_on": today}, actor=None)
+    async with serving(runtime) as base, chromium() as browser:
+        page = await logged_in_page(browser, base, "ann@example.com")
+        await page.goto(f"http://{base}/conversations/{case['conversation']}")
+        await page.get_by_label("Entitlement", exact=True).select_option(
+            label="Last case (0 cases left)")
+        await page.get_by_role("button", name="Apply entitlement").click()
+        await page.get_by_role("status").filter(has_text="Entitlement applied").wait_for()
+        timeline = await page.locator(".timeline").inner_text()
+        assert "Entitlement terms: 1 case used of Last case: 0 cases left" in timeline
+        assert ("Entitlement warning: Last case: no cases left: the terms stay at zero"
+                in timeline)
+        assert await page.get_by_label("Remaining terms").inner_text() == "0 cases left"
+        await screenshots(page, tmp_path, "card-zero-warning")
