@@ -11,8 +11,9 @@ from audit.models import AuditEntry
 from core import clock
 from core.db import transaction
 from inbox.models import Company
-from tests.support import CHROMIUM, add_user
+from tests.support import CHROMIUM, PASSWORD, add_user
 from tests.web.site import chromium, logged_in_page, screenshots, serving
+from tests.web.test_accessibility import violations
 from tickets import entitlements, status_reasons
 
 pytestmark = [pytest.mark.browser,
@@ -111,3 +112,19 @@ async def test_an_admin_keeps_status_reasons_and_transitions(runtime, console, t
     assert {"status_reason.created", "status_reason.moved",
             "status_reason.transitions_saved", "status_reason.updated"} <= (
         await audit_actions(runtime))
+
+
+async def test_pages_pass_axe(runtime, console):
+    async with serving(runtime) as base, chromium() as browser:
+        context = await browser.new_context(viewport={"width": 1280, "height": 900},
+                                            bypass_csp=True)
+        page = await context.new_page()
+        await page.goto(f"http://{base}/login")
+        await page.get_by_label("Email").fill("ada@example.com")
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Log in").click()
+        await page.wait_for_url(f"http://{base}/**")
+        for path in ("/admin/entitlements", "/admin/status-reasons"):
+            await page.goto(f"http://{base}{path}")
+            found = await violations(page)
+            assert found == [], path + "\n" + "\n".join(found)
