@@ -68,6 +68,7 @@ def install(runtime: Runtime) -> None:
     from notifications.service import NotificationRules
     from sla.service import SlaTracker
     from tickets import queues
+    from tickets.entitlements import EntitlementRules
     from tickets.queries import conversations_of_tickets
     from tickets.routing_rules import RouteOnCreation
     from tickets.sync import TicketSync
@@ -82,6 +83,7 @@ def install(runtime: Runtime) -> None:
     TicketSync(runtime.settings.automation).install(runtime.bus)
     RouteOnCreation().install(runtime.bus)
     queues.install(runtime.bus)
+    EntitlementRules().install(runtime.bus)
     SlaTracker().install(runtime.bus)
     LiveFeed().install(runtime.bus)
     NotificationRules().install(runtime.bus)
@@ -108,10 +110,12 @@ async def prepare_database(runtime: Runtime) -> None:
     from core.settings_version import VersionWatcher
     from inbox.channels import seed_inboxes, start_channels
     from tickets.service import ensure_default_pipeline
+    from tickets.status_reasons import seed_default_reasons
 
     async with transaction(runtime.sessions) as session:
         await seed_inboxes(session, runtime.settings)
         await ensure_default_pipeline(session)
+        await seed_default_reasons(session)
         await seed_forms(session, runtime.settings.forms)
     jobs = runtime.settings.jobs
     watcher = VersionWatcher(runtime.sessions, make_hub(jobs.redis_url,
@@ -178,8 +182,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         admin_slack,
         attachments,
         audit,
+        case_entitlements,
         case_fields,
         case_queues,
+        case_reasons,
         case_routing,
         catalog,
         conversations,
@@ -204,6 +210,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.metrics import RequestTimer
     from web.middleware import RequestGuard, SecurityHeaders
     from web.pages import auth as auth_pages
+    from web.pages import case_entitlements as case_entitlement_pages
     from web.pages import case_fields as case_field_pages
     from web.pages import case_queues as case_queue_pages
     from web.pages import case_resolution as case_resolution_pages
@@ -215,6 +222,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages.admin import catalog as catalog_pages
     from web.pages.admin import chat as chat_pages
     from web.pages.admin import companies as company_pages
+    from web.pages.admin import entitlements as entitlement_pages
     from web.pages.admin import forms as admin_form_pages
     from web.pages.admin import home as admin_pages
     from web.pages.admin import inboxes as admin_inbox_pages
@@ -225,6 +233,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from web.pages.admin import sla as sla_pages
     from web.pages.admin import slack as slack_pages
     from web.pages.admin import snippets as snippet_pages
+    from web.pages.admin import status_reasons as status_reason_pages
     from web.pages.admin import teams as team_pages
     from web.pages.admin import webhooks as admin_webhook_pages
     from web.pages.common import LoginRequired, to_login
@@ -281,7 +290,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    case_queues.router, case_routing.router,
                    case_queue_pages.router, admin_queue_pages.router,
                    admin_routing_pages.router, case_resolution_api.router,
-                   case_resolution_pages.router, case_settings_pages.router):
+                   case_resolution_pages.router, case_settings_pages.router,
+                   case_entitlements.router, case_reasons.router,
+                   case_entitlement_pages.router, entitlement_pages.router,
+                   status_reason_pages.router):
         app.include_router(router)
     app.mount("/static", docs.static_files(), name="static")
 

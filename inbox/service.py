@@ -301,7 +301,7 @@ async def open_agent_conversation(session: AsyncSession, *, inbox_id: int, conta
         last_message_at=now, deleted_at=None)
     session.add(conversation)
     await session.flush()
-    await _write_contact_keys(session, Conversation.id == conversation.id)
+    await contacts.write_contact_keys(session, Conversation.id == conversation.id)
     session.add(Message(conversation_id=conversation.id, inbox_id=inbox_id, channel=channel,
                         direction="comment", author_id=author_id, text=note, created_at=now))
     await session.flush()

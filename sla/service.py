@@ -37,8 +37,9 @@ from inbox.models import Conversation, Inbox, Message
 from sla import clock as clocks
 from sla.calendar import WorkingCalendar
 from sla.models import SlaClock, SlaNotice, SlaPolicyVersion
-from sla.policy import KINDS, SlaPolicy, calendar_spec_for
+from sla.policy import KINDS, Goals, SlaPolicy, calendar_spec_for
 from tickets import service as tickets
+from tickets.entitlements import own_sla_goals
 from tickets.events import TicketChanged, TicketCreated, TicketsMerged
 from tickets.models import Ticket, TicketConversation
 
@@ -113,6 +114,18 @@ def _invalid(exc: ValueError) -> InvalidInput:
         message = str(first["msg"]).removeprefix("Value error, ")
         return InvalidInput(message, field=field)
     return InvalidInput(str(exc))
+
+
+async def entitlement_goals(session: AsyncSession, ticket: Ticket) -> Goals | None:
+    """The goals of the case's entitlement, which apply instead of the policy's (None: it
+    has none, or they no longer read as goals)."""
+    document = await own_sla_goals(session, ticket)
+    if document is None:
+        return None
+    try:
+        return Goals.model_validate(document)
+    except ValueError:
+        return None
 
 
 def calendar_for(session: AsyncSession, version: int, policy: SlaPolicy,
@@ -240,7 +253,7 @@ class SlaTracker:
             return
         if "status" in e.changes:
             await _status_moved(session, ticket, *e.changes["status"])
-        if PROPERTY_FIELDS.keys() & e.changes.keys():
+        if (PROPERTY_FIELDS.keys() | {"entitlement_id"}) & e.changes.keys():
             await replan_ticket(session, ticket)
 
     async def on_conversation_moved(self, session: AsyncSession, e: ConversationMoved) -> None:
@@ -340,7 +353,8 @@ async def replan_ticket(session: AsyncSession, ticket: Ticket,
     `new`: the ticket was created in this transaction, so it has no clocks yet; its new
     clocks are left for the caller to flush."""
     policy, cal = await _context(session, ticket)
-    goals = policy.goals_for(await ticket_properties(session, ticket, policy))
+    goals = (await entitlement_goals(session, ticket)
+             or policy.goals_for(await ticket_properties(session, ticket, policy)))
     now = wall.now()
     rows = {} if new else {row.kind: row for row in await _open_rows(session, ticket.id)}
     for kind in KINDS:

@@ -19,7 +19,8 @@ from core.db import insert_rows
 from core.errors import InvalidInput, NotFound
 from core.events import publish, publish_many
 from inbox.models import Conversation
-from tickets import state
+from tickets import entitlements as entitlement_rules
+from tickets import state, status_reasons
 from tickets.case_moves import carry_over
 from tickets.events import TicketChanged, TicketCreated, TicketDeleted, TicketsMerged
 from tickets.models import (
@@ -36,7 +37,8 @@ DEFAULT_PIPELINE = ("Support", [
     ("waiting_on_us", "Waiting on us", False),
     ("closed", "Closed", True),
 ])
-EDITABLE = ("owner_id", "status", "priority", "category", "name", "description", "team_id")
+EDITABLE = ("owner_id", "status", "priority", "category", "name", "description", "team_id",
+            "status_reason", "entitlement_id")
 
 
 async def ensure_default_pipeline(session: AsyncSession) -> int:
@@ -179,6 +181,8 @@ async def update_ticket(
     """Apply `changes` (fields of EDITABLE), record history, emit TicketChanged."""
     ticket = await get_ticket(session, ticket_id)
     await _validated(session, ticket, changes)
+    await entitlement_rules.with_entitlement_checked(session, ticket, changes)
+    changes = await status_reasons.with_reason_checked(session, ticket, changes)
     applied = {k: (getattr(ticket, k), v) for k, v in changes.items() if getattr(ticket, k) != v}
     if not applied:
         return ticket

@@ -47,7 +47,7 @@ def ticket_json(t: Ticket, conversation_ids: list[int], sla: list[JSON]) -> JSON
         "conversation_ids": conversation_ids, "created_at": t.created_at.isoformat(),
         "updated_at": t.updated_at.isoformat(),
         "closed_at": t.closed_at.isoformat() if t.closed_at else None,
-        "sla": sla,
+        "sla": sla, "status_reason": t.status_reason, "entitlement_id": t.entitlement_id,
     }
 
 
@@ -66,6 +66,10 @@ class TicketPatch(RequestModel):
     name: Annotated[Text, Field(min_length=1, max_length=998)] | None = None
     description: Annotated[Text, Field(max_length=100_000)] | None = None
     team_id: IdValue | None = None
+    status_reason: Annotated[Text, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="A reason of the (new) status that may follow the current "
+                                  "one (see /api/tickets/{id}/status-reasons); a status "
+                                  "change without it clears the reason.")
 
 
 class MergeRequest(RequestModel):

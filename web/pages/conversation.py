@@ -38,6 +38,8 @@ from tickets.queries import history_of, tickets_of_conversations, visible_ticket
 from tickets.state import PRIORITIES
 from web.api.common import RuntimeDep
 from web.pages import case_queue_data
+from web.pages.case_entitlements import CaseEntitlementCard, gather_case_entitlement
+from web.pages.case_entitlements import history_text as case_history_text
 from web.pages.case_fields import case_card
 from web.pages.case_view import case_change_text, gather_case
 from web.pages.common import CurrentPageCaller, PageCaller, render, see_other
@@ -120,6 +122,7 @@ class ConversationView:
     case: Any = None
     case_queue: dict[str, Any] | None = None
     case_work: Any = None
+    case_entitlement: CaseEntitlementCard | None = None
 
 
 def _kind(m: Message) -> str:
@@ -168,7 +171,9 @@ def _clock(c: dict[str, Any]) -> Clock:
 
 def _change(h: Any, names: dict[int, str], labels: dict[str, str], now: datetime) -> Change:
     who = names.get(h.actor_id, "Frontdesk") if h.actor_id else "Frontdesk"
-    if h.action == "changed" and h.field:
+    if (case_text := case_history_text(h, who, labels)) is not None:
+        text = case_text
+    elif h.action == "changed" and h.field:
         old, new = h.old_value, h.new_value
         if h.field == "status":
             old, new = labels.get(old or "", old), labels.get(new or "", new)
@@ -214,12 +219,14 @@ async def gather(session: Any, caller: PageCaller, conversation_id: int) -> Conv
         view.ticket = ticket
         statuses = await tickets.pipeline_status_labels(session, ticket.pipeline_id)
         view.statuses = statuses
+        view.case_entitlement = await gather_case_entitlement(session, ticket)
         view.clocks = [_clock(c) for c in (await clocks_of(session, [ticket], now))[ticket.id]]
         history = await history_of(session, ticket.id)
         names = await user_names(session, [h.actor_id for h in history if h.actor_id] + [
             int(v) for h in history if h.field == "owner_id"
             for v in (h.old_value, h.new_value) if v and v.isdigit()])
-        view.timeline = [_change(h, names, dict(statuses), now) for h in reversed(history)]
+        labels = dict(statuses) | view.case_entitlement.labels
+        view.timeline = [_change(h, names, labels, now) for h in reversed(history)]
         view.case = await case_card(session, ticket)
         view.case_work = await gather_case(session, ticket)
     others, _ = await queries.list_conversations(

@@ -61,6 +61,10 @@ ADMIN_SECTIONS: tuple[AdminSection, ...] = (
     AdminSection("cases", "Cases", "/admin/cases",
                  "What child cases inherit, closing children with their parent, "
                  "when entitlements go down."),
+    AdminSection("entitlements", "Entitlements", "/admin/entitlements",
+                 "What each customer is entitled to: terms, dates, channels, own SLA goals."),
+    AdminSection("status-reasons", "Status reasons", "/admin/status-reasons",
+                 "The reasons of each status, their order, and which may follow which."),
     AdminSection("canned-replies", "Canned replies", "/admin/canned-replies",
                  "The answers agents insert with a click, with placeholders."),
     AdminSection("webhooks", "Webhooks", "/admin/webhooks",
