@@ -1,5 +1,6 @@
-"""Conversations an agent opens by hand: a phone call or a walk-in written down, or a
-message of one conversation made the start of another.
+"""Conversations an agent opens by hand: a phone call or a walk-in written down, a
+message of one conversation made the start of another, or a child case of a case. This
+is the one way a conversation starts without a message coming in.
 
 Part of the inbox's write path (with `inbox.service`): each function takes the caller's
 session, never commits, and announces the new conversation as ingest does

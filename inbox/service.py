@@ -287,28 +287,6 @@ async def get_conversation(session: AsyncSession, conversation_id: int) -> Conve
     return await _live_conversation(session, conversation_id)
 
 
-async def open_agent_conversation(session: AsyncSession, *, inbox_id: int, contact_id: int,
-                                  subject: str, note: str, author_id: int | None,
-                                  channel: str = "api") -> int:
-    """A conversation an agent opens (no message came in): in `inbox_id`, with the contact
-    `contact_id`, holding `note` as an internal comment. Announced like any new
-    conversation (ConversationOpened: its ticket is made by the tickets room); returns its
-    id. The caller checks the inbox is one the agent sees."""
-    now = clock.now()
-    conversation = Conversation(
-        inbox_id=inbox_id, channel=channel, subject=subject[:998], status="open",
-        owner_id=None, contact_id=contact_id, thread_key=None, created_at=now,
-        last_message_at=now, deleted_at=None)
-    session.add(conversation)
-    await session.flush()
-    await contacts.write_contact_keys(session, Conversation.id == conversation.id)
-    session.add(Message(conversation_id=conversation.id, inbox_id=inbox_id, channel=channel,
-                        direction="comment", author_id=author_id, text=note, created_at=now))
-    await session.flush()
-    await publish(session, ConversationOpened(conversation.id, channel, spam=False))
-    return conversation.id
-
-
 async def add_agent_message(
     session: AsyncSession, conversation_id: int, *, author_id: int, kind: str, text: str,
     attachments: Sequence[Attachment] = (),

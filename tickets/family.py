@@ -1,11 +1,12 @@
 """Parent and child cases, one level deep: a parent is not a child, a child has no children.
 
-A child made from a parent is a case like any other, so it has a conversation: an
-internal-note conversation "Child of #N" in the parent's first inbox, with the parent's
-contact (`inbox.service.open_agent_conversation`; its ticket is made by the sync rules as
-for every new conversation). It then copies the fields `CaseSettings.inherited_fields`
-names. An existing case can also be attached as a child. Resolving a parent while children
-are open is decided in `tickets.resolution`.
+A child made from a parent is a case like any other, so it has a conversation: one opened
+by hand (`inbox.by_hand.open_conversation`) in the parent's first inbox, with the parent's
+contact, on the phone channel as a phone case is, whose first entry is the internal note
+"Child of #N" (its ticket is made by the sync rules as for every new conversation; its
+origin is phone unless the inherited fields copy the parent's). It then copies the fields
+`CaseSettings.inherited_fields` names. An existing case can also be attached as a child.
+Resolving a parent while children are open is decided in `tickets.resolution`.
 
 Every function takes the caller's session, never commits and records history.
 """
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput, NotFound
-from inbox import service as inbox
+from inbox import by_hand
 from inbox.models import Conversation
 from tickets import service
 from tickets.activities import record
@@ -65,10 +66,11 @@ async def create_child(session: AsyncSession, parent_id: int, title: str, *,
         raise Conflict(f"case #{parent_id} is a child of #{parent.parent_id}; "
                        "a child case has no children", field="parent_id")
     home = await _first_conversation(session, parent_id)
-    conversation_id = await inbox.open_agent_conversation(
-        session, inbox_id=home.inbox_id, contact_id=home.contact_id, subject=title.strip(),
-        note=f"Child of #{parent_id}", author_id=actor_id)
-    child = await service.ticket_for_conversation(session, conversation_id)
+    opened, _ = await by_hand.open_conversation(
+        session, inbox_id=home.inbox_id, contact_id=home.contact_id,
+        channel=by_hand.PHONE_CHANNEL, subject=title, text=f"Child of #{parent_id}",
+        author_id=actor_id, direction="comment")
+    child = await service.ticket_for_conversation(session, opened.id)
     assert child is not None
     direct, changes = inherited_values(parent, (await read_case_settings(session))
                                        .inherited_fields)

@@ -4,8 +4,12 @@ merge, through the API on a real database."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
+from core.db import transaction
+from inbox.models import Conversation, Message
 from tests.support import submit_form
+from tickets.models import Ticket
 
 
 async def new_case(client, headers, **fields) -> int:
@@ -120,6 +124,33 @@ async def test_parent_resolve_is_refused_while_a_child_is_open(client, agent, ad
                expect=409)
     await post(client, headers, f"/api/tickets/{child['id']}/resolve")
     await post(client, headers, f"/api/tickets/{parent}/resolve")
+
+
+async def test_a_child_opens_by_hand_on_the_phone_channel(client, agent, runtime):
+    _, headers = agent
+    parent = await new_case(client, headers)
+    child = await post(client, headers, f"/api/tickets/{parent}/children",
+                       {"title": "Send a technician"}, expect=201)
+    body = await ticket(client, headers, child["id"])
+    assert body["source_channel"] == "phone"
+    async with transaction(runtime.sessions) as session:
+        row = await session.get(Ticket, child["id"])
+        assert row is not None and row.origin == "phone"
+        [conversation_id] = body["conversation_ids"]
+        notes = (await session.scalars(select(Message).where(
+            Message.conversation_id == conversation_id))).all()
+    assert [(m.direction, m.text) for m in notes] == [("comment", f"Child of #{parent}")]
+
+
+async def test_a_child_title_too_long_is_refused_and_nothing_stored(client, agent, runtime):
+    _, headers = agent
+    parent = await new_case(client, headers)
+    refused = await post(client, headers, f"/api/tickets/{parent}/children",
+                         {"title": "x" * 999}, expect=422)
+    assert refused["error"]["field"] == "title"
+    async with transaction(runtime.sessions) as session:
+        assert await session.scalar(select(func.count()).select_from(Ticket)) == 1
+        assert await session.scalar(select(func.count()).select_from(Conversation)) == 1
 
 
 async def test_parent_resolve_closes_children_with_the_setting(client, agent, admin):
