@@ -104,6 +104,7 @@ async def agent_opens_phone_case(page) -> None:
     await page.get_by_role("button", name="Open case").click()
     await page.get_by_role("status").filter(has_text="opened").wait_for()
     assert await page.locator("#case-customer").inner_text() == "Acme Corporation"
+    assert await page.get_by_label("Origin").input_value() == "phone"
 
 
 async def route_and_pick(page, base: str) -> None:
@@ -165,6 +166,8 @@ async def test_a_phone_case_from_setup_to_similar_case(runtime, desk, tmp_path):
         assert page.url.split("?")[0] == case_url
         await work_to_resolution(page)
         assert await page.get_by_label("Remaining terms").inner_text() == "8 h 30 min left"
+        assert "Entitlement terms: 1 h 30 min used of Acme support hours" in (
+            await page.locator(".timeline").inner_text())
         assert "8 h 30 min" in await remaining_on_admin_page(admin, base)
 
         await page.get_by_role("button", name="Reactivate case").click()
