@@ -29,8 +29,9 @@ from tickets.models import Ticket
 COPIED_DIRECTLY: dict[str, tuple[str, ...]] = {
     "customer": ("customer_contact_id", "customer_company_id"),
     "product": ("product_id",), "subject": ("subject_id",), "case_type": ("case_type",),
-    "origin": ("origin",), "entitlement": ("entitlement_id",)}
-"""Inherited case fields and the ticket columns they copy."""
+    "origin": ("origin",)}
+"""Inherited case fields and the ticket columns they copy (the entitlement goes through
+the ticket write path: `_inherit_entitlement`)."""
 COPIED_BY_UPDATE: dict[str, str] = {"priority": "priority", "team": "team_id",
                                      "category": "category"}
 """Inherited fields the ticket write path changes (the conversations' keys follow)."""
@@ -72,15 +73,30 @@ async def create_child(session: AsyncSession, parent_id: int, title: str, *,
         author_id=actor_id, direction="comment")
     child = await service.ticket_for_conversation(session, opened.id)
     assert child is not None
-    direct, changes = inherited_values(parent, (await read_case_settings(session))
-                                       .inherited_fields)
+    fields = (await read_case_settings(session)).inherited_fields
+    direct, changes = inherited_values(parent, fields)
     for column, value in direct.items():
         setattr(child, column, value)
     if changes:
         await service.update_ticket(session, child.id, changes, actor_id=actor_id,
                                     cause="agent")
+    if "entitlement" in fields and parent.entitlement_id is not None:
+        await _inherit_entitlement(session, child.id, parent.entitlement_id, actor_id)
     await _link(session, parent, child, actor_id)
     return child
+
+
+async def _inherit_entitlement(session: AsyncSession, child_id: int, entitlement_id: int,
+                               actor_id: int | None) -> None:
+    """The parent's entitlement on the child through the ticket write path (checked, on the
+    child's timeline, its terms taken at creation when the settings say so) when it fits the
+    child; one that does not (another customer, a channel or product it does not cover) is
+    not copied, and the agent may choose another."""
+    try:
+        await service.update_ticket(session, child_id, {"entitlement_id": entitlement_id},
+                                    actor_id=actor_id, cause="agent")
+    except InvalidInput:
+        return
 
 
 async def attach_child(session: AsyncSession, parent_id: int, child_id: int, *,

@@ -3,12 +3,16 @@ merge, through the API on a real database."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
+from core import clock
 from core.db import transaction
-from inbox.models import Conversation, Message
+from inbox.models import Company, Conversation, Message
 from tests.support import submit_form
+from tickets import entitlements, service
 from tickets.models import Ticket
 
 
@@ -151,6 +155,46 @@ async def test_a_child_title_too_long_is_refused_and_nothing_stored(client, agen
     async with transaction(runtime.sessions) as session:
         assert await session.scalar(select(func.count()).select_from(Ticket)) == 1
         assert await session.scalar(select(func.count()).select_from(Conversation)) == 1
+
+
+async def parent_under_entitlement(runtime, parent: int, channels: list[str]) -> int:
+    """The case `parent` for a new company, under a new 5-case entitlement of it."""
+    today = clock.now().date()
+    async with transaction(runtime.sessions) as session:
+        company = Company(name="Acme", created_at=clock.now())
+        session.add(company)
+        await session.flush()
+        row = await session.get(Ticket, parent)
+        assert row is not None
+        row.customer_company_id = company.id  # arranged: the customers part sets it
+        gold = await entitlements.create_entitlement(session, {
+            "name": "Gold", "terms_kind": "cases", "terms_total": 5, "channels": channels,
+            "customer_company_id": company.id, "starts_on": today - timedelta(days=1),
+            "ends_on": today + timedelta(days=30)}, actor=None)
+        await service.update_ticket(session, parent, {"entitlement_id": gold.id},
+                                    actor_id=None, cause="agent")
+        return gold.id
+
+
+@pytest.mark.parametrize(("channels", "inherited", "left"), [
+    ([], True, 3),           # fits the child: on its timeline, one more case used
+    (["form"], False, 4),    # the child is a phone case the entitlement does not cover
+])
+async def test_a_child_inherits_the_entitlement_only_when_it_fits(
+        client, agent, admin, runtime, channels, inherited, left):
+    _, headers = agent
+    await settings(client, admin[1], inherited_fields=["customer", "entitlement"])
+    parent = await new_case(client, headers)
+    gold = await parent_under_entitlement(runtime, parent, channels)
+    child = await post(client, headers, f"/api/tickets/{parent}/children",
+                       {"title": "Replace the part"}, expect=201)
+    body = await ticket(client, headers, child["id"])
+    changed = [h for h in body["history"] if h["field"] == "entitlement_id"]
+    async with transaction(runtime.sessions) as session:
+        row = await session.get(Ticket, child["id"])
+        assert row is not None and row.entitlement_id == (gold if inherited else None)
+        assert (await entitlements.get_entitlement(session, gold)).terms_remaining == left
+    assert bool(changed) == inherited
 
 
 async def test_parent_resolve_closes_children_with_the_setting(client, agent, admin):
