@@ -45,7 +45,7 @@ async def test_a_phone_case_for_a_company_then_its_fields(runtime, desk, tmp_pat
         await page.get_by_role("status").filter(has_text="opened").wait_for()
         assert await page.locator("#case-customer").inner_text() == "Acme Corporation"
         assert "floor 2 printer offline" in await page.locator(".kind-comment").inner_text()
-        await page.get_by_label("Subject").select_option(label="Hardware › Printers")
+        await page.get_by_label("Subject", exact=True).select_option(label="Hardware › Printers")
         await page.get_by_label("Product").select_option(label="Printer X200")
         await page.get_by_label("Origin").select_option(label="Walk-in")
         await page.get_by_label("Case type").select_option(label="Problem")
@@ -71,7 +71,7 @@ async def test_choosing_a_customer_and_making_a_case_without_a_script(runtime, d
         still = await context.new_page()
         await still.goto(f"http://{base}/conversations/{conversation_id}")
         await still.get_by_label("Find customer").fill("ACME")
-        await still.get_by_role("button", name="Find").click()
+        await still.get_by_role("button", name="Find", exact=True).click()
         await still.get_by_label("Acme Corporation").check()
         await screenshots(still, tmp_path, "choose-customer")
         await still.get_by_role("button", name="Set customer").click()
