@@ -968,3 +968,31 @@ TABLE.update({
     ("GET", "/api/tickets/{ticket_id}/status-reasons"): Row(
         "scoped", _on_thread("GET", "/api/tickets/{ticket_id}/status-reasons")),
 })
+
+
+async def test_a_case_names_only_the_linked_cases_the_caller_sees(world: World):
+    """An admin may link a case of `sales` to one of `support` (as similar, as a child);
+    an agent of `support` only is not shown it, an admin is."""
+    case = (await world.thread()).ticket_id
+    similar, child = await _resolved_in(world, "sales"), (await world.thread("sales")).ticket_id
+    admin = world.headers["admin"]
+    linked = await world.client.post(f"/api/tickets/{case}/similar", headers=admin,
+                                     json={"similar_id": similar})
+    attached = await world.client.post(f"/api/tickets/{case}/children/attach", headers=admin,
+                                       json={"child_id": child})
+    assert (linked.status_code, attached.status_code) == (201, 200), attached.text
+    for caller, shown in (("agent_in", False), ("admin", True)):
+        found = await world.client.get(f"/api/tickets/{case}/similar",
+                                       headers=world.headers[caller])
+        family = await world.client.get(f"/api/tickets/{case}/children",
+                                        headers=world.headers[caller])
+        assert ([s["id"] for s in found.json()["linked"]] == [similar]) == shown, caller
+        assert ([c["id"] for c in family.json()["items"]] == [child]) == shown, caller
+
+
+async def _resolved_in(w: World, inbox: str) -> int:
+    ticket_id = (await w.thread(inbox)).ticket_id
+    response = await w.client.post(f"/api/tickets/{ticket_id}/resolve",
+                                   headers=w.headers["admin"], json={})
+    assert response.status_code == 200, response.text
+    return ticket_id
