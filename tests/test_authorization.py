@@ -34,7 +34,7 @@ from accounts.service import update_user
 from connectors.email.inbound import store_raw
 from core.db import transaction
 from inbox.messages import Attachment, InboundMessage
-from inbox.models import Inbox, Message
+from inbox.models import Contact, Conversation, Inbox, Message
 from inbox.service import ingest, record_delivery
 from tests.support import PASSWORD, add_to_inbox, add_user, run_jobs
 from tickets.service import ticket_for_conversation
@@ -606,19 +606,6 @@ def found_in(body: dict, needle: tuple[str, Any]) -> bool:
     return any(item.get(key) == value for item in body["items"])
 
 
-@pytest.mark.parametrize("route", sorted(TABLE), ids=lambda r: f"{r[0]} {r[1]}")
-async def test_route_answers_each_caller_as_its_row_says(world: World, route):
-    row = TABLE[route]
-    for caller in CALLERS:
-        request = await row.build(world, caller)
-        response = await world.client.request(request.method, request.url, json=request.json,
-                                              files=request.files,
-                                              headers=world.headers[caller])
-        assert response.status_code == expected(row, caller), (caller, response.text)
-        if row.kind == "listed" and response.status_code == 200:
-            assert found_in(response.json(), request.needle) == (caller != "agent_out"), caller
-
-
 # People: invitations and password resets.
 
 
@@ -663,7 +650,12 @@ def _weekly_report(path: str, *, listed: bool) -> Callable[[World, str], Awaitab
 
         today = clock.now().date()
         url = f"{path}?from={today.replace(day=1).isoformat()}&to={today.isoformat()}"
-        return Request("GET", url, needle=("met", 1) if listed else request.needle)
+        if not listed:
+            return Request("GET", url, needle=request.needle)
+        # Every answered thread so far is of `support`: the admin's count is agent_in's too.
+        seen = (await w.client.get(url, headers=w.headers["admin"])).json()["items"]
+        met = max(item["met"] for item in seen if item["goal"] == "first_response")
+        return Request("GET", url, needle=("met", met))
     return build
 
 
@@ -673,3 +665,358 @@ TABLE.update({
     ("GET", "/api/sla/report.csv"): Row("signed",
                                         _weekly_report("/api/sla/report.csv", listed=False)),
 })
+
+
+# --------------------------------------------------------- Case management (issue 14)
+# Case work on a ticket of `support` is scoped; the catalog agents pick from (subjects,
+# products, queues, status reasons, companies, entitlements) is signed; what shapes it
+# (and routing, case settings) is admin; the customer lookup and a queue's items list only
+# what the caller sees.
+
+Made = Callable[[World], Awaitable[Any]]
+
+
+async def _admin_made(w: World, url: str, body: Any) -> Any:
+    """What the admin's POST of `body` to `url` answers (it must be a 201)."""
+    response = await w.client.post(url, headers=w.headers["admin"], json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _company(w: World) -> int:
+    return int((await _admin_made(w, "/api/companies", {"name": unique("Acme ")}))["id"])
+
+
+async def _subject(w: World) -> int:
+    return int((await _admin_made(w, "/api/subjects", {"name": unique("Subject ")}))["id"])
+
+
+async def _product(w: World) -> int:
+    return int((await _admin_made(w, "/api/products", {"name": unique("Printer ")}))["id"])
+
+
+async def _queue(w: World) -> int:
+    """A new public queue."""
+    return int((await _admin_made(w, "/api/queues", {"name": unique("Queue ")}))["id"])
+
+
+async def _reason(w: World) -> int:
+    return int((await _admin_made(w, "/api/status-reasons", {
+        "status": "waiting_on_contact", "label": unique("Waiting ")}))["id"])
+
+
+async def _rule_set(w: World) -> int:
+    return int((await _admin_made(w, "/api/routing/rule-sets",
+                                  {"name": unique("Rules ")}))["id"])
+
+
+async def _rule(w: World) -> int:
+    return int((await _admin_made(w, f"/api/routing/rule-sets/{await _rule_set(w)}/rules", {
+        "name": unique("Rule "), "action": {"kind": "user", "id": w.users["admin"]}}))["id"])
+
+
+async def _entitlement(w: World) -> int:
+    return int((await _admin_made(w, "/api/entitlements", {
+        "name": unique("Gold "), "customer_company_id": await _company(w),
+        "starts_on": "2026-01-01", "ends_on": "2026-12-31", "terms_kind": "cases",
+        "terms_total": 10}))["id"])
+
+
+async def _contact_entitlement(w: World) -> int:
+    """A new entitlement of the contact of a new conversation of `support`."""
+    return int((await _admin_made(w, "/api/entitlements", NEW_ENTITLEMENT | {
+        "customer_contact_id": await _contact(w)}))["id"])
+
+
+async def _entitlement_list(w: World, _: str) -> Request:
+    return Request("GET", "/api/entitlements", needle=("id", await _contact_entitlement(w)))
+
+
+async def _ticket(w: World) -> int:
+    return (await w.thread()).ticket_id
+
+
+async def _contact(w: World) -> int:
+    """The contact who wrote a new conversation of `support`."""
+    conversation_id = (await w.thread()).conversation_id
+    async with transaction(w.runtime.sessions) as session:
+        contact_id = await session.scalar(
+            select(Conversation.contact_id).where(Conversation.id == conversation_id))
+    assert contact_id is not None
+    return contact_id
+
+
+async def _activity(w: World) -> tuple[int, int]:
+    """(ticket id, activity id): an open task on a new case of `support`."""
+    ticket_id = await _ticket(w)
+    made = await _admin_made(w, f"/api/tickets/{ticket_id}/activities",
+                             {"kind": "task", "subject": "Call back"})
+    return ticket_id, int(made["id"])
+
+
+async def _resolved(w: World) -> int:
+    ticket_id = await _ticket(w)
+    response = await w.client.post(f"/api/tickets/{ticket_id}/resolve",
+                                   headers=w.headers["admin"], json={})
+    assert response.status_code == 200, response.text
+    return ticket_id
+
+
+async def _queued(w: World) -> tuple[int, int, int]:
+    """(queue id, ticket id, item id): a new case of `support` unclaimed in a new queue."""
+    queue_id, ticket_id = await _queue(w), await _ticket(w)
+    item = await _admin_made(w, f"/api/tickets/{ticket_id}/queues", {"queue_id": queue_id})
+    return queue_id, ticket_id, int(item["id"])
+
+
+def _made(method: str, url: str, body: Any = None, **made: Made
+          ) -> Callable[[World, str], Awaitable[Request]]:
+    """A request on objects made fresh: `url` is formatted with what each of `made`
+    answers, and so is `body` when it is a function of those values."""
+    async def build(w: World, _: str) -> Request:
+        values = {name: await make(w) for name, make in made.items()}
+        sent = body(values) if callable(body) else body
+        return Request(method, url.format(**values), sent)
+    return build
+
+
+async def _customer_lookup(w: World, _: str) -> Request:
+    contact_id = await _contact(w)
+    async with transaction(w.runtime.sessions) as session:
+        contact = await session.get(Contact, contact_id)
+    assert contact is not None and contact.email
+    return Request("GET", f"/api/customers?q={contact.email}",
+                   needle=("ref", f"contact:{contact_id}"))
+
+
+async def _queue_items(w: World, _: str) -> Request:
+    queue_id, ticket_id, _item = await _queued(w)
+    return Request("GET", f"/api/queues/{queue_id}/items", needle=("ticket_id", ticket_id))
+
+
+async def _open_case(w: World, _: str) -> Request:
+    return Request("POST", "/api/cases", {
+        "inbox": "support", "origin": "phone", "title": "Printer offline",
+        "notes": "Called about the printer.", "caller_name": "Rita Ruiz"})
+
+
+async def _case_from_message(w: World, _: str) -> Request:
+    return Request("POST", f"/api/messages/{(await w.thread()).message_id}/case")
+
+
+def _on_activity(suffix: str, body: Any = None) -> Callable[[World, str], Awaitable[Request]]:
+    async def build(w: World, _: str) -> Request:
+        ticket_id, activity_id = await _activity(w)
+        return Request("PUT" if not suffix else "POST",
+                       f"/api/tickets/{ticket_id}/activities/{activity_id}{suffix}", body)
+    return build
+
+
+def _on_item(action: str, body: Made | None = None) -> Callable[[World, str], Awaitable[Request]]:
+    async def build(w: World, _: str) -> Request:
+        _queue_id, _ticket_id, item_id = await _queued(w)
+        sent = None if body is None else {"queue_id": await body(w)}
+        return Request("POST", f"/api/queue-items/{item_id}/{action}", sent)
+    return build
+
+
+NEW_ENTITLEMENT = {"name": "Silver", "starts_on": "2026-01-01", "ends_on": "2026-12-31",
+                   "terms_kind": "hours", "terms_total": 600}
+CASE_SETTINGS = {"inherited_fields": ["customer"], "close_children_with_parent": False,
+                 "entitlement_decrement_on": "resolution"}
+
+TABLE.update({
+    # customers: the lookup lists only the contacts of conversations the caller sees
+    ("GET", "/api/customers"): Row("listed", _customer_lookup),
+    ("GET", "/api/companies"): Row("signed", _static("GET", "/api/companies")),
+    ("GET", "/api/companies/{company_id}"): Row(
+        "signed", _made("GET", "/api/companies/{c}", c=_company)),
+    ("POST", "/api/companies"): Row("admin", _made(
+        "POST", "/api/companies", lambda _: {"name": unique("Acme ")}), ok=201),
+    ("PATCH", "/api/companies/{company_id}"): Row("admin", _made(
+        "PATCH", "/api/companies/{c}", {"domain": "acme.example"}, c=_company)),
+    ("PUT", "/api/contacts/{contact_id}/company"): Row("admin", _made(
+        "PUT", "/api/contacts/{c}/company", {"company_id": None}, c=_contact)),
+    # case fields, cases by hand and from a message
+    ("GET", "/api/tickets/{ticket_id}/case"): Row(
+        "scoped", _on_thread("GET", "/api/tickets/{ticket_id}/case")),
+    ("PATCH", "/api/tickets/{ticket_id}/case"): Row(
+        "scoped", _on_thread("PATCH", "/api/tickets/{ticket_id}/case",
+                             {"case_type": "problem"})),
+    ("POST", "/api/cases"): Row("scoped", _open_case, ok=201),
+    ("POST", "/api/messages/{message_id}/case"): Row("scoped", _case_from_message, ok=201),
+    # catalog: subjects and products
+    ("GET", "/api/subjects"): Row("signed", _static("GET", "/api/subjects")),
+    ("POST", "/api/subjects"): Row("admin", _made(
+        "POST", "/api/subjects", lambda _: {"name": unique("Subject ")}), ok=201),
+    ("PATCH", "/api/subjects/{subject_id}"): Row("admin", _made(
+        "PATCH", "/api/subjects/{s}", lambda _: {"name": unique("Renamed ")}, s=_subject)),
+    ("DELETE", "/api/subjects/{subject_id}"): Row(
+        "admin", _made("DELETE", "/api/subjects/{s}", s=_subject), ok=204),
+    ("GET", "/api/products"): Row("signed", _static("GET", "/api/products")),
+    ("POST", "/api/products"): Row("admin", _made(
+        "POST", "/api/products", lambda _: {"name": unique("Printer ")}), ok=201),
+    ("PATCH", "/api/products/{product_id}"): Row("admin", _made(
+        "PATCH", "/api/products/{p}", {"active": False}, p=_product)),
+    # queues: admins shape them; agents work the cases they see in them
+    ("GET", "/api/queues"): Row("signed", _static("GET", "/api/queues")),
+    ("POST", "/api/queues"): Row("admin", _made(
+        "POST", "/api/queues", lambda _: {"name": unique("Queue ")}), ok=201),
+    ("PATCH", "/api/queues/{queue_id}"): Row("admin", _made(
+        "PATCH", "/api/queues/{q}", {"description": "Second line"}, q=_queue)),
+    ("DELETE", "/api/queues/{queue_id}"): Row(
+        "admin", _made("DELETE", "/api/queues/{q}", q=_queue), ok=204),
+    ("GET", "/api/queues/{queue_id}/items"): Row("listed", _queue_items),
+    ("GET", "/api/tickets/{ticket_id}/queues"): Row(
+        "scoped", _on_thread("GET", "/api/tickets/{ticket_id}/queues")),
+    ("POST", "/api/tickets/{ticket_id}/queues"): Row("scoped", _made(
+        "POST", "/api/tickets/{t}/queues", lambda v: {"queue_id": v["q"]}, t=_ticket,
+        q=_queue), ok=201),
+    ("POST", "/api/queue-items/{item_id}/pick"): Row("scoped", _on_item("pick")),
+    ("POST", "/api/queue-items/{item_id}/release"): Row("scoped", _on_item("release")),
+    ("POST", "/api/queue-items/{item_id}/move"): Row("scoped", _on_item("move", _queue)),
+    # routing: rule sets are admin settings; routing a case is case work
+    ("GET", "/api/routing/rule-sets"): Row("admin", _static("GET", "/api/routing/rule-sets")),
+    ("POST", "/api/routing/rule-sets"): Row("admin", _static(
+        "POST", "/api/routing/rule-sets", {"name": "Printers"}), ok=201),
+    ("GET", "/api/routing/rule-sets/{set_id}"): Row(
+        "admin", _made("GET", "/api/routing/rule-sets/{s}", s=_rule_set)),
+    ("PATCH", "/api/routing/rule-sets/{set_id}"): Row("admin", _made(
+        "PATCH", "/api/routing/rule-sets/{s}", {"active": False}, s=_rule_set)),
+    ("DELETE", "/api/routing/rule-sets/{set_id}"): Row(
+        "admin", _made("DELETE", "/api/routing/rule-sets/{s}", s=_rule_set), ok=204),
+    ("POST", "/api/routing/rule-sets/{set_id}/rules"): Row("admin", _made(
+        "POST", "/api/routing/rule-sets/{s}/rules",
+        lambda v: {"name": "Mine", "action": {"kind": "queue", "id": v["q"]}},
+        s=_rule_set, q=_queue), ok=201),
+    ("PUT", "/api/routing/rules/{rule_id}"): Row("admin", _made(
+        "PUT", "/api/routing/rules/{r}", lambda v: {"name": "Theirs", "action": {
+            "kind": "queue", "id": v["q"]}}, r=_rule, q=_queue)),
+    ("POST", "/api/routing/rules/{rule_id}/move"): Row("admin", _made(
+        "POST", "/api/routing/rules/{r}/move", {"direction": "up"}, r=_rule)),
+    ("DELETE", "/api/routing/rules/{rule_id}"): Row(
+        "admin", _made("DELETE", "/api/routing/rules/{r}", r=_rule), ok=204),
+    ("POST", "/api/tickets/{ticket_id}/route"): Row(
+        "scoped", _on_thread("POST", "/api/tickets/{ticket_id}/route")),
+    ("POST", "/api/tickets/route"): Row("scoped", _made(
+        "POST", "/api/tickets/route", lambda v: {"ticket_ids": [v["t"]]}, t=_ticket)),
+    ("PUT", "/api/admin/inboxes/{slug}/routing"): Row("admin", _static(
+        "PUT", "/api/admin/inboxes/support/routing", {"route_new_tickets": False})),
+    # activities, resolve / cancel / reactivate, parent and child cases, similar cases
+    ("GET", "/api/tickets/{ticket_id}/activities"): Row(
+        "scoped", _on_thread("GET", "/api/tickets/{ticket_id}/activities")),
+    ("POST", "/api/tickets/{ticket_id}/activities"): Row("scoped", _on_thread(
+        "POST", "/api/tickets/{ticket_id}/activities", {"kind": "task", "subject": "Call"}),
+        ok=201),
+    ("PUT", "/api/tickets/{ticket_id}/activities/{activity_id}"): Row(
+        "scoped", _on_activity("", {"kind": "phone_call", "subject": "Call again"})),
+    ("POST", "/api/tickets/{ticket_id}/activities/{activity_id}/complete"): Row(
+        "scoped", _on_activity("/complete", {"duration_minutes": 15})),
+    ("POST", "/api/tickets/{ticket_id}/activities/{activity_id}/cancel"): Row(
+        "scoped", _on_activity("/cancel")),
+    ("GET", "/api/tickets/{ticket_id}/resolution"): Row(
+        "scoped", _on_thread("GET", "/api/tickets/{ticket_id}/resolution")),
+    ("POST", "/api/tickets/{ticket_id}/resolve"): Row("scoped", _on_thread(
+        "POST", "/api/tickets/{ticket_id}/resolve", {"billable_minutes": 90})),
+    ("POST", "/api/tickets/{ticket_id}/cancel"): Row(
+        "scoped", _on_thread("POST", "/api/tickets/{ticket_id}/cancel")),
+    ("POST", "/api/tickets/{ticket_id}/reactivate"): Row(
+        "scoped", _made("POST", "/api/tickets/{t}/reactivate", t=_resolved)),
+    ("GET", "/api/tickets/{ticket_id}/children"): Row(
+        "scoped", _on_thread("GET", "/api/tickets/{ticket_id}/children")),
+    ("POST", "/api/tickets/{ticket_id}/children"): Row("scoped", _on_thread(
+        "POST", "/api/tickets/{ticket_id}/children", {"title": "Replace the part"}), ok=201),
+    ("POST", "/api/tickets/{ticket_id}/children/attach"): Row("scoped", _made(
+        "POST", "/api/tickets/{t}/children/attach", lambda v: {"child_id": v["c"]},
+        t=_ticket, c=_ticket)),
+    ("GET", "/api/tickets/{ticket_id}/similar"): Row(
+        "scoped", _on_thread("GET", "/api/tickets/{ticket_id}/similar")),
+    ("POST", "/api/tickets/{ticket_id}/similar"): Row("scoped", _made(
+        "POST", "/api/tickets/{t}/similar", lambda v: {"similar_id": v["s"]}, t=_ticket,
+        s=_resolved), ok=201),
+    ("GET", "/api/admin/case-settings"): Row(
+        "admin", _static("GET", "/api/admin/case-settings")),
+    ("PUT", "/api/admin/case-settings"): Row(
+        "admin", _static("PUT", "/api/admin/case-settings", CASE_SETTINGS)),
+    # entitlements: agents read them and choose one for a case; admins keep them
+    # (a company's are there for everyone signed in; a contact's go with its conversations)
+    ("GET", "/api/entitlements"): Row("listed", _entitlement_list),
+    ("GET", "/api/entitlements/{entitlement_id}"): Row(
+        "scoped", _made("GET", "/api/entitlements/{e}", e=_contact_entitlement)),
+    ("POST", "/api/entitlements"): Row("admin", _made(
+        "POST", "/api/entitlements", lambda v: NEW_ENTITLEMENT | {
+            "customer_company_id": v["c"]}, c=_company), ok=201),
+    ("PATCH", "/api/entitlements/{entitlement_id}"): Row("admin", _made(
+        "PATCH", "/api/entitlements/{e}", {"terms_remaining": 5}, e=_entitlement)),
+    ("DELETE", "/api/entitlements/{entitlement_id}"): Row(
+        "admin", _made("DELETE", "/api/entitlements/{e}", e=_entitlement), ok=204),
+    ("GET", "/api/tickets/{ticket_id}/entitlement"): Row(
+        "scoped", _on_thread("GET", "/api/tickets/{ticket_id}/entitlement")),
+    ("PUT", "/api/tickets/{ticket_id}/entitlement"): Row("scoped", _on_thread(
+        "PUT", "/api/tickets/{ticket_id}/entitlement", {"entitlement_id": None})),
+    # status reasons: agents read them (and a case's allowed ones); admins keep them
+    ("GET", "/api/status-reasons"): Row("signed", _static("GET", "/api/status-reasons")),
+    ("POST", "/api/status-reasons"): Row("admin", _made(
+        "POST", "/api/status-reasons", lambda _: {"status": "waiting_on_contact",
+                                                  "label": unique("Waiting ")}), ok=201),
+    ("PATCH", "/api/status-reasons/{reason_id}"): Row("admin", _made(
+        "PATCH", "/api/status-reasons/{r}", lambda _: {"label": unique("Label ")},
+        r=_reason)),
+    ("POST", "/api/status-reasons/{reason_id}/move"): Row("admin", _made(
+        "POST", "/api/status-reasons/{r}/move?direction=up", r=_reason)),
+    ("DELETE", "/api/status-reasons/{reason_id}"): Row(
+        "admin", _made("DELETE", "/api/status-reasons/{r}", r=_reason), ok=204),
+    ("PUT", "/api/status-reasons/transitions"): Row("admin", _static(
+        "PUT", "/api/status-reasons/transitions", {"pairs": []})),
+    ("GET", "/api/tickets/{ticket_id}/status-reasons"): Row(
+        "scoped", _on_thread("GET", "/api/tickets/{ticket_id}/status-reasons")),
+})
+
+
+async def test_a_case_names_only_the_linked_cases_the_caller_sees(world: World):
+    """An admin may link a case of `sales` to one of `support` (as similar, as a child);
+    an agent of `support` only is not shown it, an admin is."""
+    case = (await world.thread()).ticket_id
+    similar, child = await _resolved_in(world, "sales"), (await world.thread("sales")).ticket_id
+    admin = world.headers["admin"]
+    linked = await world.client.post(f"/api/tickets/{case}/similar", headers=admin,
+                                     json={"similar_id": similar})
+    attached = await world.client.post(f"/api/tickets/{case}/children/attach", headers=admin,
+                                       json={"child_id": child})
+    assert (linked.status_code, attached.status_code) == (201, 200), attached.text
+    for caller, shown in (("agent_in", False), ("admin", True)):
+        found = await world.client.get(f"/api/tickets/{case}/similar",
+                                       headers=world.headers[caller])
+        family = await world.client.get(f"/api/tickets/{case}/children",
+                                        headers=world.headers[caller])
+        assert ([s["id"] for s in found.json()["linked"]] == [similar]) == shown, caller
+        assert ([c["id"] for c in family.json()["items"]] == [child]) == shown, caller
+
+
+async def _resolved_in(w: World, inbox: str) -> int:
+    ticket_id = (await w.thread(inbox)).ticket_id
+    response = await w.client.post(f"/api/tickets/{ticket_id}/resolve",
+                                   headers=w.headers["admin"], json={})
+    assert response.status_code == 200, response.text
+    return ticket_id
+
+
+# Last in the module: the rows of every section above are in TABLE by now.
+ROUTES = sorted(TABLE)
+
+
+def test_every_row_of_the_table_is_run():
+    assert ROUTES == sorted(TABLE)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
+async def test_route_answers_each_caller_as_its_row_says(world: World, route):
+    row = TABLE[route]
+    for caller in CALLERS:
+        request = await row.build(world, caller)
+        response = await world.client.request(request.method, request.url, json=request.json,
+                                              files=request.files,
+                                              headers=world.headers[caller])
+        assert response.status_code == expected(row, caller), (caller, response.text)
+        if row.kind == "listed" and response.status_code == 200:
+            assert found_in(response.json(), request.needle) == (caller != "agent_out"), caller

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
@@ -27,6 +27,8 @@ from audit.service import changed_only, record_change
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import EventBus
+from inbox.access import Scope
+from inbox.companies import contact_in_scope
 from inbox.models import Company, Contact
 from tickets import entitlement_terms as terms
 from tickets import state
@@ -54,10 +56,31 @@ async def get_entitlement(session: AsyncSession, entitlement_id: int) -> Entitle
     return row
 
 
+def _seen_in(scope: Scope) -> ColumnElement[bool]:
+    """A SQL condition on `Entitlement`: a company's, or a contact's in `scope`."""
+    return or_(Entitlement.customer_contact_id.is_(None), exists().where(
+        Contact.id == Entitlement.customer_contact_id, contact_in_scope(scope)))
+
+
+async def visible_entitlement(session: AsyncSession, entitlement_id: int, *,
+                              scope: Scope) -> Entitlement:
+    """The entitlement when it is a company's or a contact's in `scope`; NotFound otherwise
+    (as for one that does not exist)."""
+    row = await session.scalar(select(Entitlement).where(Entitlement.id == entitlement_id,
+                                                         _seen_in(scope)))
+    if row is None:
+        raise NotFound(f"no entitlement {entitlement_id}")
+    return row
+
+
 async def list_entitlements(session: AsyncSession, *, company_id: int | None = None,
-                            contact_id: int | None = None) -> list[Entitlement]:
-    """Every entitlement (or those of one company / contact), by name."""
+                            contact_id: int | None = None,
+                            scope: Scope | None = None) -> list[Entitlement]:
+    """Every entitlement (or those of one company / contact), by name; with `scope`, only
+    companies' and those of contacts in it."""
     query = select(Entitlement).order_by(Entitlement.name, Entitlement.id)
+    if scope is not None:
+        query = query.where(_seen_in(scope))
     if company_id is not None:
         query = query.where(Entitlement.customer_company_id == company_id)
     if contact_id is not None:

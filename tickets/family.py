@@ -20,11 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput, NotFound
 from inbox import by_hand
+from inbox.access import Scope
 from inbox.models import Conversation
 from tickets import service
 from tickets.activities import record
 from tickets.case_settings import read_case_settings
 from tickets.models import Ticket
+from tickets.queries import in_scope, visible_ticket
 
 COPIED_DIRECTLY: dict[str, tuple[str, ...]] = {
     "customer": ("customer_contact_id", "customer_company_id"),
@@ -113,7 +115,7 @@ async def attach_child(session: AsyncSession, parent_id: int, child_id: int, *,
     if child.parent_id is not None:
         raise Conflict(f"case #{child_id} is already a child of #{child.parent_id}",
                        field="child_id")
-    if await children_of(session, child_id):
+    if await children_of(session, child_id, scope=None):
         raise Conflict(f"case #{child_id} has children of its own; it cannot be a child",
                        field="child_id")
     await _link(session, parent, child, actor_id)
@@ -128,18 +130,21 @@ async def _link(session: AsyncSession, parent: Ticket, child: Ticket,
     await session.flush()
 
 
-async def children_of(session: AsyncSession, parent_id: int) -> list[Ticket]:
-    """The live child cases of `parent_id`, oldest first."""
-    rows = await session.scalars(select(Ticket).where(
-        Ticket.parent_id == parent_id, Ticket.deleted_at.is_(None)).order_by(Ticket.id))
-    return list(rows)
+async def children_of(session: AsyncSession, parent_id: int, *,
+                      scope: Scope | None) -> list[Ticket]:
+    """The live child cases of `parent_id`, oldest first: those in `scope` (what a caller
+    is shown), or every one with `None` (what a decision counts)."""
+    query = select(Ticket).where(Ticket.parent_id == parent_id, Ticket.deleted_at.is_(None))
+    if scope is not None:
+        query = query.where(in_scope(scope))
+    return list(await session.scalars(query.order_by(Ticket.id)))
 
 
-async def parent_of(session: AsyncSession, ticket: Ticket) -> Ticket | None:
-    """The ticket's live parent case, if it has one."""
+async def parent_of(session: AsyncSession, ticket: Ticket, *, scope: Scope) -> Ticket | None:
+    """The ticket's live parent case, if it has one in `scope`."""
     if ticket.parent_id is None:
         return None
     try:
-        return await service.get_ticket(session, ticket.parent_id)
+        return await visible_ticket(session, ticket.parent_id, scope=scope)
     except NotFound:
         return None

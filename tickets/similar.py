@@ -79,11 +79,13 @@ async def link_similar(session: AsyncSession, ticket_id: int, similar_id: int, *
     return link
 
 
-async def similar_links(session: AsyncSession, ticket_id: int) -> list[SimilarCase]:
-    """The cases linked to `ticket_id` as similar (live ones), with their resolutions."""
+async def similar_links(session: AsyncSession, ticket_id: int, *,
+                        scope: Scope) -> list[SimilarCase]:
+    """The cases linked to `ticket_id` as similar (live ones in `scope`), with their
+    resolutions."""
     rows = (await session.execute(
         select(Ticket, CaseLink.linked_at).join(CaseLink, CaseLink.similar_id == Ticket.id)
-        .where(CaseLink.ticket_id == ticket_id, Ticket.deleted_at.is_(None))
+        .where(CaseLink.ticket_id == ticket_id, Ticket.deleted_at.is_(None), in_scope(scope))
         .order_by(CaseLink.linked_at))).all()
     resolutions = await resolutions_of(session, [t.id for t, _ in rows])
     return [SimilarCase(t, resolutions.get(t.id), at) for t, at in rows]

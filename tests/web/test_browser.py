@@ -73,8 +73,11 @@ async def test_docs_render_every_operation_offline_under_the_policy(live_server,
     seen = await visit(f"{live_server.base}/docs")
     operations = seen.page.locator(".opblock")
     await operations.first.wait_for()
+    documented = operation_count(live_server.base)
+    # Swagger UI draws its sections one after another: wait until it has drawn them all.
+    await operations.nth(documented - 1).wait_for()
     await seen.page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
-    assert await operations.count() == operation_count(live_server.base)
+    assert await operations.count() == documented, seen.console
     assert await seen.page.get_by_text("/api/tickets/{ticket_id}/merge").count() == 1
     await seen.page.locator(".opblock-summary").first.click()
     await seen.page.locator(".opblock-body").first.wait_for()

@@ -23,7 +23,6 @@ from web.api.common import (
     JSON,
     CurrentAdmin,
     CurrentCaller,
-    CurrentUser,
     IdPath,
     IdQuery,
     IdValue,
@@ -113,12 +112,14 @@ class CaseEntitlementChoice(RequestModel):
 
 
 @router.get("/api/entitlements")
-async def list_entitlements(user: CurrentUser, runtime: RuntimeDep,
+async def list_entitlements(caller: CurrentCaller, runtime: RuntimeDep,
                             company_id: IdQuery = None, contact_id: IdQuery = None) -> JSON:
-    """Every entitlement, or a company's or a contact's, by name."""
+    """Every entitlement, or a company's or a contact's, by name: those of companies and
+    of the contacts of conversations the caller sees."""
     async with transaction(runtime.sessions) as session:
         rows = await entitlements.list_entitlements(session, company_id=company_id,
-                                                    contact_id=contact_id)
+                                                    contact_id=contact_id,
+                                                    scope=caller.scope)
     return page([entitlement_json(r) for r in rows], None)
 
 
@@ -134,11 +135,13 @@ async def create_entitlement(body: NewEntitlement, admin: CurrentAdmin,
 
 
 @router.get("/api/entitlements/{entitlement_id}")
-async def get_entitlement(entitlement_id: IdPath, user: CurrentUser,
+async def get_entitlement(entitlement_id: IdPath, caller: CurrentCaller,
                           runtime: RuntimeDep) -> JSON:
-    """One entitlement with its remaining terms."""
+    """One entitlement with its remaining terms (a contact's only when the caller sees
+    the contact's conversations; 404 otherwise)."""
     async with transaction(runtime.sessions) as session:
-        return entitlement_json(await entitlements.get_entitlement(session, entitlement_id))
+        return entitlement_json(await entitlements.visible_entitlement(
+            session, entitlement_id, scope=caller.scope))
 
 
 @router.patch("/api/entitlements/{entitlement_id}")

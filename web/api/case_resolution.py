@@ -230,7 +230,7 @@ async def list_children(ticket_id: IdPath, caller: CurrentCaller, runtime: Runti
     """The case's parent (if it is a child) and its child cases."""
     async with transaction(runtime.sessions) as session:
         ticket = await visible_ticket(session, ticket_id, scope=caller.scope)
-        children = await family.children_of(session, ticket_id)
+        children = await family.children_of(session, ticket_id, scope=caller.scope)
         return {"parent_id": ticket.parent_id, "items": [case_json(c) for c in children]}
 
 
@@ -274,7 +274,7 @@ async def similar_cases(ticket_id: IdPath, caller: CurrentCaller, runtime: Runti
         ticket = await visible_ticket(session, ticket_id, scope=caller.scope)
         keywords = q if q is not None else await similar.default_keywords(session, ticket)
         found = await similar.find_similar(session, ticket_id, keywords, scope=caller.scope)
-        linked = await similar.similar_links(session, ticket_id)
+        linked = await similar.similar_links(session, ticket_id, scope=caller.scope)
     return {"q": keywords, "items": [similar_json(f) for f in found],
             "linked": [similar_json(f) for f in linked]}
 
@@ -289,7 +289,7 @@ async def link_similar(ticket_id: IdPath, caller: CurrentCaller, runtime: Runtim
         await visible_ticket(session, body.similar_id, scope=caller.scope)
         await similar.link_similar(session, ticket_id, body.similar_id,
                                    actor_id=caller.user.id)
-        linked = await similar.similar_links(session, ticket_id)
+        linked = await similar.similar_links(session, ticket_id, scope=caller.scope)
     return {"linked": [similar_json(f) for f in linked]}
 
 

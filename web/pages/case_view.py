@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inbox.access import Scope
 from tickets import activities, family, resolution, similar
 from tickets.activities import KIND_LABELS
 from tickets.models import CaseActivity, CaseResolution, Ticket, TicketHistory
@@ -29,17 +30,18 @@ class CaseView:
     keywords: str = ""
 
 
-async def gather_case(session: AsyncSession, ticket: Ticket) -> CaseView:
-    """The case part of the card for the (visible, live) `ticket`."""
+async def gather_case(session: AsyncSession, ticket: Ticket, scope: Scope) -> CaseView:
+    """The case part of the card for the (visible, live) `ticket`; the cases it names
+    (parent, children, similar) only those in `scope`."""
     items = await activities.activities_of(session, ticket.id)
     return CaseView(
         ticket=ticket, is_closed=await is_closed_status(session, ticket), activities=items,
         total_minutes=await resolution.case_total_minutes(session, ticket.id),
         reasons=await resolution.resolved_reasons(session),
         latest=await resolution.latest_resolution(session, ticket.id),
-        parent=await family.parent_of(session, ticket),
-        children=await family.children_of(session, ticket.id),
-        linked=await similar.similar_links(session, ticket.id),
+        parent=await family.parent_of(session, ticket, scope=scope),
+        children=await family.children_of(session, ticket.id, scope=scope),
+        linked=await similar.similar_links(session, ticket.id, scope=scope),
         keywords=await similar.default_keywords(session, ticket))
 
 

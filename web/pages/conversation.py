@@ -228,7 +228,7 @@ async def gather(session: Any, caller: PageCaller, conversation_id: int) -> Conv
         labels = dict(statuses) | view.case_entitlement.labels
         view.timeline = [_change(h, names, labels, now) for h in reversed(history)]
         view.case = await case_card(session, ticket)
-        view.case_work = await gather_case(session, ticket)
+        view.case_work = await gather_case(session, ticket, caller.scope)
     others, _ = await queries.list_conversations(
         session, queries.ConversationFilter(status="all", contact_id=row.contact.id),
         scope=caller.scope, limit=RECENT_CONVERSATIONS + 1, cursor=None)
