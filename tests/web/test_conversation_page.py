@@ -148,6 +148,8 @@ async def test_the_thread_after_a_message_is_its_newer_messages_as_the_page_show
                 f"message-{first.id}", f"message-{second.id}"]
         await items.nth(0).get_by_text("Internal comment").wait_for()
         await items.nth(1).get_by_text("Fixed in both invoices.").wait_for()
+        # As on the page, each message can be made into a case.
+        assert await items.nth(1).get_by_role("button", name="Make a case").count() == 1
         assert await page.locator("ol.thread").get_attribute(
             "data-newest-message") == str(second.id)
         await page.goto(f"http://{base}/conversations/{desk['again']}/thread?after={second.id}")

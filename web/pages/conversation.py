@@ -265,6 +265,8 @@ class ThreadAfter:
     row: queries.ConversationRow
     thread: list[ThreadEntry]
     newest_message_id: int
+    has_ticket: bool
+    """Whether its messages can be made into cases (as the page offers them)."""
 
 
 async def gather_thread_after(session: Any, caller: PageCaller, conversation_id: int,
@@ -274,8 +276,10 @@ async def gather_thread_after(session: Any, caller: PageCaller, conversation_id:
     row = await queries.conversation_row(session, conversation_id, scope=caller.scope)
     messages = await queries.messages_of(session, conversation_id)
     newer = [m for m in messages if m.id > after]
+    ticket = (await tickets_of_conversations(session, [conversation_id])).get(conversation_id)
     return ThreadAfter(row, await _thread(session, row, newer, clock.now()),
-                       max((m.id for m in messages), default=0))
+                       max((m.id for m in messages), default=0),
+                       ticket is not None and ticket.deleted_at is None)
 
 
 @router.get("/conversations/{conversation_id}/thread")
@@ -287,7 +291,7 @@ async def thread_after(request: Request, conversation_id: int, caller: CurrentPa
         found = await gather_thread_after(session, caller, conversation_id, after)
     return render(request, "conversation/thread_after.html", {
         "caller": caller, "c": found.row.conversation, "thread": found.thread,
-        "newest": found.newest_message_id, "held": None})
+        "newest": found.newest_message_id, "held": None, "make_case": found.has_ticket})
 
 
 @dataclass(frozen=True)
