@@ -23,6 +23,7 @@ from web.api.common import (
     RequestModel,
     RuntimeDep,
     Text,
+    answers,
     page,
 )
 
@@ -36,6 +37,14 @@ Pair = Annotated[list[IdValue], Field(min_length=2, max_length=2)]
 def reason_json(row: StatusReason | Reason) -> JSON:
     return {"id": row.id, "status": row.status, "key": row.key, "label": row.label,
             "outcome": row.outcome, "active": row.active}
+
+
+REASON_EXAMPLE: JSON = {"id": 7, "status": "waiting_on_contact", "key": "waiting_for_a_part",
+                        "label": "Waiting for a part", "outcome": None, "active": True}
+TRANSITIONS_EXAMPLE: JSON = {"transitions": [[2, 3], [2, 4]]}
+REASONS_EXAMPLE: JSON = {"items": [REASON_EXAMPLE], "next_cursor": None} | TRANSITIONS_EXAMPLE
+CASE_REASONS_EXAMPLE: JSON = {"status": "waiting_on_contact", "status_reason": "researching",
+                              "allowed": {"waiting_on_contact": [REASON_EXAMPLE]}}
 
 
 class NewReason(RequestModel):
@@ -69,7 +78,7 @@ class Transitions(RequestModel):
                     "pair from it may be followed by any reason.")
 
 
-@router.get("/api/status-reasons")
+@router.get("/api/status-reasons", responses=answers(REASONS_EXAMPLE))
 async def list_reasons(user: CurrentUser, runtime: RuntimeDep) -> JSON:
     """Every status reason, by status and order, and the allowed transitions."""
     async with transaction(runtime.sessions) as session:
@@ -79,7 +88,8 @@ async def list_reasons(user: CurrentUser, runtime: RuntimeDep) -> JSON:
         "transitions": [list(p) for p in sorted(pairs)]}
 
 
-@router.post("/api/status-reasons", status_code=201)
+@router.post("/api/status-reasons", status_code=201,
+             responses=answers(REASON_EXAMPLE, 201))
 async def create_reason(body: NewReason, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """A new reason at the end of its status's list (admins)."""
     async with transaction(runtime.sessions) as session:
@@ -89,7 +99,7 @@ async def create_reason(body: NewReason, admin: CurrentAdmin, runtime: RuntimeDe
     return reason_json(row)
 
 
-@router.patch("/api/status-reasons/{reason_id}")
+@router.patch("/api/status-reasons/{reason_id}", responses=answers(REASON_EXAMPLE))
 async def update_reason(reason_id: IdPath, body: ReasonPatch, admin: CurrentAdmin,
                         runtime: RuntimeDep) -> JSON:
     """Change a reason's label, outcome, or take it out of use (admins)."""
@@ -101,7 +111,7 @@ async def update_reason(reason_id: IdPath, body: ReasonPatch, admin: CurrentAdmi
     return reason_json(row)
 
 
-@router.post("/api/status-reasons/{reason_id}/move")
+@router.post("/api/status-reasons/{reason_id}/move", responses=answers(REASON_EXAMPLE))
 async def move_reason(reason_id: IdPath, admin: CurrentAdmin, runtime: RuntimeDep,
                       direction: Literal["up", "down"]) -> JSON:
     """Move a reason up or down among its status's reasons (admins)."""
@@ -121,7 +131,7 @@ async def delete_reason(reason_id: IdPath, admin: CurrentAdmin,
     return Response(status_code=204)
 
 
-@router.put("/api/status-reasons/transitions")
+@router.put("/api/status-reasons/transitions", responses=answers(TRANSITIONS_EXAMPLE))
 async def set_transitions(body: Transitions, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """Replace every allowed transition (admins)."""
     async with transaction(runtime.sessions) as session:
@@ -131,7 +141,8 @@ async def set_transitions(body: Transitions, admin: CurrentAdmin, runtime: Runti
     return {"transitions": [list(p) for p in sorted(pairs)]}
 
 
-@router.get("/api/tickets/{ticket_id}/status-reasons")
+@router.get("/api/tickets/{ticket_id}/status-reasons",
+            responses=answers(CASE_REASONS_EXAMPLE))
 async def case_reasons(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """The reasons the case may take now, per status (given its status and reason)."""
     async with transaction(runtime.sessions) as session:

@@ -150,6 +150,11 @@ CurrentUser = Annotated[User, Depends(current_user)]
 CurrentAdmin = Annotated[User, Depends(current_admin)]
 
 
+def answers(example: JSON, code: int = 200) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entry that shows `example` as the route's JSON answer for `code`."""
+    return {code: {"content": {"application/json": {"example": example}}}}
+
+
 def page(items: list[JSON], next_cursor: str | None) -> JSON:
     """The list envelope every listing answers with."""
     return {"items": items, "next_cursor": next_cursor}

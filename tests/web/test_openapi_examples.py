@@ -1,0 +1,67 @@
+"""Every operation of the case-management tags shows an example of its request body and of
+its JSON answer, and each answer example has the keys the route really answers with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.settings import Settings
+from server import create_app
+from tests.tickets.test_entitlements import company_case
+from web.api import case_reasons
+
+# The tags whose operations all carry examples so far.
+TAGS = {"status reasons"}
+
+
+def _has_example(content: dict[str, Any] | None, schemas: dict[str, Any]) -> bool:
+    if not content:
+        return False
+    if "example" in content or "examples" in content:
+        return True
+    schema = content.get("schema", {})
+    if "$ref" in schema:
+        schema = schemas[schema["$ref"].split("/")[-1]]
+    return "example" in schema or "examples" in schema
+
+
+def _operations() -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    document = create_app(Settings(secret_key="s" * 32)).openapi()
+    schemas = document["components"]["schemas"]
+    return [(method, path, operation, schemas)
+            for path, methods in document["paths"].items()
+            for method, operation in methods.items()
+            if TAGS & set(operation.get("tags", []))]
+
+
+def test_every_operation_shows_request_and_answer_examples() -> None:
+    operations = _operations()
+    assert operations
+    missing = []
+    for method, path, operation, schemas in operations:
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None and not _has_example(body, schemas):
+            missing.append(f"{method} {path} request")
+        answers = [operation["responses"][code].get("content", {}).get("application/json")
+                   for code in ("200", "201") if code in operation["responses"]]
+        if answers and not _has_example(answers[0], schemas):
+            missing.append(f"{method} {path} answer")
+    assert missing == []
+
+
+async def test_status_reason_examples_have_the_real_answers_keys(client: Any, admin: Any,
+                                                                 runtime: Any) -> None:
+    _, headers = admin
+    _, ticket_id = await company_case(runtime)
+    created = await client.post("/api/status-reasons", headers=headers,
+                                json={"status": "waiting_on_us", "label": "On hold"})
+    assert set(created.json()) == set(case_reasons.REASON_EXAMPLE)
+    listed = await client.get("/api/status-reasons", headers=headers)
+    assert set(listed.json()) == set(case_reasons.REASONS_EXAMPLE)
+    pairs = await client.put("/api/status-reasons/transitions", headers=headers,
+                             json={"pairs": []})
+    assert set(pairs.json()) == set(case_reasons.TRANSITIONS_EXAMPLE)
+    allowed = await client.get(f"/api/tickets/{ticket_id}/status-reasons", headers=headers)
+    assert set(allowed.json()) == set(case_reasons.CASE_REASONS_EXAMPLE)
+    reason = next(rows for rows in allowed.json()["allowed"].values() if rows)[0]
+    assert set(reason) == set(case_reasons.REASON_EXAMPLE)
