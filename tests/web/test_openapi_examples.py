@@ -7,11 +7,11 @@ from typing import Any
 
 from core.settings import Settings
 from server import create_app
-from tests.tickets.test_entitlements import company_case
-from web.api import case_reasons
+from tests.tickets.test_entitlements import add_entitlement, company_case
+from web.api import case_entitlements, case_reasons
 
 # The tags whose operations all carry examples so far.
-TAGS = {"status reasons"}
+TAGS = {"status reasons", "entitlements"}
 
 
 def _has_example(content: dict[str, Any] | None, schemas: dict[str, Any]) -> bool:
@@ -65,3 +65,20 @@ async def test_status_reason_examples_have_the_real_answers_keys(client: Any, ad
     assert set(allowed.json()) == set(case_reasons.CASE_REASONS_EXAMPLE)
     reason = next(rows for rows in allowed.json()["allowed"].values() if rows)[0]
     assert set(reason) == set(case_reasons.REASON_EXAMPLE)
+
+
+async def test_entitlement_examples_have_the_real_answers_keys(client: Any, admin: Any,
+                                                               runtime: Any,
+                                                               manual_clock: Any) -> None:
+    _, headers = admin
+    company_id, ticket_id = await company_case(runtime)
+    entitlement_id = await add_entitlement(runtime, company_id, is_default=True)
+    one = await client.get(f"/api/entitlements/{entitlement_id}", headers=headers)
+    assert set(one.json()) == set(case_entitlements.ENTITLEMENT_EXAMPLE)
+    listed = await client.get(f"/api/entitlements?company_id={company_id}", headers=headers)
+    assert set(listed.json()) == set(case_entitlements.ENTITLEMENTS_EXAMPLE)
+    chosen = await client.put(f"/api/tickets/{ticket_id}/entitlement", headers=headers,
+                              json={"entitlement_id": entitlement_id})
+    example = case_entitlements.CASE_ENTITLEMENT_EXAMPLE
+    assert set(chosen.json()) == set(example)
+    assert set(chosen.json()["options"][0]) == set(example["options"][0])

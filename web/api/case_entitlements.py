@@ -29,6 +29,7 @@ from web.api.common import (
     RequestModel,
     RuntimeDep,
     Text,
+    answers,
     page,
 )
 
@@ -42,6 +43,19 @@ EXAMPLE: JSON = {
     "channels": ["phone", "email"], "product_ids": [], "is_default": True,
     "sla_goals": {"first_response": {"minutes": 30, "due_soon_minutes": 10},
                   "close": {"minutes": 960}}}
+
+
+ENTITLEMENT_EXAMPLE: JSON = {
+    "id": 3, "name": "Gold support 2026", "customer_contact_id": None,
+    "customer_company_id": 1, "starts_on": "2026-01-01", "ends_on": "2026-12-31",
+    "terms_kind": "hours", "terms_total": 600, "terms_remaining": 510,
+    "channels": ["phone", "email"], "product_ids": [], "is_default": True,
+    "sla_goals": {"first_response": {"minutes": 30, "due_soon_minutes": 10}},
+    "canceled": False, "remaining": "8 h 30 min", "created_at": "2026-01-02T09:00:00+00:00"}
+ENTITLEMENTS_EXAMPLE: JSON = {"items": [ENTITLEMENT_EXAMPLE], "next_cursor": None}
+CASE_ENTITLEMENT_EXAMPLE: JSON = {
+    "entitlement": ENTITLEMENT_EXAMPLE, "suggested_id": 3,
+    "options": [ENTITLEMENT_EXAMPLE | {"problem": None}]}
 
 
 def entitlement_json(row: Entitlement) -> JSON:
@@ -111,7 +125,7 @@ class CaseEntitlementChoice(RequestModel):
     entitlement_id: IdValue | None = Field(description="null takes the entitlement off.")
 
 
-@router.get("/api/entitlements")
+@router.get("/api/entitlements", responses=answers(ENTITLEMENTS_EXAMPLE))
 async def list_entitlements(caller: CurrentCaller, runtime: RuntimeDep,
                             company_id: IdQuery = None, contact_id: IdQuery = None) -> JSON:
     """Every entitlement, or a company's or a contact's, by name: those of companies and
@@ -123,7 +137,8 @@ async def list_entitlements(caller: CurrentCaller, runtime: RuntimeDep,
     return page([entitlement_json(r) for r in rows], None)
 
 
-@router.post("/api/entitlements", status_code=201)
+@router.post("/api/entitlements", status_code=201,
+             responses=answers(ENTITLEMENT_EXAMPLE, 201))
 async def create_entitlement(body: NewEntitlement, admin: CurrentAdmin,
                              runtime: RuntimeDep) -> JSON:
     """A new entitlement for a company or a contact (admins); made default, it replaces
@@ -134,7 +149,7 @@ async def create_entitlement(body: NewEntitlement, admin: CurrentAdmin,
     return entitlement_json(row)
 
 
-@router.get("/api/entitlements/{entitlement_id}")
+@router.get("/api/entitlements/{entitlement_id}", responses=answers(ENTITLEMENT_EXAMPLE))
 async def get_entitlement(entitlement_id: IdPath, caller: CurrentCaller,
                           runtime: RuntimeDep) -> JSON:
     """One entitlement with its remaining terms (a contact's only when the caller sees
@@ -144,7 +159,8 @@ async def get_entitlement(entitlement_id: IdPath, caller: CurrentCaller,
             session, entitlement_id, scope=caller.scope))
 
 
-@router.patch("/api/entitlements/{entitlement_id}")
+@router.patch("/api/entitlements/{entitlement_id}",
+              responses=answers(ENTITLEMENT_EXAMPLE))
 async def update_entitlement(entitlement_id: IdPath, body: EntitlementPatch,
                              admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """Change an entitlement (admins); a new total moves the remaining terms by as much
@@ -178,7 +194,8 @@ async def _case_entitlements(session: Any, ticket_id: int, caller: CurrentCaller
                         for o in found.options]}
 
 
-@router.get("/api/tickets/{ticket_id}/entitlement")
+@router.get("/api/tickets/{ticket_id}/entitlement",
+            responses=answers(CASE_ENTITLEMENT_EXAMPLE))
 async def case_entitlement(ticket_id: IdPath, caller: CurrentCaller,
                            runtime: RuntimeDep) -> JSON:
     """The case's entitlement, its customer's entitlements (`problem` says why one cannot
@@ -188,7 +205,8 @@ async def case_entitlement(ticket_id: IdPath, caller: CurrentCaller,
         return await _case_entitlements(session, ticket_id, caller)
 
 
-@router.put("/api/tickets/{ticket_id}/entitlement")
+@router.put("/api/tickets/{ticket_id}/entitlement",
+            responses=answers(CASE_ENTITLEMENT_EXAMPLE))
 async def choose_entitlement(ticket_id: IdPath, body: CaseEntitlementChoice,
                              caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """Set (or take off) the case's entitlement; 422 when it is not the customer's, not in
