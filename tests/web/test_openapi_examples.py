@@ -8,10 +8,11 @@ from typing import Any
 from core.settings import Settings
 from server import create_app
 from tests.tickets.test_entitlements import add_entitlement, company_case
-from web.api import case_entitlements, case_reasons
+from tests.tickets.test_queues import make_queue, new_ticket
+from web.api import case_entitlements, case_queues, case_reasons
 
 # The tags whose operations all carry examples so far.
-TAGS = {"status reasons", "entitlements"}
+TAGS = {"status reasons", "entitlements", "queues"}
 
 
 def _has_example(content: dict[str, Any] | None, schemas: dict[str, Any]) -> bool:
@@ -82,3 +83,24 @@ async def test_entitlement_examples_have_the_real_answers_keys(client: Any, admi
     example = case_entitlements.CASE_ENTITLEMENT_EXAMPLE
     assert set(chosen.json()) == set(example)
     assert set(chosen.json()["options"][0]) == set(example["options"][0])
+
+
+async def test_queue_examples_have_the_real_answers_keys(client: Any, admin: Any) -> None:
+    _, headers = admin
+    made = await make_queue(client, headers, "Tier 2")
+    assert set(made) == set(case_queues.QUEUE_EXAMPLE)
+    queues = (await client.get("/api/queues", headers=headers)).json()
+    assert set(queues) == set(case_queues.QUEUES_EXAMPLE)
+    assert set(queues["items"][0]) == set(case_queues.QUEUES_EXAMPLE["items"][0])
+    ticket_id = await new_ticket(client, headers)
+    added = await client.post(f"/api/tickets/{ticket_id}/queues", headers=headers,
+                              json={"queue_id": made["id"]})
+    assert set(added.json()) == set(case_queues.ITEM_EXAMPLE)
+    picked = await client.post(f"/api/queue-items/{added.json()['id']}/pick", headers=headers)
+    assert set(picked.json()) == set(case_queues.ITEM_EXAMPLE)
+    for url, example in ((f"/api/queues/{made['id']}/items", case_queues.QUEUE_ITEMS_EXAMPLE),
+                         (f"/api/tickets/{ticket_id}/queues",
+                          case_queues.TICKET_QUEUES_EXAMPLE)):
+        items = (await client.get(url, headers=headers)).json()
+        assert set(items) == set(example)
+        assert set(items["items"][0]) == set(example["items"][0])

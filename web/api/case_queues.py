@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
@@ -23,6 +23,7 @@ from web.api.common import (
     RequestModel,
     RuntimeDep,
     Text,
+    answers,
 )
 
 router = APIRouter(tags=["queues"])
@@ -33,6 +34,10 @@ MemberIds = Annotated[list[IdValue], Field(max_length=500, examples=[[1, 2]])]
 
 
 class QueueCreate(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "Tier 2", "description": "Cases the first line passes on",
+         "is_private": False, "member_ids": [1, 2]}]})
+
     name: QueueName
     description: Description = ""
     is_private: Annotated[bool, Field(examples=[False])] = False
@@ -40,6 +45,9 @@ class QueueCreate(RequestModel):
 
 
 class QueuePatch(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"is_private": True, "member_ids": [1, 2, 5]}]})
+
     name: QueueName | None = None
     description: Description | None = None
     is_private: Annotated[bool | None, Field(examples=[True])] = None
@@ -47,11 +55,25 @@ class QueuePatch(RequestModel):
 
 
 class AddToQueue(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"queue_id": 2}]})
+
     queue_id: IdValue
 
 
 class MoveItem(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"queue_id": 3}]})
+
     queue_id: IdValue
+
+
+QUEUE_EXAMPLE: JSON = {"id": 2, "name": "Tier 2", "description": "Cases the first line passes on",
+                       "is_private": False, "member_ids": [1, 2]}
+QUEUES_EXAMPLE: JSON = {"items": [QUEUE_EXAMPLE | {"unclaimed": 4}]}
+ITEM_EXAMPLE: JSON = {"id": 11, "queue_id": 2, "ticket_id": 42, "worked_by_id": None,
+                      "entered_at": "2026-03-04T09:15:00+00:00", "picked_at": None}
+QUEUE_ITEMS_EXAMPLE: JSON = {"items": [ITEM_EXAMPLE | {"ticket_name": "Printer on fire",
+                                                       "priority": "high"}]}
+TICKET_QUEUES_EXAMPLE: JSON = {"items": [ITEM_EXAMPLE | {"queue_name": "Tier 2"}]}
 
 
 def queue_json(queue: Queue, members: list[int], unclaimed: int | None = None) -> JSON:
@@ -68,7 +90,7 @@ def item_json(item: QueueItem) -> JSON:
             "picked_at": item.picked_at.isoformat() if item.picked_at else None}
 
 
-@router.get("/api/queues")
+@router.get("/api/queues", responses=answers(QUEUES_EXAMPLE))
 async def list_queues(caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """The queues the caller sees (private ones only for members and admins), by name, with
     how many open cases the caller sees wait unclaimed in each."""
@@ -80,7 +102,7 @@ async def list_queues(caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     return {"items": [queue_json(q, members[q.id], counts[q.id]) for q in found]}
 
 
-@router.post("/api/queues", status_code=201)
+@router.post("/api/queues", status_code=201, responses=answers(QUEUE_EXAMPLE, 201))
 async def create_queue(body: QueueCreate, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """Make a queue (admins)."""
     async with transaction(runtime.sessions) as session:
@@ -89,7 +111,7 @@ async def create_queue(body: QueueCreate, admin: CurrentAdmin, runtime: RuntimeD
     return queue_json(queue, members[queue.id])
 
 
-@router.patch("/api/queues/{queue_id}")
+@router.patch("/api/queues/{queue_id}", responses=answers(QUEUE_EXAMPLE))
 async def patch_queue(queue_id: IdPath, body: QueuePatch, admin: CurrentAdmin,
                       runtime: RuntimeDep) -> JSON:
     """Change a queue's name, description, privacy or members (admins)."""
@@ -108,7 +130,7 @@ async def delete_queue(queue_id: IdPath, admin: CurrentAdmin, runtime: RuntimeDe
     return Response(status_code=204)
 
 
-@router.get("/api/queues/{queue_id}/items")
+@router.get("/api/queues/{queue_id}/items", responses=answers(QUEUE_ITEMS_EXAMPLE))
 async def queue_items(queue_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """The open cases in the queue that the caller sees: unclaimed first, oldest first."""
     async with transaction(runtime.sessions) as session:
@@ -118,7 +140,7 @@ async def queue_items(queue_id: IdPath, caller: CurrentCaller, runtime: RuntimeD
                        "priority": e.ticket.priority} for e in found]}
 
 
-@router.get("/api/tickets/{ticket_id}/queues")
+@router.get("/api/tickets/{ticket_id}/queues", responses=answers(TICKET_QUEUES_EXAMPLE))
 async def ticket_queues(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """The queues the case is in (those the caller sees), with its item in each."""
     async with transaction(runtime.sessions) as session:
@@ -129,7 +151,8 @@ async def ticket_queues(ticket_id: IdPath, caller: CurrentCaller, runtime: Runti
                       if q.id in visible]}
 
 
-@router.post("/api/tickets/{ticket_id}/queues", status_code=201)
+@router.post("/api/tickets/{ticket_id}/queues", status_code=201,
+             responses=answers(ITEM_EXAMPLE, 201))
 async def add_to_queue(ticket_id: IdPath, body: AddToQueue, caller: CurrentCaller,
                        runtime: RuntimeDep) -> JSON:
     """Add the case to a queue the caller sees, unclaimed (a case already there stays)."""
@@ -150,7 +173,7 @@ async def visible_item(session: AsyncSession, item_id: int, user: User,
     return item
 
 
-@router.post("/api/queue-items/{item_id}/pick")
+@router.post("/api/queue-items/{item_id}/pick", responses=answers(ITEM_EXAMPLE))
 async def pick_item(item_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """Work on the case: it becomes the caller's and leaves the unclaimed list; 409 when
     someone else works on it."""
@@ -160,7 +183,7 @@ async def pick_item(item_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep)
     return item_json(item)
 
 
-@router.post("/api/queue-items/{item_id}/release")
+@router.post("/api/queue-items/{item_id}/release", responses=answers(ITEM_EXAMPLE))
 async def release_item(item_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """Put the case back in the queue's unclaimed list (its owner is cleared when it is
     the one who picked it)."""
@@ -170,7 +193,7 @@ async def release_item(item_id: IdPath, caller: CurrentCaller, runtime: RuntimeD
     return item_json(item)
 
 
-@router.post("/api/queue-items/{item_id}/move")
+@router.post("/api/queue-items/{item_id}/move", responses=answers(ITEM_EXAMPLE))
 async def move_item(item_id: IdPath, body: MoveItem, caller: CurrentCaller,
                     runtime: RuntimeDep) -> JSON:
     """Move the case to another queue the caller sees, unclaimed there."""
