@@ -9,10 +9,10 @@ from core.settings import Settings
 from server import create_app
 from tests.tickets.test_entitlements import add_entitlement, company_case
 from tests.tickets.test_queues import make_queue, new_ticket
-from web.api import case_entitlements, case_queues, case_reasons
+from web.api import case_entitlements, case_queues, case_reasons, case_routing
 
 # The tags whose operations all carry examples so far.
-TAGS = {"status reasons", "entitlements", "queues"}
+TAGS = {"status reasons", "entitlements", "queues", "routing"}
 
 
 def _has_example(content: dict[str, Any] | None, schemas: dict[str, Any]) -> bool:
@@ -104,3 +104,29 @@ async def test_queue_examples_have_the_real_answers_keys(client: Any, admin: Any
         items = (await client.get(url, headers=headers)).json()
         assert set(items) == set(example)
         assert set(items["items"][0]) == set(example["items"][0])
+
+
+async def test_routing_examples_have_the_real_answers_keys(client: Any, admin: Any) -> None:
+    _, headers = admin
+    queue_id = (await make_queue(client, headers, "Tier 2"))["id"]
+    made = (await client.post("/api/routing/rule-sets", headers=headers,
+                              json={"name": "Main"})).json()
+    assert set(made) == set(case_routing.RULE_SET_EXAMPLE)
+    rule = await client.post(f"/api/routing/rule-sets/{made['id']}/rules", headers=headers,
+                             json={"name": "Printers", "action": {"kind": "queue",
+                                                                  "id": queue_id},
+                                   "conditions": case_routing.CONDITION_EXAMPLE[:1]})
+    assert set(rule.json()) == set(case_routing.RULE_EXAMPLE)
+    assert rule.json()["conditions"] == case_routing.CONDITION_EXAMPLE[:1]
+    activated = await client.patch(f"/api/routing/rule-sets/{made['id']}", headers=headers,
+                                   json={"active": True})
+    assert set(activated.json()) == set(case_routing.RULE_SET_EXAMPLE)
+    sets = (await client.get("/api/routing/rule-sets", headers=headers)).json()
+    assert set(sets["items"][0]) == set(case_routing.RULE_SETS_EXAMPLE["items"][0])
+    moved = await client.post(f"/api/routing/rules/{rule.json()['id']}/move",
+                              headers=headers, json={"direction": "up"})
+    assert set(moved.json()["items"][0]) == set(case_routing.RULES_EXAMPLE["items"][0])
+    ticket_id = await new_ticket(client, headers)
+    routed = await client.post(f"/api/tickets/{ticket_id}/route", headers=headers)
+    assert set(routed.json()["items"][0]) == set(case_routing.ROUTED_EXAMPLE["items"][0])
+    assert routed.json()["items"][0]["action"] == {"kind": "queue", "id": queue_id}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from core.db import transaction
 from inbox import channels
@@ -22,13 +22,25 @@ from web.api.common import (
     RequestModel,
     RuntimeDep,
     Text,
+    answers,
 )
 
 router = APIRouter(tags=["routing"])
 
 Name = Annotated[Text, Field(min_length=1, max_length=200, examples=["Printers to Tier 2"])]
-CONDITION_EXAMPLE = [{"field": "subject", "op": "contains", "value": "printer"},
-                     {"field": "priority", "op": "is", "value": "high"}]
+CONDITION_EXAMPLE: list[Any] = [{"field": "subject", "op": "contains", "value": "printer"},
+                                {"field": "priority", "op": "is", "value": "high"}]
+RULE_EXAMPLE: JSON = {"id": 5, "position": 1, "name": "Printers to Tier 2",
+                      "conditions": CONDITION_EXAMPLE, "action": {"kind": "queue", "id": 2}}
+RULE_SET_EXAMPLE: JSON = {"id": 1, "name": "Weekday routing", "active": True,
+                          "rules": [RULE_EXAMPLE]}
+RULE_SETS_EXAMPLE: JSON = {"items": [{"id": 1, "name": "Weekday routing", "active": True}]}
+RULES_EXAMPLE: JSON = {"items": [RULE_EXAMPLE]}
+ROUTED_EXAMPLE: JSON = {"items": [
+    {"ticket_id": 12, "rule_id": 5, "rule_name": "Printers to Tier 2",
+     "action": {"kind": "queue", "id": 2}},
+    {"ticket_id": 13, "rule_id": None, "rule_name": None, "action": None}]}
+INBOX_ROUTING_EXAMPLE: JSON = {"slug": "support", "route_new_tickets": True}
 
 
 class Condition(RequestModel):
@@ -44,14 +56,22 @@ class Action(RequestModel):
 
 
 class RuleSetCreate(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Weekday routing"}]})
+
     name: Name
 
 
 class RuleSetPatch(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"active": True}]})
+
     active: Annotated[bool, Field(examples=[True])]
 
 
 class RuleBody(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "Printers to Tier 2", "conditions": CONDITION_EXAMPLE,
+         "action": {"kind": "queue", "id": 2}}]})
+
     name: Name
     conditions: Annotated[list[Condition], Field(max_length=20,
                                                  examples=[CONDITION_EXAMPLE])] = []
@@ -59,10 +79,14 @@ class RuleBody(RequestModel):
 
 
 class MoveRule(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"direction": "up"}]})
+
     direction: Annotated[Literal["up", "down"], Field(examples=["up"])]
 
 
 class RouteMany(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ticket_ids": [12, 13]}]})
+
     ticket_ids: Annotated[list[IdValue], Field(min_length=1, max_length=100,
                                                examples=[[12, 13]])]
 
@@ -83,7 +107,7 @@ def _conditions(body: RuleBody) -> list[dict[str, Any]]:
     return [c.model_dump(exclude_none=True) for c in body.conditions]
 
 
-@router.get("/api/routing/rule-sets")
+@router.get("/api/routing/rule-sets", responses=answers(RULE_SETS_EXAMPLE))
 async def list_rule_sets(admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """Every rule set (admins), the active one first."""
     async with transaction(runtime.sessions) as session:
@@ -91,7 +115,8 @@ async def list_rule_sets(admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     return {"items": [set_json(s) for s in found]}
 
 
-@router.post("/api/routing/rule-sets", status_code=201)
+@router.post("/api/routing/rule-sets", status_code=201,
+             responses=answers(RULE_SET_EXAMPLE | {"rules": []}, 201))
 async def create_rule_set(body: RuleSetCreate, admin: CurrentAdmin,
                           runtime: RuntimeDep) -> JSON:
     """Make an empty, inactive rule set (admins)."""
@@ -100,7 +125,7 @@ async def create_rule_set(body: RuleSetCreate, admin: CurrentAdmin,
     return set_json(found, [])
 
 
-@router.get("/api/routing/rule-sets/{set_id}")
+@router.get("/api/routing/rule-sets/{set_id}", responses=answers(RULE_SET_EXAMPLE))
 async def get_rule_set(set_id: IdPath, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """One rule set with its rules in order (admins)."""
     async with transaction(runtime.sessions) as session:
@@ -109,7 +134,7 @@ async def get_rule_set(set_id: IdPath, admin: CurrentAdmin, runtime: RuntimeDep)
     return set_json(found, rules)
 
 
-@router.patch("/api/routing/rule-sets/{set_id}")
+@router.patch("/api/routing/rule-sets/{set_id}", responses=answers(RULE_SET_EXAMPLE))
 async def patch_rule_set(set_id: IdPath, body: RuleSetPatch, admin: CurrentAdmin,
                          runtime: RuntimeDep) -> JSON:
     """Activate the rule set (every other one goes inactive) or deactivate it (admins)."""
@@ -127,7 +152,8 @@ async def delete_rule_set(set_id: IdPath, admin: CurrentAdmin, runtime: RuntimeD
     return Response(status_code=204)
 
 
-@router.post("/api/routing/rule-sets/{set_id}/rules", status_code=201)
+@router.post("/api/routing/rule-sets/{set_id}/rules", status_code=201,
+             responses=answers(RULE_EXAMPLE, 201))
 async def add_rule(set_id: IdPath, body: RuleBody, admin: CurrentAdmin,
                    runtime: RuntimeDep) -> JSON:
     """Append a rule (conditions AND-combined; the action adds to a queue or assigns to a
@@ -138,7 +164,7 @@ async def add_rule(set_id: IdPath, body: RuleBody, admin: CurrentAdmin,
     return rule_json(rule)
 
 
-@router.put("/api/routing/rules/{rule_id}")
+@router.put("/api/routing/rules/{rule_id}", responses=answers(RULE_EXAMPLE))
 async def replace_rule(rule_id: IdPath, body: RuleBody, admin: CurrentAdmin,
                        runtime: RuntimeDep) -> JSON:
     """Replace a rule's name, conditions and action (admins)."""
@@ -148,7 +174,7 @@ async def replace_rule(rule_id: IdPath, body: RuleBody, admin: CurrentAdmin,
     return rule_json(rule)
 
 
-@router.post("/api/routing/rules/{rule_id}/move")
+@router.post("/api/routing/rules/{rule_id}/move", responses=answers(RULES_EXAMPLE))
 async def move_rule(rule_id: IdPath, body: MoveRule, admin: CurrentAdmin,
                     runtime: RuntimeDep) -> JSON:
     """Move a rule one place up or down; answers the set's rules in their new order."""
@@ -172,7 +198,8 @@ def _routed(decided: dict[int, Rule | None]) -> JSON:
                       for tid, r in decided.items()]}
 
 
-@router.post("/api/tickets/{ticket_id}/route")
+@router.post("/api/tickets/{ticket_id}/route",
+             responses=answers({"items": ROUTED_EXAMPLE["items"][:1]}))
 async def route_ticket(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """Route the case by the active rule set; 409 for a resolved or cancelled case."""
     async with transaction(runtime.sessions) as session:
@@ -181,7 +208,7 @@ async def route_ticket(ticket_id: IdPath, caller: CurrentCaller, runtime: Runtim
     return _routed(decided)
 
 
-@router.post("/api/tickets/route")
+@router.post("/api/tickets/route", responses=answers(ROUTED_EXAMPLE))
 async def route_tickets(body: RouteMany, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """Apply the routing rules to a selection of cases; 409 (nothing routed) when one of
     them is resolved or cancelled."""
@@ -194,10 +221,12 @@ async def route_tickets(body: RouteMany, caller: CurrentCaller, runtime: Runtime
 
 
 class InboxRouting(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"route_new_tickets": True}]})
+
     route_new_tickets: Annotated[bool, Field(examples=[True])]
 
 
-@router.put("/api/admin/inboxes/{slug}/routing")
+@router.put("/api/admin/inboxes/{slug}/routing", responses=answers(INBOX_ROUTING_EXAMPLE))
 async def set_inbox_routing(slug: Annotated[str, Path(min_length=1, max_length=64,
                                                       examples=["support"])],
                             body: InboxRouting, admin: CurrentAdmin,
