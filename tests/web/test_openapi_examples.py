@@ -9,7 +9,13 @@ from core.settings import Settings
 from server import create_app
 from tests.tickets.test_entitlements import add_entitlement, company_case
 from tests.tickets.test_queues import make_queue, new_ticket
-from web.api import case_entitlements, case_queues, case_reasons, case_routing
+from web.api import (
+    case_entitlements,
+    case_fields,
+    case_queues,
+    case_reasons,
+    case_routing,
+)
 
 # The tags whose operations all carry examples so far.
 TAGS = {"status reasons", "entitlements", "queues", "routing"}
@@ -130,3 +136,12 @@ async def test_routing_examples_have_the_real_answers_keys(client: Any, admin: A
     routed = await client.post(f"/api/tickets/{ticket_id}/route", headers=headers)
     assert set(routed.json()["items"][0]) == set(case_routing.ROUTED_EXAMPLE["items"][0])
     assert routed.json()["items"][0]["action"] == {"kind": "queue", "id": queue_id}
+
+
+async def test_case_example_has_the_real_answers_keys(client: Any, admin: Any,
+                                                      runtime: Any) -> None:
+    _, headers = admin
+    _, ticket_id = await company_case(runtime)
+    case = (await client.get(f"/api/tickets/{ticket_id}/case", headers=headers)).json()
+    assert set(case) == set(case_fields.CASE_EXAMPLE)
+    assert set(case["customer"]) == set(case_fields.CASE_EXAMPLE["customer"])

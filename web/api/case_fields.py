@@ -26,6 +26,7 @@ from web.api.common import (
     RequestModel,
     RuntimeDep,
     Text,
+    answers,
 )
 
 router = APIRouter(tags=["cases"])
@@ -34,6 +35,12 @@ CustomerRef = Annotated[str, Field(pattern=r"^(contact|company):[0-9]{1,12}$",
                                    examples=["company:1"])]
 CaseType = Literal["question", "problem", "request"]
 Origin = Literal["email", "chat", "slack", "form", "api", "phone", "walk_in"]
+CASE_EXAMPLE: JSON = {
+    "ticket_id": 42, "title": "Printer on fire",
+    "customer": {"kind": "company", "id": 1, "ref": "company:1", "name": "Acme Ltd"},
+    "subject_id": 2, "subject_path": "Hardware › Printers", "product_id": 1,
+    "product_name": "LaserJet 4", "origin": "email", "case_type": "problem",
+    "entitlement_id": None, "conversation_id": 17}
 
 
 async def case_json(session: AsyncSession, ticket: Ticket) -> JSON:
@@ -109,7 +116,7 @@ def patch_changes(sent: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-@router.get("/api/tickets/{ticket_id}/case")
+@router.get("/api/tickets/{ticket_id}/case", responses=answers(CASE_EXAMPLE))
 async def get_case(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """A ticket's case fields, with names: the customer's, the subject's path, the
     product's."""
@@ -118,7 +125,7 @@ async def get_case(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep
         return await case_json(session, ticket)
 
 
-@router.patch("/api/tickets/{ticket_id}/case")
+@router.patch("/api/tickets/{ticket_id}/case", responses=answers(CASE_EXAMPLE))
 async def patch_case(ticket_id: IdPath, body: CasePatch, caller: CurrentCaller,
                      runtime: RuntimeDep) -> JSON:
     """Set the customer (`contact:<id>` or `company:<id>`; `null` for none; a new one
@@ -136,7 +143,7 @@ async def patch_case(ticket_id: IdPath, body: CasePatch, caller: CurrentCaller,
         return await case_json(session, ticket)
 
 
-@router.post("/api/cases", status_code=201)
+@router.post("/api/cases", status_code=201, responses=answers(CASE_EXAMPLE, 201))
 async def open_case(body: NewCase, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """Open a case by hand (a phone call, a walk-in) in an inbox the caller sees: a
     conversation on the `phone` channel whose first entry is the notes (an internal
@@ -155,7 +162,8 @@ async def open_case(body: NewCase, caller: CurrentCaller, runtime: RuntimeDep) -
         return await case_json(session, ticket)
 
 
-@router.post("/api/messages/{message_id}/case", status_code=201)
+@router.post("/api/messages/{message_id}/case", status_code=201,
+             responses=answers(CASE_EXAMPLE, 201))
 async def case_from_message(message_id: IdPath, caller: CurrentCaller,
                             runtime: RuntimeDep) -> JSON:
     """Make a new case from a message: it holds the message's text, in the same inbox
