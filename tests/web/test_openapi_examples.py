@@ -14,11 +14,12 @@ from web.api import (
     case_fields,
     case_queues,
     case_reasons,
+    case_resolution,
     case_routing,
 )
 
 # The tags whose operations all carry examples so far.
-TAGS = {"status reasons", "entitlements", "queues", "routing"}
+TAGS = {"status reasons", "entitlements", "queues", "routing", "cases"}
 
 
 def _has_example(content: dict[str, Any] | None, schemas: dict[str, Any]) -> bool:
@@ -145,3 +146,25 @@ async def test_case_example_has_the_real_answers_keys(client: Any, admin: Any,
     case = (await client.get(f"/api/tickets/{ticket_id}/case", headers=headers)).json()
     assert set(case) == set(case_fields.CASE_EXAMPLE)
     assert set(case["customer"]) == set(case_fields.CASE_EXAMPLE["customer"])
+
+
+async def test_activity_and_resolution_examples_have_the_real_answers_keys(
+        client: Any, admin: Any) -> None:
+    _, headers = admin
+    ticket_id = await new_ticket(client, headers)
+    made = await client.post(f"/api/tickets/{ticket_id}/activities", headers=headers,
+                             json=case_resolution.ACTIVITY_EXAMPLE["task"]["value"])
+    assert set(made.json()) == set(case_resolution.ACTIVITY_ANSWER)
+    done = await client.post(f"/api/tickets/{ticket_id}/activities/{made.json()['id']}"
+                             "/complete", headers=headers, json={"duration_minutes": 45})
+    assert set(done.json()) == set(case_resolution.ACTIVITY_ANSWER)
+    view = await client.get(f"/api/tickets/{ticket_id}/resolution", headers=headers)
+    assert set(view.json()) == set(case_resolution.RESOLUTION_VIEW_ANSWER)
+    resolved = await client.post(f"/api/tickets/{ticket_id}/resolve", headers=headers,
+                                 json=case_resolution.RESOLVE_EXAMPLE["solved"]["value"])
+    assert resolved.status_code == 200, resolved.text
+    assert set(resolved.json()) == set(case_resolution.RESOLUTION_ANSWER)
+    reopened = await client.post(f"/api/tickets/{ticket_id}/reactivate", headers=headers)
+    assert set(reopened.json()) == set(case_resolution.CASE_ANSWER)
+    settings = await client.get("/api/admin/case-settings", headers=headers)
+    assert set(settings.json()) == set(case_resolution.SETTINGS_ANSWER)

@@ -31,6 +31,7 @@ from web.api.common import (
     RequestModel,
     RuntimeDep,
     Text,
+    answers,
 )
 
 router = APIRouter(tags=["cases"])
@@ -91,6 +92,30 @@ RESOLVE_EXAMPLE = {"solved": {"summary": "Solved, 90 minutes billable", "value":
     "cancel_open_activities": False}}}
 
 
+ACTIVITY_ANSWER: JSON = {
+    "id": 8, "ticket_id": 42, "kind": "task", "subject": "Call back about the part",
+    "description": "", "owner_id": 3, "due_at": "2026-03-05T09:00:00+00:00",
+    "duration_minutes": 30, "state": "open", "created_at": "2026-03-04T14:10:00+00:00",
+    "ended_at": None}
+RESOLUTION_ANSWER: JSON = {
+    "id": 4, "resolution_type": "problem_solved", "text": "Replaced the fuser.",
+    "total_minutes": 90, "billable_minutes": 90, "resolved_by_id": 3,
+    "resolved_at": "2026-03-05T11:30:00+00:00", "reactivated_at": None}
+RESOLUTION_VIEW_ANSWER: JSON = {
+    "total_minutes": 90, "resolution_types": [{"key": "problem_solved",
+                                               "label": "Problem solved"}],
+    "latest": None}
+CASE_ANSWER: JSON = {"id": 42, "number": 1042, "name": "Printer on fire",
+                     "status": "closed", "status_reason": "canceled", "parent_id": None}
+SIMILAR_ANSWER: JSON = CASE_ANSWER | {"id": 37, "status_reason": "problem_solved",
+                                      "resolution": RESOLUTION_ANSWER,
+                                      "linked_at": "2026-03-05T10:00:00+00:00"}
+ENDED_AT = "2026-03-05T09:20:00+00:00"
+SETTINGS_ANSWER: JSON = {"inherited_fields": ["customer", "product_id"],
+                         "close_children_with_parent": True,
+                         "entitlement_decrement_on": "resolution"}
+
+
 def activity_json(a: CaseActivity) -> JSON:
     return {"id": a.id, "ticket_id": a.ticket_id, "kind": a.kind, "subject": a.subject,
             "description": a.description, "owner_id": a.owner_id,
@@ -114,7 +139,8 @@ def case_json(t: Ticket) -> JSON:
             "status_reason": t.status_reason, "parent_id": t.parent_id}
 
 
-@router.get("/api/tickets/{ticket_id}/activities")
+@router.get("/api/tickets/{ticket_id}/activities",
+    responses=answers({"items": [ACTIVITY_ANSWER]}))
 async def list_activities(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep
                           ) -> JSON:
     """The case's activities, open ones first."""
@@ -124,7 +150,8 @@ async def list_activities(ticket_id: IdPath, caller: CurrentCaller, runtime: Run
     return {"items": [activity_json(a) for a in items]}
 
 
-@router.post("/api/tickets/{ticket_id}/activities", status_code=201)
+@router.post("/api/tickets/{ticket_id}/activities", status_code=201,
+    responses=answers(ACTIVITY_ANSWER, 201))
 async def add_activity(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep,
                        body: Annotated[ActivityBody, Body(openapi_examples=ACTIVITY_EXAMPLE)]
                        ) -> JSON:
@@ -136,7 +163,8 @@ async def add_activity(ticket_id: IdPath, caller: CurrentCaller, runtime: Runtim
     return activity_json(made)
 
 
-@router.put("/api/tickets/{ticket_id}/activities/{activity_id}")
+@router.put("/api/tickets/{ticket_id}/activities/{activity_id}",
+    responses=answers(ACTIVITY_ANSWER))
 async def edit_activity(ticket_id: IdPath, activity_id: IdPath, caller: CurrentCaller,
                         runtime: RuntimeDep,
                         body: Annotated[ActivityBody, Body(openapi_examples=ACTIVITY_EXAMPLE)]
@@ -149,7 +177,8 @@ async def edit_activity(ticket_id: IdPath, activity_id: IdPath, caller: CurrentC
     return activity_json(changed)
 
 
-@router.post("/api/tickets/{ticket_id}/activities/{activity_id}/complete")
+@router.post("/api/tickets/{ticket_id}/activities/{activity_id}/complete",
+    responses=answers(ACTIVITY_ANSWER | {"state": "completed", "ended_at": ENDED_AT}))
 async def complete_activity(ticket_id: IdPath, activity_id: IdPath, caller: CurrentCaller,
                             runtime: RuntimeDep,
                             body: Annotated[CompleteBody, Body(openapi_examples={
@@ -164,7 +193,8 @@ async def complete_activity(ticket_id: IdPath, activity_id: IdPath, caller: Curr
     return activity_json(done)
 
 
-@router.post("/api/tickets/{ticket_id}/activities/{activity_id}/cancel")
+@router.post("/api/tickets/{ticket_id}/activities/{activity_id}/cancel",
+    responses=answers(ACTIVITY_ANSWER | {"state": "canceled", "ended_at": ENDED_AT}))
 async def cancel_activity(ticket_id: IdPath, activity_id: IdPath, caller: CurrentCaller,
                           runtime: RuntimeDep) -> JSON:
     """Mark an open activity canceled."""
@@ -175,7 +205,8 @@ async def cancel_activity(ticket_id: IdPath, activity_id: IdPath, caller: Curren
     return activity_json(done)
 
 
-@router.get("/api/tickets/{ticket_id}/resolution")
+@router.get("/api/tickets/{ticket_id}/resolution",
+    responses=answers(RESOLUTION_VIEW_ANSWER))
 async def get_resolution(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep
                          ) -> JSON:
     """What resolving would record now (the total time of the completed activities), the
@@ -190,7 +221,8 @@ async def get_resolution(ticket_id: IdPath, caller: CurrentCaller, runtime: Runt
         "latest": resolution_json(latest)}
 
 
-@router.post("/api/tickets/{ticket_id}/resolve")
+@router.post("/api/tickets/{ticket_id}/resolve",
+    responses=answers(RESOLUTION_ANSWER))
 async def resolve(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep,
                   body: Annotated[ResolveBody, Body(openapi_examples=RESOLVE_EXAMPLE)]) -> JSON:
     """Resolve the case: 409 while activities are open (unless `cancel_open_activities`)
@@ -204,7 +236,8 @@ async def resolve(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep,
     return resolution_json(made) or {}
 
 
-@router.post("/api/tickets/{ticket_id}/cancel")
+@router.post("/api/tickets/{ticket_id}/cancel",
+    responses=answers(CASE_ANSWER))
 async def cancel(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """Cancel the case (closed, reason Canceled; its open activities canceled)."""
     async with transaction(runtime.sessions) as session:
@@ -214,7 +247,8 @@ async def cancel(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) 
         return case_json(ticket)
 
 
-@router.post("/api/tickets/{ticket_id}/reactivate")
+@router.post("/api/tickets/{ticket_id}/reactivate",
+    responses=answers(CASE_ANSWER | {"status": "waiting_on_us", "status_reason": None}))
 async def reactivate(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """Make a resolved or canceled case active again (409 for an active one)."""
     async with transaction(runtime.sessions) as session:
@@ -224,7 +258,9 @@ async def reactivate(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeD
         return case_json(ticket)
 
 
-@router.get("/api/tickets/{ticket_id}/children")
+@router.get("/api/tickets/{ticket_id}/children",
+    responses=answers({"parent_id": None,
+                       "items": [CASE_ANSWER | {"id": 43, "parent_id": 42}]}))
 async def list_children(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep
                         ) -> JSON:
     """The case's parent (if it is a child) and its child cases."""
@@ -234,7 +270,8 @@ async def list_children(ticket_id: IdPath, caller: CurrentCaller, runtime: Runti
         return {"parent_id": ticket.parent_id, "items": [case_json(c) for c in children]}
 
 
-@router.post("/api/tickets/{ticket_id}/children", status_code=201)
+@router.post("/api/tickets/{ticket_id}/children", status_code=201,
+    responses=answers(CASE_ANSWER | {"id": 43, "parent_id": 42}, 201))
 async def new_child(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep,
                     body: Annotated[ChildBody, Body(openapi_examples={"child": {
                         "summary": "A child case", "value": {"title": "Replace the part"}}})]
@@ -247,7 +284,8 @@ async def new_child(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDe
         return case_json(child)
 
 
-@router.post("/api/tickets/{ticket_id}/children/attach")
+@router.post("/api/tickets/{ticket_id}/children/attach",
+    responses=answers(CASE_ANSWER | {"id": 43, "parent_id": 42}))
 async def attach_child(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep,
                        body: Annotated[AttachBody, Body(openapi_examples={"attach": {
                            "summary": "Attach case #2", "value": {"child_id": 2}}})]) -> JSON:
@@ -265,7 +303,9 @@ def similar_json(found: similar.SimilarCase) -> JSON:
             "linked_at": found.linked_at.isoformat() if found.linked_at else None}
 
 
-@router.get("/api/tickets/{ticket_id}/similar")
+@router.get("/api/tickets/{ticket_id}/similar",
+    responses=answers({"q": "printer fire",
+                       "items": [SIMILAR_ANSWER | {"linked_at": None}], "linked": []}))
 async def similar_cases(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep,
                         q: Annotated[str | None, Query(max_length=200)] = None) -> JSON:
     """Resolved cases whose conversations hold every word of `q` (by default the case's
@@ -279,7 +319,8 @@ async def similar_cases(ticket_id: IdPath, caller: CurrentCaller, runtime: Runti
             "linked": [similar_json(f) for f in linked]}
 
 
-@router.post("/api/tickets/{ticket_id}/similar", status_code=201)
+@router.post("/api/tickets/{ticket_id}/similar", status_code=201,
+    responses=answers({"linked": [SIMILAR_ANSWER]}, 201))
 async def link_similar(ticket_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep,
                        body: Annotated[SimilarBody, Body(openapi_examples={"link": {
                            "summary": "Link case #2", "value": {"similar_id": 2}}})]) -> JSON:
@@ -299,14 +340,16 @@ def settings_json(s: CaseSettingsView) -> JSON:
             "entitlement_decrement_on": s.entitlement_decrement_on}
 
 
-@router.get("/api/admin/case-settings")
+@router.get("/api/admin/case-settings",
+    responses=answers(SETTINGS_ANSWER))
 async def get_case_settings(admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """The case settings (defaults when never saved)."""
     async with transaction(runtime.sessions) as session:
         return settings_json(await read_case_settings(session))
 
 
-@router.put("/api/admin/case-settings")
+@router.put("/api/admin/case-settings",
+    responses=answers(SETTINGS_ANSWER))
 async def put_case_settings(admin: CurrentAdmin, runtime: RuntimeDep,
                             body: Annotated[CaseSettingsBody, Body(openapi_examples={
                                 "default": {"summary": "Children inherit the customer",
