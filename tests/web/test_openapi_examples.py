@@ -16,10 +16,11 @@ from web.api import (
     case_reasons,
     case_resolution,
     case_routing,
+    catalog,
 )
 
 # The tags whose operations all carry examples so far.
-TAGS = {"status reasons", "entitlements", "queues", "routing", "cases"}
+TAGS = {"status reasons", "entitlements", "queues", "routing", "cases", "catalog"}
 
 
 def _has_example(content: dict[str, Any] | None, schemas: dict[str, Any]) -> bool:
@@ -168,3 +169,15 @@ async def test_activity_and_resolution_examples_have_the_real_answers_keys(
     assert set(reopened.json()) == set(case_resolution.CASE_ANSWER)
     settings = await client.get("/api/admin/case-settings", headers=headers)
     assert set(settings.json()) == set(case_resolution.SETTINGS_ANSWER)
+
+
+async def test_catalog_examples_have_the_real_answers_keys(client: Any, admin: Any) -> None:
+    _, headers = admin
+    subject = await client.post("/api/subjects", headers=headers, json={"name": "Hardware"})
+    assert set(subject.json()) == set(catalog.SUBJECT_EXAMPLE)
+    subjects = (await client.get("/api/subjects", headers=headers)).json()
+    assert set(subjects["items"][0]) == set(catalog.SUBJECTS_EXAMPLE["items"][0])
+    product = await client.post("/api/products", headers=headers, json={"name": "LaserJet"})
+    assert set(product.json()) == set(catalog.PRODUCT_EXAMPLE)
+    products = (await client.get("/api/products", headers=headers)).json()
+    assert set(products) == set(catalog.PRODUCTS_EXAMPLE)

@@ -20,12 +20,19 @@ from web.api.common import (
     RequestModel,
     RuntimeDep,
     Text,
+    answers,
     page,
 )
 
 router = APIRouter(tags=["catalog"])
 
 Name = Annotated[Text, Field(min_length=1, max_length=catalog.MAX_NAME, examples=["Refunds"])]
+
+SUBJECT_EXAMPLE: JSON = {"id": 2, "name": "Printers", "parent_id": 1,
+                         "path": "Hardware › Printers"}
+SUBJECTS_EXAMPLE: JSON = {"items": [SUBJECT_EXAMPLE | {"depth": 1}], "next_cursor": None}
+PRODUCT_EXAMPLE: JSON = {"id": 1, "name": "LaserJet 4", "active": True}
+PRODUCTS_EXAMPLE: JSON = {"items": [PRODUCT_EXAMPLE], "next_cursor": None}
 
 
 def node_json(node: catalog.SubjectNode) -> JSON:
@@ -67,7 +74,7 @@ class ProductPatch(RequestModel):
     active: bool | None = None
 
 
-@router.get("/api/subjects")
+@router.get("/api/subjects", responses=answers(SUBJECTS_EXAMPLE))
 async def list_subjects(user: CurrentUser, runtime: RuntimeDep) -> JSON:
     """The subject tree, each parent before its children, with each subject's path."""
     async with transaction(runtime.sessions) as session:
@@ -75,7 +82,7 @@ async def list_subjects(user: CurrentUser, runtime: RuntimeDep) -> JSON:
     return page([node_json(node) for node in nodes], None)
 
 
-@router.post("/api/subjects", status_code=201)
+@router.post("/api/subjects", status_code=201, responses=answers(SUBJECT_EXAMPLE, 201))
 async def add_subject(body: NewSubject, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """A new subject at the root or under `parent_id` (admins); 409 when its siblings have
     the name."""
@@ -87,7 +94,7 @@ async def add_subject(body: NewSubject, admin: CurrentAdmin, runtime: RuntimeDep
             "path": path}
 
 
-@router.patch("/api/subjects/{subject_id}")
+@router.patch("/api/subjects/{subject_id}", responses=answers(SUBJECT_EXAMPLE))
 async def rename_subject(subject_id: IdPath, body: SubjectPatch, admin: CurrentAdmin,
                          runtime: RuntimeDep) -> JSON:
     """Rename a subject (admins)."""
@@ -108,7 +115,7 @@ async def remove_subject(subject_id: IdPath, admin: CurrentAdmin,
     return Response(status_code=204)
 
 
-@router.get("/api/products")
+@router.get("/api/products", responses=answers(PRODUCTS_EXAMPLE))
 async def list_products(user: CurrentUser, runtime: RuntimeDep) -> JSON:
     """Every product by name, active or not."""
     async with transaction(runtime.sessions) as session:
@@ -116,7 +123,7 @@ async def list_products(user: CurrentUser, runtime: RuntimeDep) -> JSON:
     return page([product_json(row) for row in rows], None)
 
 
-@router.post("/api/products", status_code=201)
+@router.post("/api/products", status_code=201, responses=answers(PRODUCT_EXAMPLE, 201))
 async def add_product(body: NewProduct, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """A new product (admins); 409 when the name is taken."""
     async with transaction(runtime.sessions) as session:
@@ -124,7 +131,7 @@ async def add_product(body: NewProduct, admin: CurrentAdmin, runtime: RuntimeDep
     return product_json(row)
 
 
-@router.patch("/api/products/{product_id}")
+@router.patch("/api/products/{product_id}", responses=answers(PRODUCT_EXAMPLE))
 async def update_product(product_id: IdPath, body: ProductPatch, admin: CurrentAdmin,
                          runtime: RuntimeDep) -> JSON:
     """Rename a product, or take it out of use (`active: false`; its cases keep it)."""
