@@ -17,10 +17,11 @@ from web.api import (
     case_resolution,
     case_routing,
     catalog,
+    customers,
 )
 
-# The tags whose operations all carry examples so far.
-TAGS = {"status reasons", "entitlements", "queues", "routing", "cases", "catalog"}
+# The case-management tags: every operation in them carries examples.
+TAGS = {"status reasons", "entitlements", "queues", "routing", "cases", "catalog", "customers"}
 
 
 def _has_example(content: dict[str, Any] | None, schemas: dict[str, Any]) -> bool:
@@ -181,3 +182,16 @@ async def test_catalog_examples_have_the_real_answers_keys(client: Any, admin: A
     assert set(product.json()) == set(catalog.PRODUCT_EXAMPLE)
     products = (await client.get("/api/products", headers=headers)).json()
     assert set(products) == set(catalog.PRODUCTS_EXAMPLE)
+
+
+async def test_customer_examples_have_the_real_answers_keys(client: Any, admin: Any,
+                                                           runtime: Any) -> None:
+    _, headers = admin
+    company_id, _ = await company_case(runtime)
+    company = (await client.get(f"/api/companies/{company_id}", headers=headers)).json()
+    assert set(company) == set(customers.COMPANY_CONTACTS_EXAMPLE)
+    companies = (await client.get("/api/companies", headers=headers)).json()
+    assert set(companies["items"][0]) == set(customers.COMPANY_EXAMPLE)
+    found = (await client.get(f"/api/customers?q={company['name'][:3]}",
+                              headers=headers)).json()
+    assert set(found["items"][0]) == set(customers.CUSTOMERS_EXAMPLE["items"][0])

@@ -20,6 +20,7 @@ from web.api.common import (
     RequestModel,
     RuntimeDep,
     Text,
+    answers,
     page,
 )
 
@@ -28,6 +29,16 @@ router = APIRouter(tags=["customers"])
 Name = Annotated[Text, Field(min_length=1, max_length=companies.MAX_NAME,
                              examples=["Acme Corporation"])]
 Domain = Annotated[Text, Field(max_length=253, examples=["acme.example"])]
+
+COMPANY_EXAMPLE: JSON = {"id": 1, "name": "Acme Ltd", "domain": "acme.example",
+                         "created_at": "2026-01-05T10:00:00+00:00"}
+COMPANIES_EXAMPLE: JSON = {"items": [COMPANY_EXAMPLE], "next_cursor": None}
+CONTACT_EXAMPLE: JSON = {"id": 9, "name": "Ada Lovelace", "email": "ada@acme.example",
+                         "phone": "+44 20 7946 0000", "company_id": 1}
+COMPANY_CONTACTS_EXAMPLE: JSON = COMPANY_EXAMPLE | {"contacts": [CONTACT_EXAMPLE]}
+CUSTOMERS_EXAMPLE: JSON = {"items": [
+    {"kind": "company", "id": 1, "ref": "company:1", "name": "Acme Ltd",
+     "detail": "acme.example"}], "next_cursor": None}
 
 
 def company_json(company: Company) -> JSON:
@@ -63,7 +74,7 @@ class ContactCompany(RequestModel):
     company_id: IdValue | None
 
 
-@router.get("/api/customers")
+@router.get("/api/customers", responses=answers(CUSTOMERS_EXAMPLE))
 async def find_customers(
     caller: CurrentCaller, runtime: RuntimeDep,
     q: Annotated[str, Query(min_length=1, max_length=200, examples=["acm"])],
@@ -78,7 +89,7 @@ async def find_customers(
                   "detail": h.detail} for h in hits], None)
 
 
-@router.get("/api/companies")
+@router.get("/api/companies", responses=answers(COMPANIES_EXAMPLE))
 async def list_companies(caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """Every company, by name."""
     async with transaction(runtime.sessions) as session:
@@ -86,7 +97,7 @@ async def list_companies(caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     return page([company_json(row) for row in rows], None)
 
 
-@router.post("/api/companies", status_code=201)
+@router.post("/api/companies", status_code=201, responses=answers(COMPANY_EXAMPLE, 201))
 async def create_company(body: NewCompany, admin: CurrentAdmin, runtime: RuntimeDep) -> JSON:
     """A new company (admins); 409 naming `name` when the name is taken."""
     async with transaction(runtime.sessions) as session:
@@ -95,7 +106,7 @@ async def create_company(body: NewCompany, admin: CurrentAdmin, runtime: Runtime
     return company_json(row)
 
 
-@router.get("/api/companies/{company_id}")
+@router.get("/api/companies/{company_id}", responses=answers(COMPANY_CONTACTS_EXAMPLE))
 async def get_company(company_id: IdPath, caller: CurrentCaller, runtime: RuntimeDep) -> JSON:
     """A company with its contacts (those the caller sees)."""
     async with transaction(runtime.sessions) as session:
@@ -104,7 +115,7 @@ async def get_company(company_id: IdPath, caller: CurrentCaller, runtime: Runtim
     return company_json(row) | {"contacts": [contact_json(c) for c in contacts]}
 
 
-@router.patch("/api/companies/{company_id}")
+@router.patch("/api/companies/{company_id}", responses=answers(COMPANY_EXAMPLE))
 async def update_company(company_id: IdPath, body: CompanyPatch, admin: CurrentAdmin,
                          runtime: RuntimeDep) -> JSON:
     """Rename a company or change its domain (`null` removes it) (admins)."""
@@ -116,7 +127,7 @@ async def update_company(company_id: IdPath, body: CompanyPatch, admin: CurrentA
     return company_json(row)
 
 
-@router.put("/api/contacts/{contact_id}/company")
+@router.put("/api/contacts/{contact_id}/company", responses=answers(CONTACT_EXAMPLE))
 async def set_contact_company(contact_id: IdPath, body: ContactCompany, admin: CurrentAdmin,
                               runtime: RuntimeDep) -> JSON:
     """Put a contact in a company, or in none with `null` (admins)."""
